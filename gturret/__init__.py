@@ -1,0 +1,51 @@
+"""gturret: a gevent-powered OCT turret.
+
+The public surface is what ``__all__`` names. Names resolve lazily so that
+``import gturret`` (which the ``gturret`` console script does before ``gturret.cli``
+runs) imports nothing that touches socket, ssl or threading before gevent has
+monkey-patched them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "CustomTimer",
+    "GturretError",
+    "ScriptError",
+    "TarError",
+    "Transaction",
+    "UsageError",
+    "WireError",
+    "__version__",
+]
+
+_HOMES = {
+    "Transaction": "gturret.transaction",
+    "CustomTimer": "gturret.transaction",
+    "GturretError": "gturret.errors",
+    "UsageError": "gturret.errors",
+    "ConfigError": "gturret.errors",
+    "TarError": "gturret.errors",
+    "ScriptError": "gturret.errors",
+    "WireError": "gturret.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'gturret' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,45 @@
+"""Every error gturret raises on purpose, in one hierarchy.
+
+Why one module: the CLI turns each of these into one line and an exit status, so
+it must be able to tell "the user's input is wrong" (exit 2) from "the turret
+broke" (exit 1) by class alone, without parsing messages.
+
+::
+
+    GturretError            base; never raised itself
+    ├── UsageError          bad input the user can fix; exit 2
+    │   ├── ConfigError     the turret config (file, keys, types, ranges)
+    │   ├── TarError        a turret package (tar) that is unsafe or incomplete
+    │   └── ScriptError     the test script: syntax, import, no Transaction, __init__
+    └── WireError           a frame from the HQ that is not a valid command;
+                            logged and ignored, never fatal
+
+Messages name the file and, where there is one, the key: a user must be able to
+act on the line alone.
+"""
+
+from __future__ import annotations
+
+
+class GturretError(Exception):
+    """Base of every error gturret raises on purpose."""
+
+
+class UsageError(GturretError):
+    """Input the user can fix; the process cannot go on (exit status 2)."""
+
+
+class ConfigError(UsageError):
+    """A turret config that is missing, unreadable, or has a bad key."""
+
+
+class TarError(UsageError):
+    """A turret package that is unsafe to extract or lacks what it must hold."""
+
+
+class ScriptError(UsageError):
+    """A test script that cannot be imported or whose Transaction cannot be built."""
+
+
+class WireError(GturretError):
+    """A frame from the HQ that is not a command this turret can read."""
