@@ -1,0 +1,97 @@
+"""The battery: every canon of one test, started on the rampup schedule.
+
+Why a ``gevent.pool.Group`` and not a ``Pool``: the rampup schedule already bounds
+how many canons run (exactly ``canons``), so a Pool's size limit would only add a
+semaphore to every spawn. Spawning is kept apart from the canon loop (as Locust keeps
+dispatch apart from its runners): canon *i* starts at ``i × rampup / canons`` seconds
+after start, computed from the clock each tick, never by accumulating sleeps, so a
+10,000-canon rampup does not drift; all starts that are due in one tick are spawned
+together. This module must never talk to sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any
+
+import gevent
+from gevent.pool import Group
+
+from gturret.canon import describe, fire
+from gturret.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+#: Seconds a stop waits for killed canons to unwind before giving up on them.
+KILL_TIMEOUT = 2.0
+
+
+class Battery:
+    """The canons of one test; built at ``start``, discarded after ``stop``."""
+
+    def __init__(
+        self,
+        factory: Callable[[dict[str, Any], Any], Any],
+        config: dict[str, Any],
+        context: Any,
+        outbox: Outbox,
+        canons: int,
+        rampup: float,
+    ) -> None:
+        self.factory = factory
+        self.config = config
+        self.context = context
+        self.outbox = outbox
+        self.canons = canons
+        self.rampup = rampup
+        self.firing = False
+        self.started_at = 0.0
+        self.spawned = 0
+        self.failed = 0
+        self._group = Group()
+        self._ramp: gevent.Greenlet | None = None
+
+    @property
+    def active(self) -> int:
+        """Canons running now."""
+        return len(self._group)
+
+    def start(self) -> None:
+        """Open fire: the rampup greenlet spawns the canons on schedule."""
+        self.started_at = perf_counter()
+        self.firing = True
+        self._ramp = gevent.spawn(self._ramp_up)
+
+    def _ramp_up(self) -> None:
+        step = self.rampup / self.canons
+        spawn = self._group.spawn
+        while self.spawned < self.canons and self.firing:
+            since = perf_counter() - self.started_at
+            due = self.canons if step == 0 else min(self.canons, int(since / step) + 1)
+            while self.spawned < due:
+                spawn(fire, self)
+                self.spawned += 1
+            if self.spawned < self.canons:
+                gevent.sleep(max(0.0, self.spawned * step - (perf_counter() - self.started_at)))
+
+    def stop(self, grace: float) -> int:
+        """Cease fire; canons still busy after ``grace`` seconds are killed. Returns how many."""
+        self.firing = False
+        if self._ramp is not None:
+            self._ramp.kill()
+        self._group.join(timeout=grace)
+        busy = len(self._group)
+        if busy:
+            self._group.kill(block=True, timeout=KILL_TIMEOUT)
+        return busy
+
+    def canon_failed(self, exc: BaseException) -> None:
+        """A canon could not build its Transaction: report it once per canon, log once."""
+        self.failed += 1
+        error = "Transaction() raised " + describe(exc)
+        if self.failed == 1:
+            log.error("a canon could not start: %s", error)
+        self.outbox.put_result((perf_counter() - self.started_at, time.time(), 0.0, error, {}))

@@ -1,0 +1,84 @@
+"""One canon: a virtual user looping setup → timed run → tear_down.
+
+Why its own module: this loop is the hot path of the whole turret, so it stays
+small, allocation-light and free of logging and locks. It must never block on the
+network (results go to the outbox) and never hold the CPU for long: after a time
+budget it yields to the gevent hub, so a script that never does I/O cannot starve
+the command dispatcher or the other canons. Yielding after every transaction would
+cost a hub switch each; a budget costs one switch per millisecond at most.
+"""
+
+from __future__ import annotations
+
+import time
+from time import perf_counter
+from typing import TYPE_CHECKING
+
+from gevent import GreenletExit, sleep
+
+if TYPE_CHECKING:
+    from gturret.battery import Battery
+
+#: Longest stretch, in seconds, a canon runs transactions without yielding to the hub.
+YIELD_BUDGET = 0.001
+
+
+def describe(exc: BaseException) -> str:
+    """The error text a result carries: ``str(exc)`` as OCT reports it, else the class.
+
+    Exceptions that are not errors of the script's logic (SystemExit and the like)
+    are named, since their text alone ("0") would mean nothing.
+    """
+    text = str(exc)
+    if isinstance(exc, Exception):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def fire(battery: Battery) -> None:
+    """Run one canon until the battery stops firing; the greenlet target."""
+    try:
+        transaction = battery.factory(battery.config, battery.context)
+    except GreenletExit:
+        raise
+    except BaseException as exc:
+        battery.canon_failed(exc)
+        return
+    put = battery.outbox.put_result
+    clock = perf_counter
+    wall = time.time
+    t0 = battery.started_at
+    yield_at = clock() + YIELD_BUDGET
+    while battery.firing:
+        timers: dict[str, float] = {}
+        transaction.custom_timers = timers
+        error = ""
+        run_time = 0.0
+        try:
+            transaction.setup()
+        except GreenletExit:
+            raise
+        except BaseException as exc:
+            error = "setup: " + describe(exc)
+        else:
+            began = clock()
+            try:
+                transaction.run()
+            except GreenletExit:
+                raise
+            except BaseException as exc:
+                run_time = clock() - began
+                error = describe(exc)
+            else:
+                run_time = clock() - began
+            try:
+                transaction.tear_down()
+            except GreenletExit:
+                raise
+            except BaseException as exc:
+                error = error or "tear_down: " + describe(exc)
+        now = clock()
+        put((now - t0, wall(), run_time, error, timers))
+        if now >= yield_at:
+            sleep(0)
+            yield_at = clock() + YIELD_BUDGET

@@ -1,0 +1,93 @@
+"""The ``gturret`` command: parse arguments, load the config and script, run the turret.
+
+Why the first lines are what they are: gevent must monkey-patch socket, ssl,
+threading and time before anything imports them (requests, urllib3, the user's
+script), whichever way gturret is started (console script, ``python -m gturret``).
+So this module patches at import, before its other imports, and the package
+``__init__`` imports nothing eagerly. This module decides the log format and turns
+every UsageError into one line and exit status 2; it must never hide a traceback of
+gturret's own bugs behind a friendly line.
+
+Exit statuses: 0 killed (by the HQ or a signal); 1 the turret broke (aborted);
+2 bad usage, config, tar or script.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from contextlib import ExitStack  # noqa: E402
+
+from gturret import __version__  # noqa: E402
+from gturret.config import ExtractedTar, TurretConfig, load_config  # noqa: E402
+from gturret.errors import UsageError  # noqa: E402
+from gturret.script import (  # noqa: E402
+    check_construction,
+    load_transaction_class,
+    transaction_factory,
+)
+from gturret.turret import Turret  # noqa: E402
+
+log = logging.getLogger("gturret")
+
+EXIT_OK = 0
+EXIT_ABORTED = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gturret",
+        description="A gevent OCT turret: connects to an HQ and runs canons on its orders.",
+        epilog="Exit status: 0 killed, 1 turret error (aborted), 2 bad usage/config/script.",
+    )
+    parser.add_argument("config", nargs="?", help="turret config file (JSON)")
+    parser.add_argument("--tar", help="turret package: a tar holding config.json and the script")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level (default INFO)",
+    )
+    parser.add_argument("--version", action="version", version=f"gturret {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if bool(args.config) == bool(args.tar):
+        parser.print_usage(sys.stderr)
+        print("gturret: error: give a config file or --tar, not both", file=sys.stderr)
+        return EXIT_USAGE
+    with ExitStack() as cleanup:
+        try:
+            if args.tar:
+                package = cleanup.enter_context(ExtractedTar(args.tar))
+                config = load_config(package.config_path)
+            else:
+                config = load_config(args.config)
+            turret = prepare_turret(config)
+        except UsageError as exc:
+            print(f"gturret: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        turret.install_signal_handlers()
+        return turret.serve()
+    return EXIT_ABORTED
+
+
+def prepare_turret(config: TurretConfig) -> Turret:
+    """Load the script and check its Transaction can be built; UsageError if not."""
+    cls = load_transaction_class(config.script)
+    factory = transaction_factory(cls)
+    check_construction(cls, factory, config.raw, config.script)
+    return Turret(config, factory)

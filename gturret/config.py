@@ -1,0 +1,291 @@
+"""Load and validate a turret config: a JSON file, or a tar holding one.
+
+Why its own module: every later part trusts the config blindly, so every check
+lives here, once, and each failure is a ConfigError/TarError whose one line names
+the file and the key. It must never start sockets or import the script; tar
+extraction must never write outside its own temporary folder.
+
+Settings beyond PROTOCOL.md's keys are declared once in ``SETTINGS`` with their
+default and meaning; like every extra key they are also handed to the script.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gturret.errors import ConfigError, TarError
+
+CONFIG_NAME = "config.json"
+MAX_CANONS = 1_000_000
+MAX_RAMPUP = 7 * 24 * 3600
+MAX_TAR_MEMBERS = 10_000
+MAX_TAR_BYTES = 256 * 1024 * 1024
+
+_REQUIRED = ("name", "script", "hq_address", "hq_publisher", "hq_rc")
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A turret setting outside PROTOCOL.md's keys: its config key, default and meaning."""
+
+    key: str
+    default: float
+    minimum: float
+    description: str
+
+
+SETTINGS = {
+    setting.key: setting
+    for setting in (
+        Setting(
+            "outbox_limit",
+            100_000,
+            1,
+            "results held while the HQ cannot take them; past it new results are "
+            "dropped, counted and logged",
+        ),
+        Setting(
+            "stop_grace",
+            0.5,
+            0,
+            "seconds canons get at stop to finish the transaction they are in "
+            "before they are killed",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TurretConfig:
+    """A validated turret config; ``raw`` is the dict as written, handed to scripts."""
+
+    name: str
+    canons: int
+    rampup: float
+    script: Path
+    hq_address: str
+    hq_publisher: int
+    hq_rc: int
+    outbox_limit: int
+    stop_grace: float
+    source: Path
+    raw: dict[str, Any]
+
+    @property
+    def publisher_endpoint(self) -> str:
+        return f"tcp://{self.hq_address}:{self.hq_publisher}"
+
+    @property
+    def collector_endpoint(self) -> str:
+        return f"tcp://{self.hq_address}:{self.hq_rc}"
+
+
+def load_config(path: str | Path) -> TurretConfig:
+    """Read and validate the JSON config at ``path``."""
+    source = Path(path)
+    try:
+        text = source.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a directory, not a config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        raw = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{source}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    except ValueError as exc:
+        raise ConfigError(f"{source}: invalid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: must hold a JSON object, not {_json_type(raw)}")
+    return validate(raw, source)
+
+
+def validate(raw: dict[str, Any], source: Path) -> TurretConfig:
+    """Check every key of an already parsed config; ``source`` locates the script."""
+    for key in _REQUIRED:
+        if key not in raw:
+            raise ConfigError(f"{source}: missing required key '{key}'")
+    name = _text(raw, "name", source)
+    canons = _canons(raw, source)
+    rampup = _number(raw.get("rampup", 0), "rampup", source, 0, MAX_RAMPUP)
+    script = _script(raw, source)
+    settings = {
+        key: _number(raw.get(key, setting.default), key, source, setting.minimum, math.inf)
+        for key, setting in SETTINGS.items()
+    }
+    return TurretConfig(
+        name=name,
+        canons=canons,
+        rampup=rampup,
+        script=script,
+        hq_address=_text(raw, "hq_address", source),
+        hq_publisher=_port(raw, "hq_publisher", source),
+        hq_rc=_port(raw, "hq_rc", source),
+        outbox_limit=_whole(settings["outbox_limit"], "outbox_limit", source),
+        stop_grace=settings["stop_grace"],
+        source=source,
+        raw=raw,
+    )
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    return names.get(type(value), "a number")
+
+
+def _text(raw: dict[str, Any], key: str, source: Path) -> str:
+    value = raw[key]
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{source}: '{key}' must be a non-empty string, not {_json_type(value)}")
+    return value
+
+
+def _number(value: Any, key: str, source: Path, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{source}: '{key}' must be a number, not {_json_type(value)}")
+    if not math.isfinite(value) or not low <= value <= high:
+        bound = f"between {low:g} and {high:g}" if math.isfinite(high) else f">= {low:g}"
+        raise ConfigError(f"{source}: '{key}' must be {bound}, not {value}")
+    return float(value)
+
+
+def _whole(value: float, key: str, source: Path) -> int:
+    if not value.is_integer():
+        raise ConfigError(f"{source}: '{key}' must be a whole number, not {value}")
+    return int(value)
+
+
+def _canons(raw: dict[str, Any], source: Path) -> int:
+    present = [key for key in ("canons", "cannons") if key in raw]
+    if not present:
+        raise ConfigError(f"{source}: missing required key 'canons' (or 'cannons')")
+    if len(present) == 2 and raw["canons"] != raw["cannons"]:
+        raise ConfigError(
+            f"{source}: 'canons' ({raw['canons']!r}) and 'cannons' ({raw['cannons']!r}) differ;"
+            " give one"
+        )
+    key = present[0]
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{source}: '{key}' must be a whole number, not {_json_type(value)}")
+    if not 1 <= value <= MAX_CANONS:
+        raise ConfigError(f"{source}: '{key}' must be between 1 and {MAX_CANONS}, not {value}")
+    return value
+
+
+def _port(raw: dict[str, Any], key: str, source: Path) -> int:
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{source}: '{key}' must be a port number, not {_json_type(value)}")
+    if not 1 <= value <= 65535:
+        raise ConfigError(f"{source}: '{key}' must be a port between 1 and 65535, not {value}")
+    return value
+
+
+def _script(raw: dict[str, Any], source: Path) -> Path:
+    relative = _text(raw, "script", source)
+    script = (source.parent / relative).resolve()
+    if not script.is_file():
+        raise ConfigError(f"{source}: 'script' {relative!r} is not a file (looked at {script})")
+    return script
+
+
+class ExtractedTar:
+    """A turret package unpacked into a private temporary folder, removed on close.
+
+    A context manager, so the folder goes away however the turret ends.
+    """
+
+    def __init__(self, archive: str | Path) -> None:
+        self.archive = Path(archive)
+        self.folder = Path(tempfile.mkdtemp(prefix="gturret-tar-"))
+        try:
+            _extract_safely(self.archive, self.folder)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def config_path(self) -> Path:
+        return self.folder / CONFIG_NAME
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> ExtractedTar:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _extract_safely(archive: Path, folder: Path) -> None:
+    try:
+        with tarfile.open(archive) as tar:
+            members = _checked_members(tar, archive)
+            tar.extractall(folder, members=members, filter="data")
+    except FileNotFoundError:
+        raise TarError(f"{archive}: no such tar file") from None
+    except IsADirectoryError:
+        raise TarError(f"{archive}: is a directory, not a tar file") from None
+    except tarfile.TarError as exc:
+        raise TarError(f"{archive}: not a readable tar archive ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise TarError(f"{archive}: cannot extract ({exc})") from None
+    if not (folder / CONFIG_NAME).is_file():
+        raise TarError(f"{archive}: holds no top-level {CONFIG_NAME}")
+
+
+def _checked_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
+    members: list[tarfile.TarInfo] = []
+    total = 0
+    for member in tar:
+        if len(members) >= MAX_TAR_MEMBERS:
+            raise TarError(f"{archive}: more than {MAX_TAR_MEMBERS} members; refusing")
+        name = member.name
+        parts = Path(name).parts
+        if name.startswith(("/", "\\")) or (parts and parts[0].endswith(":")):
+            raise TarError(f"{archive}: member {name!r} has an absolute path; refusing")
+        if ".." in parts:
+            raise TarError(f"{archive}: member {name!r} climbs out with '..'; refusing")
+        if not (member.isfile() or member.isdir()):
+            raise TarError(
+                f"{archive}: member {name!r} is a {_member_kind(member)}; only regular files"
+                " and folders are allowed"
+            )
+        total += member.size
+        if total > MAX_TAR_BYTES:
+            raise TarError(f"{archive}: unpacks to more than {MAX_TAR_BYTES} bytes; refusing")
+        members.append(member)
+    return members
+
+
+def _member_kind(member: tarfile.TarInfo) -> str:
+    if member.issym():
+        return "symbolic link"
+    if member.islnk():
+        return "hard link"
+    if member.ischr() or member.isblk():
+        return "device file"
+    if member.isfifo():
+        return "FIFO"
+    return "special file"

@@ -1,0 +1,137 @@
+"""The turret's two ZeroMQ sockets: SUB for the HQ's commands, PUSH for what we send.
+
+Why it exists: sockets, their options and their failure modes in one place, using
+``zmq.green`` so nothing here blocks the gevent loop. The turret connects and the HQ
+binds; ZeroMQ reconnects on its own when the HQ restarts. Receiving and sending are
+both non-blocking, driven by short gevent timers rather than socket events: a timer
+wakes its greenlet straight from the loop, while an event is queued behind every
+canon waiting to run, so under full CPU load commands and results would wait for
+every canon's turn. This module must never block a canon and never drop a message
+without counting it.
+"""
+
+from __future__ import annotations
+
+import logging
+from time import perf_counter
+
+import gevent
+import zmq.green as zmq
+
+from gturret import wire
+from gturret.config import TurretConfig
+from gturret.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two drains of the outbox while results flow, and while idle.
+PUSH_INTERVAL = 0.002
+PUSH_IDLE_INTERVAL = 0.02
+#: Seconds one drain may hold the CPU before it gives the canons their turn.
+PUSH_BUDGET = 0.005
+#: Milliseconds ZeroMQ keeps trying to deliver queued messages when the link closes.
+CLOSE_LINGER_MS = 1000
+#: Seconds between two log lines about dropped results.
+DROP_LOG_INTERVAL = 5.0
+
+
+class Link:
+    """SUB in, PUSH out, and the pusher greenlet that drains the outbox."""
+
+    def __init__(self, config: TurretConfig, uuid: str, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self._name = config.name
+        self._context = zmq.Context()
+        self._sub = self._context.socket(zmq.SUB)
+        self._sub.setsockopt(zmq.LINGER, 0)
+        self._sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self._sub.setsockopt(zmq.SUBSCRIBE, uuid.encode())
+        self._sub.connect(config.publisher_endpoint)
+        self._push = self._context.socket(zmq.PUSH)
+        self._push.setsockopt(zmq.LINGER, CLOSE_LINGER_MS)
+        self._push.setsockopt(zmq.IMMEDIATE, 1)
+        self._push.connect(config.collector_endpoint)
+        self._pusher: gevent.Greenlet | None = None
+        self._dropped_logged = 0
+        self._drop_log_at = 0.0
+
+    def receive(self) -> bytes | None:
+        """The next command frame, or None when none is waiting."""
+        try:
+            frame: bytes = self._sub.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            return None
+        return frame
+
+    def drain(self, budget: float = PUSH_BUDGET) -> bool:
+        """Send queued messages for up to ``budget`` seconds; True when the outbox is empty.
+
+        Stops early, keeping the rest queued, when ZeroMQ cannot take more (no HQ
+        connected, or its queue is full).
+        """
+        items = self.outbox.items
+        send = self._push.send
+        name = self._name
+        deadline = perf_counter() + budget
+        sent = 0
+        try:
+            while items:
+                item = items[0]
+                if type(item) is bytes:
+                    send(item, zmq.NOBLOCK)
+                else:
+                    send(wire.encode_result(name, *item), zmq.NOBLOCK)
+                    sent += 1
+                items.popleft()
+                if not sent & 255 and perf_counter() > deadline:
+                    break
+        except zmq.Again:
+            pass
+        finally:
+            self.outbox.sent += sent
+        return not items
+
+    def flush(self, timeout: float) -> bool:
+        """Drain until the outbox is empty or ``timeout`` seconds pass; True if empty."""
+        deadline = perf_counter() + timeout
+        while not self.drain():
+            if perf_counter() >= deadline:
+                return False
+            gevent.sleep(PUSH_INTERVAL)
+        return True
+
+    def start_pusher(self) -> None:
+        """Start the greenlet that keeps the outbox draining in the background."""
+        self._pusher = gevent.spawn(self._push_forever)
+
+    def _push_forever(self) -> None:
+        while True:
+            empty = self.drain()
+            self._log_drops()
+            gevent.sleep(PUSH_IDLE_INTERVAL if empty else PUSH_INTERVAL)
+
+    def _log_drops(self) -> None:
+        dropped = self.outbox.dropped
+        if dropped == self._dropped_logged:
+            return
+        now = perf_counter()
+        if now < self._drop_log_at:
+            return
+        log.warning(
+            "outbox full (%d queued, limit %d): %d results dropped since the last report,"
+            " %d in all; is the HQ taking results?",
+            self.outbox.queued,
+            self.outbox.limit,
+            dropped - self._dropped_logged,
+            dropped,
+        )
+        self._dropped_logged = dropped
+        self._drop_log_at = now + DROP_LOG_INTERVAL
+
+    def close(self) -> None:
+        """Stop the pusher and close both sockets (PUSH lingers to deliver its queue)."""
+        if self._pusher is not None:
+            self._pusher.kill()
+        self._sub.close()
+        self._push.close()
+        self._context.term()

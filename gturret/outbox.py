@@ -1,0 +1,45 @@
+"""The bounded queue between the canons and the HQ link.
+
+Why it exists: a canon must never wait on the network. Canons append finished
+results here in O(1); one pusher drains it into the PUSH socket. When the HQ cannot
+take results (gone, or slower than the canons), the queue fills to ``limit`` and
+then new results are dropped — counted, never silently. Status messages bypass the
+limit: they are few and the HQ must see every change of state. This module must
+never touch a socket or encode JSON (that is the link's job, off the canons' path).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+#: One finished transaction: (elapsed, epoch, scriptrun_time, error, custom_timers).
+ResultRecord = tuple[float, float, float, str, dict[str, float]]
+
+
+class Outbox:
+    """Results (as records) and statuses (as encoded bytes), in the order they happened."""
+
+    __slots__ = ("dropped", "items", "limit", "produced", "sent")
+
+    def __init__(self, limit: int) -> None:
+        self.items: deque[ResultRecord | bytes] = deque()
+        self.limit = limit
+        self.produced = 0
+        self.sent = 0
+        self.dropped = 0
+
+    def put_result(self, record: ResultRecord) -> None:
+        """Queue one finished transaction, or count it dropped if the outbox is full."""
+        self.produced += 1
+        if len(self.items) >= self.limit:
+            self.dropped += 1
+            return
+        self.items.append(record)
+
+    def put_status(self, frame: bytes) -> None:
+        """Queue an encoded status message; never dropped."""
+        self.items.append(frame)
+
+    @property
+    def queued(self) -> int:
+        return len(self.items)

@@ -1,0 +1,264 @@
+"""The turret: its state machine and the command dispatcher.
+
+Why it exists: one place decides what each HQ command means in each state, so
+the rules of PROTOCOL.md read top to bottom here. Every state change happens in the
+one dispatcher greenlet (signals only raise a flag it reads), so no two commands ever
+interleave. It must never die from a malformed frame: those are counted, logged a
+few times, and ignored.
+
+States::
+
+    INIT ─► READY ─start─► RUNNING ─stop─► READY ─► …
+              │                │
+              └──kill/signal───┴──► KILLED (exit 0)      any crash ─► ABORTED (exit 1)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import uuid as uuid_module
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+import gevent
+
+from gturret import wire
+from gturret.battery import Battery
+from gturret.config import TurretConfig
+from gturret.errors import WireError
+from gturret.link import Link
+from gturret.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two looks at the command socket.
+COMMAND_POLL_INTERVAL = 0.005
+#: At kill, seconds canons get to finish, and seconds to deliver what is queued.
+KILL_GRACE = 0.3
+KILL_FLUSH_TIMEOUT = 1.0
+#: At stop, seconds to deliver what is queued before reporting ready anyway.
+STOP_FLUSH_TIMEOUT = 5.0
+#: Bad frames logged one by one before the rest are only counted.
+BAD_FRAMES_LOGGED = 5
+
+
+class State(str, Enum):
+    INIT = "init"
+    READY = "ready"
+    RUNNING = "running"
+    KILLED = "killed"
+    ABORTED = "aborted"
+
+
+class Turret:
+    """One turret: takes commands from the HQ, runs batteries, reports."""
+
+    def __init__(
+        self,
+        config: TurretConfig,
+        factory: Callable[[dict[str, Any], Any], Any],
+        uuid: str | None = None,
+    ) -> None:
+        self.config = config
+        self.factory = factory
+        self.uuid = uuid or str(uuid_module.uuid4())
+        self.state = State.INIT
+        self.context: dict[str, Any] = {}
+        self.outbox = Outbox(config.outbox_limit)
+        self.link = Link(config, self.uuid, self.outbox)
+        self.battery: Battery | None = None
+        self.frames_ignored = 0
+        self._counts_at_start = (0, 0, 0)
+        self._kill_reason: str | None = None
+        self._handlers: dict[str, Callable[[Any], None]] = {
+            "status_request": self._on_status_request,
+            "set_transaction_context": self._on_set_transaction_context,
+            "start": self._on_start,
+            "stop": self._on_stop,
+            "kill": self._on_kill,
+        }
+
+    def serve(self) -> int:
+        """Wait for commands until killed; the process's exit status."""
+        self.link.start_pusher()
+        try:
+            self._set_state(State.READY)
+            log.info(
+                "turret %r (%s) ready, %d canons; waiting for the HQ at %s (commands)"
+                " and %s (results)",
+                self.config.name,
+                self.uuid,
+                self.config.canons,
+                self.config.publisher_endpoint,
+                self.config.collector_endpoint,
+            )
+            while self.state is not State.KILLED:
+                if self._kill_reason is not None:
+                    self._kill(self._kill_reason)
+                    break
+                frame = self.link.receive()
+                if frame is None:
+                    gevent.sleep(COMMAND_POLL_INTERVAL)
+                else:
+                    self.handle_frame(frame)
+            return 0
+        except Exception:
+            log.exception("turret error; aborting")
+            self._abort()
+            return 1
+        finally:
+            self.link.close()
+
+    def request_kill(self, reason: str) -> None:
+        """Ask the dispatcher to kill the turret at its next tick (safe from a signal)."""
+        self._kill_reason = reason
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT kill the turret cleanly; a second SIGINT exits at once."""
+
+        def on_signal(signum: int) -> None:
+            name = signal.Signals(signum).name
+            if self._kill_reason is not None and signum == signal.SIGINT:
+                log.warning("second SIGINT: exiting now, without flushing")
+                os._exit(130)
+            log.info("%s received: killing the turret", name)
+            self.request_kill(name)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            gevent.signal_handler(signum, on_signal, signum)
+
+    def handle_frame(self, frame: bytes) -> None:
+        """Decode one frame and run its command; bad frames are counted and ignored."""
+        try:
+            command = wire.decode_command(frame)
+        except WireError as exc:
+            self._ignore(f"malformed frame ignored: {exc}")
+            return
+        if command.channel and command.channel != self.uuid:
+            return
+        handler = self._handlers.get(command.name)
+        if handler is None:
+            self._ignore(f"unknown command {command.name[:80]!r} ignored")
+            return
+        handler(command.msg)
+
+    def status_extra(self) -> dict[str, Any]:
+        """Counters carried in every status message (the reference HQ ignores them)."""
+        return {
+            "canons_active": self.battery.active if self.battery else 0,
+            "results_produced": self.outbox.produced,
+            "results_sent": self.outbox.sent,
+            "results_dropped": self.outbox.dropped,
+            "results_queued": self.outbox.queued,
+            "frames_ignored": self.frames_ignored,
+        }
+
+    def _ignore(self, why: str) -> None:
+        self.frames_ignored += 1
+        if self.frames_ignored <= BAD_FRAMES_LOGGED:
+            log.warning(why)
+            if self.frames_ignored == BAD_FRAMES_LOGGED:
+                log.warning("further bad frames are counted in the status, not logged")
+
+    def _send_status(self) -> None:
+        self.outbox.put_status(
+            wire.encode_status(
+                turret=self.config.name,
+                status=self.state.value,
+                uuid=self.uuid,
+                rampup=round(self.config.rampup),
+                script=self.config.raw["script"],
+                cannons=self.config.canons,
+                extra=self.status_extra(),
+            )
+        )
+        self.link.drain()
+
+    def _set_state(self, state: State) -> None:
+        self.state = state
+        self._send_status()
+
+    def _on_status_request(self, msg: Any) -> None:
+        self._send_status()
+
+    def _on_set_transaction_context(self, msg: Any) -> None:
+        if not isinstance(msg, dict):
+            self._ignore(f"set_transaction_context with a {type(msg).__name__}, not an object")
+            return
+        self.context.update(msg)
+
+    def _on_start(self, msg: Any) -> None:
+        if self.state is not State.READY:
+            log.info("start while %s: ignored", self.state.value)
+            return
+        self.battery = Battery(
+            self.factory,
+            self.config.raw,
+            self.context,
+            self.outbox,
+            self.config.canons,
+            self.config.rampup,
+        )
+        self._counts_at_start = self._counts()
+        self.battery.start()
+        log.info(
+            "open fire: %d canons over %gs", self.config.canons, self.config.rampup
+        )
+        self._set_state(State.RUNNING)
+
+    def _on_stop(self, msg: Any) -> None:
+        if self.state is not State.RUNNING:
+            self._send_status()
+            return
+        self._cease_fire(self.config.stop_grace, STOP_FLUSH_TIMEOUT)
+        self._set_state(State.READY)
+
+    def _on_kill(self, msg: Any) -> None:
+        self._kill("kill command")
+
+    def _kill(self, reason: str) -> None:
+        if self.state is State.RUNNING:
+            self._cease_fire(min(self.config.stop_grace, KILL_GRACE), KILL_FLUSH_TIMEOUT)
+        log.info("killed (%s)", reason)
+        self._set_state(State.KILLED)
+        self.link.flush(KILL_FLUSH_TIMEOUT)
+
+    def _abort(self) -> None:
+        if self.battery is not None:
+            self.battery.firing = False
+        self.state = State.ABORTED
+        try:
+            self._send_status()
+            self.link.flush(KILL_FLUSH_TIMEOUT)
+        except Exception:
+            log.exception("could not report the abort to the HQ")
+
+    def _counts(self) -> tuple[int, int, int]:
+        return (self.outbox.produced, self.outbox.sent, self.outbox.dropped)
+
+    def _cease_fire(self, grace: float, flush_timeout: float) -> None:
+        assert self.battery is not None
+        killed = self.battery.stop(grace)
+        delivered = self.link.flush(flush_timeout)
+        produced, sent, dropped = (
+            now - then for now, then in zip(self._counts(), self._counts_at_start, strict=True)
+        )
+        log.info(
+            "cease fire: %d results produced, %d sent, %d dropped, %d still queued;"
+            " %d canons killed after %gs grace",
+            produced,
+            sent,
+            dropped,
+            self.outbox.queued,
+            killed,
+            grace,
+        )
+        if not delivered:
+            log.warning(
+                "the HQ did not take every result within %gs; %d stay queued for it",
+                flush_timeout,
+                self.outbox.queued,
+            )

@@ -1,0 +1,266 @@
+"""The turret's protocol behaviour, through a real process and a fake HQ on real sockets."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+from gturret import wire
+from tests.conftest import write_turret
+
+SLEEPY = """
+    import time
+    from gturret import Transaction as Base, CustomTimer
+
+    class Transaction(Base):
+        def run(self):
+            with CustomTimer(self, "nap"):
+                time.sleep(0.01)
+"""
+
+
+def test_registers_within_one_second_of_a_status_request(hq, spawn_turret, tmp_path):
+    config = write_turret(tmp_path, SLEEPY, hq)
+    spawn_turret(str(config))
+    first = hq.register()
+    # Once subscribed, an answer must come at once.
+    hq.send("status_request")
+    sent = time.monotonic()
+    status = hq.wait_status("ready", timeout=1.0)
+    assert time.monotonic() - sent < 1.0
+    assert status["uuid"] == first["uuid"]
+    assert status["turret"] == "test-turret"
+    assert status["cannons"] == 2 and isinstance(status["cannons"], int)
+    assert status["rampup"] == 0 and isinstance(status["rampup"], int)
+    assert status["script"] == "script.py"
+
+
+def test_start_gives_results_with_exactly_the_six_keys(hq, spawn_turret, tmp_path):
+    spawn_turret(str(write_turret(tmp_path, SLEEPY, hq, canons=3)))
+    hq.register()
+    hq.send("set_transaction_context", {})
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    hq.collect(0.5)
+    assert len(hq.results) > 10
+    for result in hq.results:
+        assert set(result) == set(wire.RESULT_KEYS)
+        assert result["turret_name"] == "test-turret"
+        assert result["error"] == ""
+        assert 0.005 < result["scriptrun_time"] < 1
+        assert set(result["custom_timers"]) == {"nap"}
+        assert abs(result["epoch"] - time.time()) < 5
+    elapsed = [r["elapsed"] for r in hq.results]
+    assert 0 < min(elapsed) and max(elapsed) < 5
+
+
+def test_status_in_an_error_never_appears_raw(hq, spawn_turret, tmp_path):
+    script = """
+        from gturret import Transaction as Base, CustomTimer
+
+        class Transaction(Base):
+            def run(self):
+                with CustomTimer(self, "status_page"):
+                    pass
+                raise RuntimeError("HTTP status 503")
+    """
+    spawn_turret(str(write_turret(tmp_path, script, hq)))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    hq.collect(0.3)
+    hq.send("stop", "premature stop")
+    hq.wait_status("ready")
+    assert hq.results
+    results_raw = [raw for raw in hq.raw if b"uuid" not in raw]
+    assert len(results_raw) == len(hq.results)
+    for raw in results_raw:
+        assert b"status" not in raw
+        decoded = json.loads(raw)
+        assert decoded["error"] == "HTTP status 503"
+        assert list(decoded["custom_timers"]) == ["status_page"]
+
+
+def test_stop_ready_start_three_times_in_one_process(hq, spawn_turret, tmp_path):
+    turret = spawn_turret(str(write_turret(tmp_path, SLEEPY, hq, canons=5)))
+    uuid = hq.register()["uuid"]
+    for _ in range(3):
+        before = len(hq.results)
+        hq.send("start", "open fire")
+        hq.wait_status("running")
+        hq.collect(0.3)
+        hq.send("stop", "premature stop")
+        ready = hq.wait_status("ready")
+        assert ready["uuid"] == uuid
+        assert len(hq.results) - before > 20
+        # Nothing arrives after ready: every result was flushed before it.
+        hq.collect(0.2)
+        assert hq.statuses[-1]["status"] == "ready"
+    assert turret.proc.poll() is None
+    assert turret.log.count("cease fire:") == 3
+
+
+def test_kill_sends_a_final_status_and_exits_zero(hq, spawn_turret, tmp_path):
+    turret = spawn_turret(str(write_turret(tmp_path, SLEEPY, hq, canons=10)))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    hq.collect(0.2)
+    sent = time.monotonic()
+    hq.send("kill", None)
+    hq.wait_status("killed", timeout=2)
+    assert turret.wait(timeout=3) == 0
+    assert time.monotonic() - sent < 2.5
+
+
+def test_sigterm_kills_cleanly(hq, spawn_turret, tmp_path):
+    turret = spawn_turret(str(write_turret(tmp_path, SLEEPY, hq, canons=10)))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    turret.signal(signal.SIGTERM)
+    hq.wait_status("killed", timeout=2)
+    assert turret.wait(timeout=3) == 0
+    assert "SIGTERM received" in turret.log
+
+
+def test_sigint_while_ready_kills_cleanly(hq, spawn_turret, tmp_path):
+    turret = spawn_turret(str(write_turret(tmp_path, SLEEPY, hq)))
+    hq.register()
+    turret.signal(signal.SIGINT)
+    hq.wait_status("killed", timeout=2)
+    assert turret.wait(timeout=3) == 0
+
+
+def test_malformed_frames_do_not_stop_a_running_test(hq, spawn_turret, tmp_path):
+    turret = spawn_turret(str(write_turret(tmp_path, SLEEPY, hq)))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    for frame in (
+        b"garbage",
+        b" not json",
+        b" [1, 2]",
+        b' {"msg": "no command"}',
+        b' {"command": 42}',
+        b" {\"command\": \"launch_missiles\"}",
+        b"\xff\xfe {}",
+        b" " + b"[" * 100_000,
+        b' {"command": "set_transaction_context", "msg": "not an object"}',
+    ):
+        hq.send_raw(frame)
+    hq.collect(0.3)
+    count = len(hq.results)
+    hq.collect(0.3)
+    assert len(hq.results) > count, "results stopped flowing"
+    hq.send("status_request")
+    status = hq.wait_status("running")
+    assert status["frames_ignored"] == 9
+    assert turret.proc.poll() is None
+    assert "malformed frame ignored" in turret.log
+
+
+def test_direct_orders_reach_only_their_turret(hq, spawn_turret, tmp_path):
+    spawn_turret(str(write_turret(tmp_path, SLEEPY, hq)))
+    uuid = hq.register()["uuid"]
+    hq.send("start", "open fire", channel="someone-else")
+    hq.collect(0.3)
+    assert not hq.results
+    hq.send("start", "open fire", channel=uuid)
+    hq.wait_status("running")
+    hq.collect(0.2)
+    assert hq.results
+
+
+def test_start_while_running_and_stop_while_ready_are_harmless(hq, spawn_turret, tmp_path):
+    turret = spawn_turret(str(write_turret(tmp_path, SLEEPY, hq)))
+    hq.register()
+    hq.send("stop", "premature stop")
+    assert hq.wait_status("ready")
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    hq.send("start", "open fire")
+    hq.send("status_request")
+    assert hq.wait_status("running")["canons_active"] == 2
+    hq.send("stop", "premature stop")
+    hq.wait_status("ready")
+    assert turret.proc.poll() is None
+
+
+def test_transaction_context_reaches_new_transactions(hq, spawn_turret, tmp_path):
+    script = """
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def run(self):
+                raise ValueError(f"{self.context.get('token')}|{self.config['flavour']}")
+    """
+    spawn_turret(str(write_turret(tmp_path, script, hq, flavour="vanilla")))
+    hq.register()
+    hq.send("set_transaction_context", {"token": "abc"})
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    hq.collect(0.2)
+    assert hq.results
+    assert {r["error"] for r in hq.results} == {"abc|vanilla"}
+
+
+def test_script_errors_are_reported_and_canons_go_on(hq, spawn_turret, tmp_path):
+    script = """
+        import sys
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def __init__(self, config, context=None):
+                super().__init__(config, context)
+                self.turn = 0
+
+            def setup(self):
+                self.turn += 1
+                if self.turn % 4 == 1:
+                    raise KeyError("no seat")
+
+            def run(self):
+                if self.turn % 4 == 2:
+                    sys.exit(3)
+                if self.turn % 4 == 3:
+                    raise KeyboardInterrupt
+
+            def tear_down(self):
+                if self.turn % 4 == 0:
+                    raise OSError("disk full")
+    """
+    spawn_turret(str(write_turret(tmp_path, script, hq, canons=1)))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    hq.collect(0.3)
+    errors = {r["error"] for r in hq.results}
+    assert errors == {
+        "setup: 'no seat'",
+        "SystemExit: 3",
+        "KeyboardInterrupt",
+        "tear_down: disk full",
+    }
+
+
+def test_cpu_bound_script_does_not_starve_the_dispatcher(hq, spawn_turret, tmp_path):
+    script = """
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def run(self):
+                sum(range(2000))
+    """
+    turret = spawn_turret(str(write_turret(tmp_path, script, hq, canons=200)))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    for _ in range(3):
+        hq.send("status_request")
+        hq.wait_status("running", timeout=2)
+    hq.send("stop", "premature stop")
+    hq.wait_status("ready", timeout=5)
+    assert len(hq.results) > 100
+    assert turret.proc.poll() is None
