@@ -3,7 +3,7 @@
 Why a ``gevent.pool.Group`` and not a ``Pool``: the rampup schedule already bounds
 how many canons run (exactly ``canons``), so a Pool's size limit would only add a
 semaphore to every spawn. Spawning is kept apart from the canon loop (as Locust keeps
-dispatch apart from its runners): canon *i* starts at ``i × rampup / canons`` seconds
+dispatch apart from its runners): canon *i* starts at ``i * rampup / canons`` seconds
 after start, computed from the clock each tick, never by accumulating sleeps, so a
 10,000-canon rampup does not drift; all starts that are due in one tick are spawned
 together. This module must never talk to sockets.
@@ -38,6 +38,7 @@ class Battery:
         config: dict[str, Any],
         context: Any,
         outbox: Outbox,
+        drain: Callable[[], object],
         canons: int,
         rampup: float,
     ) -> None:
@@ -45,6 +46,7 @@ class Battery:
         self.config = config
         self.context = context
         self.outbox = outbox
+        self.drain = drain
         self.canons = canons
         self.rampup = rampup
         self.firing = False

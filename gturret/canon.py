@@ -6,6 +6,12 @@ network (results go to the outbox) and never hold the CPU for long: after a time
 budget it yields to the gevent hub, so a script that never does I/O cannot starve
 the command dispatcher or the other canons. Yielding after every transaction would
 cost a hub switch each; a budget costs one switch per millisecond at most.
+
+Before it yields, a canon drains the outbox (non-blocking sends, time-boxed). Left
+to a pusher greenlet alone, sending would get the CPU only when the hub comes round
+to it, which under full load is far less often than canons produce results: the
+queue would grow without end and statuses would wait behind it. Paying for sending
+at the yield keeps sending in step with producing.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ def fire(battery: Battery) -> None:
         battery.canon_failed(exc)
         return
     put = battery.outbox.put_result
+    drain = battery.drain
     clock = perf_counter
     wall = time.time
     t0 = battery.started_at
@@ -80,5 +87,6 @@ def fire(battery: Battery) -> None:
         now = clock()
         put((now - t0, wall(), run_time, error, timers))
         if now >= yield_at:
+            drain()
             sleep(0)
             yield_at = clock() + YIELD_BUDGET

@@ -149,7 +149,7 @@ def _json_type(value: Any) -> str:
     names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
     if value is None:
         return "null"
-    return names.get(type(value), "a number")
+    return names.get(type(value), repr(value))
 
 
 def _text(raw: dict[str, Any], key: str, source: Path) -> str:

@@ -4,7 +4,8 @@ Why it exists: a canon must never wait on the network. Canons append finished
 results here in O(1); one pusher drains it into the PUSH socket. When the HQ cannot
 take results (gone, or slower than the canons), the queue fills to ``limit`` and
 then new results are dropped — counted, never silently. Status messages bypass the
-limit: they are few and the HQ must see every change of state. This module must
+limit and go to the front: they are few, the HQ must see every change of state,
+and an answer to ``status_request`` must not wait behind a backlog of results. This module must
 never touch a socket or encode JSON (that is the link's job, off the canons' path).
 """
 
@@ -37,8 +38,8 @@ class Outbox:
         self.items.append(record)
 
     def put_status(self, frame: bytes) -> None:
-        """Queue an encoded status message; never dropped."""
-        self.items.append(frame)
+        """Queue an encoded status message ahead of any results; never dropped."""
+        self.items.appendleft(frame)
 
     @property
     def queued(self) -> int:

@@ -34,7 +34,9 @@ def install_oct_aliases() -> None:
     tools.CustomTimer = CustomTimer  # type: ignore[attr-defined]
     package.base = base  # type: ignore[attr-defined]
     package.tools = tools  # type: ignore[attr-defined]
-    sys.modules.update({"oct_turrets": package, "oct_turrets.base": base, "oct_turrets.tools": tools})
+    sys.modules.update(
+        {"oct_turrets": package, "oct_turrets.base": base, "oct_turrets.tools": tools}
+    )
 
 
 def load_transaction_class(path: Path) -> type:
@@ -77,9 +79,7 @@ def transaction_factory(cls: type) -> TransactionFactory:
         parameters = inspect.signature(cls).parameters.values()
     except (TypeError, ValueError):
         return lambda config, context: cls(config, context)
-    positional = [
-        p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if any(p.kind is p.VAR_POSITIONAL for p in parameters) or len(positional) >= 2:
         return lambda config, context: cls(config, context)
     if len(positional) == 1:
@@ -87,7 +87,9 @@ def transaction_factory(cls: type) -> TransactionFactory:
     return lambda config, context: cls()
 
 
-def check_construction(cls: type, factory: TransactionFactory, config: dict[str, Any], path: Path) -> None:
+def check_construction(
+    cls: type, factory: TransactionFactory, config: dict[str, Any], path: Path
+) -> None:
     """Build one Transaction now, so a broken ``__init__`` stops the turret at start-up."""
     try:
         factory(config, {})

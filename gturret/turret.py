@@ -20,7 +20,7 @@ import os
 import signal
 import uuid as uuid_module
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import gevent
@@ -45,7 +45,7 @@ STOP_FLUSH_TIMEOUT = 5.0
 BAD_FRAMES_LOGGED = 5
 
 
-class State(str, Enum):
+class State(StrEnum):
     INIT = "init"
     READY = "ready"
     RUNNING = "running"
@@ -199,14 +199,13 @@ class Turret:
             self.config.raw,
             self.context,
             self.outbox,
+            self.link.drain,
             self.config.canons,
             self.config.rampup,
         )
         self._counts_at_start = self._counts()
         self.battery.start()
-        log.info(
-            "open fire: %d canons over %gs", self.config.canons, self.config.rampup
-        )
+        log.info("open fire: %d canons over %gs", self.config.canons, self.config.rampup)
         self._set_state(State.RUNNING)
 
     def _on_stop(self, msg: Any) -> None:

@@ -144,7 +144,11 @@ def write_turret(
 def run_cli(args: list[str], cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """Run ``gturret`` to completion (for commands that must exit on their own)."""
     return subprocess.run(
-        [*GTURRET, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        [*GTURRET, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 

@@ -52,7 +52,7 @@ def test_start_gives_results_with_exactly_the_six_keys(hq, spawn_turret, tmp_pat
         assert set(result["custom_timers"]) == {"nap"}
         assert abs(result["epoch"] - time.time()) < 5
     elapsed = [r["elapsed"] for r in hq.results]
-    assert 0 < min(elapsed) and max(elapsed) < 5
+    assert min(elapsed) > 0 and max(elapsed) < 5
 
 
 def test_status_in_an_error_never_appears_raw(hq, spawn_turret, tmp_path):
@@ -144,7 +144,7 @@ def test_malformed_frames_do_not_stop_a_running_test(hq, spawn_turret, tmp_path)
         b" [1, 2]",
         b' {"msg": "no command"}',
         b' {"command": 42}',
-        b" {\"command\": \"launch_missiles\"}",
+        b' {"command": "launch_missiles"}',
         b"\xff\xfe {}",
         b" " + b"[" * 100_000,
         b' {"command": "set_transaction_context", "msg": "not an object"}',
@@ -181,8 +181,12 @@ def test_start_while_running_and_stop_while_ready_are_harmless(hq, spawn_turret,
     hq.send("start", "open fire")
     hq.wait_status("running")
     hq.send("start", "open fire")
-    hq.send("status_request")
-    assert hq.wait_status("running")["canons_active"] == 2
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        hq.send("status_request")
+        if hq.wait_status("running")["canons_active"] == 2:
+            break
+    assert hq.statuses[-1]["canons_active"] == 2
     hq.send("stop", "premature stop")
     hq.wait_status("ready")
     assert turret.proc.poll() is None

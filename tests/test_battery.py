@@ -1,0 +1,105 @@
+"""Rampup and concurrency, observed through a real turret's results."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conftest import write_turret
+
+BIRTH_RECORDER = """
+    import time
+    from gturret import Transaction as Base
+
+    class Transaction(Base):
+        def __init__(self, config, context=None):
+            super().__init__(config, context)
+            self.born = time.time()
+
+        def run(self):
+            self.custom_timers["born"] = self.born
+            time.sleep(0.05)
+"""
+
+
+def births(results: list[dict]) -> list[float]:
+    return sorted({r["custom_timers"]["born"] for r in results})
+
+
+def test_rampup_starts_canon_i_at_i_times_rampup_over_canons(hq, spawn_turret, tmp_path):
+    canons, rampup = 20, 2.0
+    spawn_turret(str(write_turret(tmp_path, BIRTH_RECORDER, hq, canons=canons, rampup=rampup)))
+    hq.register()
+    hq.send("start", "open fire")
+    started = time.time()
+    hq.wait_status("running")
+    hq.collect(rampup + 0.5)
+    born = births(hq.results)
+    assert len(born) == canons
+    offsets = [b - born[0] for b in born]
+    step = rampup / canons
+    for i, offset in enumerate(offsets):
+        assert abs(offset - i * step) < 0.05, (i, offset)
+    assert born[0] - started < 0.5
+
+
+def test_rampup_zero_starts_every_canon_at_once(hq, spawn_turret, tmp_path):
+    spawn_turret(str(write_turret(tmp_path, BIRTH_RECORDER, hq, canons=200, rampup=0)))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    hq.collect(0.5)
+    born = births(hq.results)
+    assert len(born) == 200
+    assert born[-1] - born[0] < 0.2
+
+
+def test_stop_during_rampup_spawns_no_more_canons(hq, spawn_turret, tmp_path):
+    spawn_turret(str(write_turret(tmp_path, BIRTH_RECORDER, hq, canons=100, rampup=10)))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    hq.collect(0.5)
+    hq.send("stop", "premature stop")
+    hq.wait_status("ready")
+    spawned = len(births(hq.results))
+    assert 2 <= spawned <= 15
+    hq.collect(0.5)
+    assert len(births(hq.results)) == spawned
+
+
+def test_thousand_sleeping_canons_run_concurrently(hq, spawn_turret, tmp_path):
+    script = """
+        import time
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def run(self):
+                time.sleep(1)
+    """
+    spawn_turret(str(write_turret(tmp_path, script, hq, canons=1000)))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.collect(2.0)
+    assert len(hq.results) >= 900
+
+
+def test_stop_kills_canons_stuck_in_long_sleeps_after_the_grace(hq, spawn_turret, tmp_path):
+    script = """
+        import time
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def run(self):
+                time.sleep(60)
+    """
+    turret = spawn_turret(str(write_turret(tmp_path, script, hq, canons=50, stop_grace=0.2)))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    hq.collect(0.2)
+    sent = time.monotonic()
+    hq.send("stop", "premature stop")
+    hq.wait_status("ready", timeout=5)
+    assert time.monotonic() - sent < 3
+    assert "50 canons killed after 0.2s grace" in turret.log
+    assert not hq.results

@@ -1,0 +1,213 @@
+"""Config and tar validation: each bad input is one line naming file and key, exit 2."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from gturret.config import ExtractedTar, load_config
+from gturret.errors import ConfigError, TarError
+from tests.conftest import run_cli
+
+GOOD = {
+    "name": "nav",
+    "canons": 3,
+    "rampup": 2,
+    "script": "v_user.py",
+    "hq_address": "127.0.0.1",
+    "hq_publisher": 5000,
+    "hq_rc": 5001,
+}
+SCRIPT = "from gturret import Transaction\n"
+
+
+def write(folder: Path, config: object, name: str = "config.json") -> Path:
+    (folder / "v_user.py").write_text(SCRIPT)
+    path = folder / name
+    path.write_text(config if isinstance(config, str) else json.dumps(config))
+    return path
+
+
+def test_good_config_loads_typed_and_keeps_extras(tmp_path):
+    config = load_config(write(tmp_path, {**GOOD, "target": "http://x"}))
+    assert config.name == "nav" and config.canons == 3 and config.rampup == 2.0
+    assert config.script == (tmp_path / "v_user.py").resolve()
+    assert config.publisher_endpoint == "tcp://127.0.0.1:5000"
+    assert config.collector_endpoint == "tcp://127.0.0.1:5001"
+    assert config.raw["target"] == "http://x"
+    assert config.outbox_limit == 100_000 and config.stop_grace == 0.5
+
+
+def test_script_is_relative_to_the_config_folder(tmp_path, monkeypatch):
+    sub = tmp_path / "turret"
+    sub.mkdir()
+    write(sub, GOOD)
+    monkeypatch.chdir(tmp_path)
+    assert load_config(Path("turret/config.json")).script == (sub / "v_user.py").resolve()
+
+
+def test_oct_spelling_cannons_and_both_when_equal(tmp_path):
+    oct_style = {k: v for k, v in GOOD.items() if k != "canons"} | {"cannons": 7}
+    assert load_config(write(tmp_path, oct_style)).canons == 7
+    assert load_config(write(tmp_path, {**GOOD, "cannons": 3})).canons == 3
+
+
+def test_rampup_defaults_to_zero(tmp_path):
+    config = {k: v for k, v in GOOD.items() if k != "rampup"}
+    assert load_config(write(tmp_path, config)).rampup == 0
+
+
+def test_utf8_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "config.json"
+    (tmp_path / "v_user.py").write_text(SCRIPT)
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD).encode())
+    assert load_config(path).name == "nav"
+
+
+BAD_CONFIGS = [
+    ({k: v for k, v in GOOD.items() if k != "name"}, "missing required key 'name'"),
+    ({k: v for k, v in GOOD.items() if k != "canons"}, "missing required key 'canons'"),
+    ({k: v for k, v in GOOD.items() if k != "hq_rc"}, "missing required key 'hq_rc'"),
+    ({k: v for k, v in GOOD.items() if k != "script"}, "missing required key 'script'"),
+    ({**GOOD, "cannons": 4}, "'canons' (3) and 'cannons' (4) differ"),
+    ({**GOOD, "canons": 0}, "'canons' must be between 1 and"),
+    ({**GOOD, "canons": -5}, "'canons' must be between 1 and"),
+    ({**GOOD, "canons": 2.5}, "'canons' must be a whole number, not 2.5"),
+    ({**GOOD, "canons": "10"}, "'canons' must be a whole number, not a string"),
+    ({**GOOD, "canons": True}, "'canons' must be a whole number, not a boolean"),
+    ({**GOOD, "canons": 10**30}, "'canons' must be between 1 and"),
+    ({**GOOD, "rampup": -1}, "'rampup' must be between 0 and"),
+    ({**GOOD, "rampup": "fast"}, "'rampup' must be a number, not a string"),
+    ({**GOOD, "rampup": 1e308}, "'rampup' must be between 0 and"),
+    ({**GOOD, "hq_publisher": 0}, "'hq_publisher' must be a port between 1 and 65535"),
+    ({**GOOD, "hq_rc": 70000}, "'hq_rc' must be a port between 1 and 65535"),
+    ({**GOOD, "hq_rc": "5001"}, "'hq_rc' must be a port number, not a string"),
+    ({**GOOD, "hq_address": ""}, "'hq_address' must be a non-empty string"),
+    ({**GOOD, "name": None}, "'name' must be a non-empty string, not null"),
+    ({**GOOD, "script": "missing.py"}, "'script' 'missing.py' is not a file"),
+    ({**GOOD, "script": "."}, "'script' '.' is not a file"),
+    ({**GOOD, "outbox_limit": 0}, "'outbox_limit' must be >= 1"),
+    ({**GOOD, "outbox_limit": 1.5}, "'outbox_limit' must be a whole number"),
+    ({**GOOD, "stop_grace": -1}, "'stop_grace' must be >= 0"),
+    ([GOOD], "must hold a JSON object, not an array"),
+    ('{"name": "nav",', "invalid JSON at line 1"),
+    ('{"canons": NaN}', "NaN is not a number JSON allows"),
+    ("", "invalid JSON at line 1 column 1"),
+]
+
+
+@pytest.mark.parametrize(("config", "message"), BAD_CONFIGS)
+def test_bad_config_raises_one_clear_line(tmp_path, config, message):
+    path = write(tmp_path, config)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = str(caught.value)
+    assert message in text
+    assert text.startswith(str(path))
+    assert "\n" not in text
+
+
+def test_unreadable_config_files(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "absent.json")
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+    (tmp_path / "latin1.json").write_bytes(b'{"name": "\xe9"}')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(tmp_path / "latin1.json")
+
+
+@pytest.mark.parametrize(("config", "message"), BAD_CONFIGS[:3] + BAD_CONFIGS[-3:])
+def test_bad_config_through_the_cli_exits_2_with_one_line(tmp_path, config, message):
+    path = write(tmp_path, config)
+    done = run_cli([str(path)], tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("gturret: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def make_tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def file_member(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def special_member(name: str, kind: bytes, target: str = "") -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info, None
+
+
+def good_tar_members() -> list[tuple[tarfile.TarInfo, bytes | None]]:
+    return [
+        file_member("config.json", json.dumps(GOOD).encode()),
+        file_member("v_user.py", SCRIPT.encode()),
+    ]
+
+
+def test_good_tar_extracts_and_cleans_up(tmp_path):
+    archive = make_tar(tmp_path / "turret.tar.gz", good_tar_members())
+    with ExtractedTar(archive) as package:
+        folder = package.folder
+        config = load_config(package.config_path)
+        assert config.script == (folder / "v_user.py").resolve()
+    assert not folder.exists()
+
+
+BAD_TARS = [
+    ([*good_tar_members(), file_member("/etc/evil", b"x")], "absolute path"),
+    ([*good_tar_members(), file_member("../evil", b"x")], "climbs out with '..'"),
+    ([*good_tar_members(), file_member("a/../../evil", b"x")], "climbs out with '..'"),
+    (
+        [*good_tar_members(), special_member("link", tarfile.SYMTYPE, "/etc/passwd")],
+        "is a symbolic link",
+    ),
+    (
+        [*good_tar_members(), special_member("hard", tarfile.LNKTYPE, "config.json")],
+        "is a hard link",
+    ),
+    ([*good_tar_members(), special_member("dev", tarfile.CHRTYPE)], "is a device file"),
+    ([*good_tar_members(), special_member("fifo", tarfile.FIFOTYPE)], "is a FIFO"),
+    ([file_member("v_user.py", SCRIPT.encode())], "holds no top-level config.json"),
+]
+
+
+@pytest.mark.parametrize(("members", "message"), BAD_TARS)
+def test_bad_tar_is_refused_and_leaves_nothing(tmp_path, members, message):
+    archive = make_tar(tmp_path / "bad.tar.gz", members)
+    before = set(Path("/tmp").glob("gturret-tar-*"))
+    with pytest.raises(TarError, match=message):
+        ExtractedTar(archive)
+    assert set(Path("/tmp").glob("gturret-tar-*")) == before
+
+
+def test_not_a_tar_and_missing_tar(tmp_path):
+    (tmp_path / "plain.tar").write_text("hello")
+    with pytest.raises(TarError, match="not a readable tar archive"):
+        ExtractedTar(tmp_path / "plain.tar")
+    with pytest.raises(TarError, match="no such tar file"):
+        ExtractedTar(tmp_path / "absent.tar")
+
+
+@pytest.mark.parametrize(("members", "message"), [BAD_TARS[1], BAD_TARS[3]])
+def test_bad_tar_through_the_cli_exits_2_with_one_line(tmp_path, members, message):
+    archive = make_tar(tmp_path / "bad.tar.gz", members)
+    done = run_cli(["--tar", str(archive)], tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr

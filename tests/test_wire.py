@@ -1,0 +1,112 @@
+"""The wire codec alone: exact frames and messages of PROTOCOL.md, no sockets."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+
+import pytest
+
+from gturret import wire
+from gturret.errors import WireError
+
+
+def test_broadcast_frame_starts_with_a_space():
+    frame = wire.encode_command("start", "open fire")
+    assert frame.startswith(b' {"')
+    command = wire.decode_command(frame)
+    assert (command.channel, command.name, command.msg) == ("", "start", "open fire")
+
+
+def test_direct_frame_carries_the_uuid():
+    frame = b'd7b8a1cc-639a {"command": "stop", "msg": "premature stop"}'
+    command = wire.decode_command(frame)
+    assert command == wire.Command("d7b8a1cc-639a", "stop", "premature stop")
+
+
+def test_msg_is_optional():
+    assert wire.decode_command(b' {"command": "status_request"}').msg is None
+
+
+@pytest.mark.parametrize(
+    ("frame", "why"),
+    [
+        (b"nospace", "no space"),
+        (b" {not json", "not JSON"),
+        (b" [1]", "JSON list, not an object"),
+        (b' "text"', "JSON str, not an object"),
+        (b' {"msg": 1}', "no string 'command'"),
+        (b' {"command": null}', "no string 'command'"),
+        (b"\xff {}", "not UTF-8"),
+    ],
+)
+def test_bad_frames_raise_wire_error(frame, why):
+    with pytest.raises(WireError, match=why):
+        wire.decode_command(frame)
+
+
+def test_status_has_the_reference_keys_and_extras():
+    raw = wire.encode_status(
+        turret="nav",
+        status="ready",
+        uuid="u",
+        rampup=30,
+        script="v.py",
+        cannons=250,
+        extra={"canons_active": 0},
+    )
+    message = json.loads(raw)
+    assert message == {
+        "turret": "nav",
+        "status": "ready",
+        "uuid": "u",
+        "rampup": 30,
+        "script": "v.py",
+        "cannons": 250,
+        "canons_active": 0,
+    }
+    assert wire.is_status(message) and not wire.is_result(message)
+
+
+def test_result_has_exactly_six_keys():
+    raw = wire.encode_result("nav", 12.48, 1453731738.2, 0.231, "", {"login": 0.118})
+    message = json.loads(raw)
+    assert list(message) == list(wire.RESULT_KEYS)
+    assert message["custom_timers"] == {"login": 0.118}
+    assert wire.is_result(message) and not wire.is_status(message)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["HTTP status 503", "status", "\\status", 'x"status', "statusstatus", "ünïcode status ✓"],
+)
+def test_results_never_hold_status_raw_yet_decode_the_same(text):
+    raw = wire.encode_result(text, 1.0, 2.0, 0.5, text, {text: 0.1})
+    assert b"status" not in raw
+    assert json.loads(raw) == {
+        "turret_name": text,
+        "elapsed": 1.0,
+        "epoch": 2.0,
+        "scriptrun_time": 0.5,
+        "error": text,
+        "custom_timers": {text: 0.1},
+    }
+
+
+def test_random_texts_round_trip_without_status():
+    rng = random.Random(7)
+    alphabet = string.printable + '\\"ü✓'
+    for _ in range(2000):
+        pieces = [rng.choice(["status", "st", "atus", "\\"]) for _ in range(3)]
+        text = "".join(pieces) + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        raw = wire.encode_result("t", 0.0, 0.0, 0.0, text, {})
+        assert b"status" not in raw
+        assert json.loads(raw)["error"] == text
+
+
+def test_decode_message_refuses_non_objects():
+    with pytest.raises(WireError):
+        wire.decode_message(b"[1]")
+    with pytest.raises(WireError):
+        wire.decode_message(b"{")
