@@ -10,9 +10,12 @@ broke" (exit 1) by class alone, without parsing messages.
     ├── UsageError          bad input the user can fix; exit 2
     │   ├── ConfigError     the turret config (file, keys, types, ranges)
     │   ├── TarError        a turret package (tar) that is unsafe or incomplete
-    │   └── ScriptError     the test script: syntax, import, no Transaction, __init__
-    └── WireError           a frame from the HQ that is not a valid command;
-                            logged and ignored, never fatal
+    │   ├── ScriptError     the test script: syntax, import, no Transaction, __init__
+    │   └── ThresholdError  a ``gturret-hq --threshold`` expression it cannot read
+    ├── WireError           a frame from the HQ that is not a valid command;
+    │                       logged and ignored, never fatal
+    └── HQError             our HQ could not run a test at all (a port it cannot
+                            bind, turrets that never report); exit 2
 
 Messages name the file and, where there is one, the key: a user must be able to
 act on the line alone.
@@ -43,3 +46,11 @@ class ScriptError(UsageError):
 
 class WireError(GturretError):
     """A frame from the HQ that is not a command this turret can read."""
+
+
+class ThresholdError(UsageError):
+    """A ``--threshold`` expression the HQ cannot parse."""
+
+
+class HQError(GturretError):
+    """Our HQ could not run a test: no test ran, so no verdict (exit status 2)."""

@@ -1,0 +1,42 @@
+"""gturret.hq: our own OCT-compatible HQ, for standalone and CI runs.
+
+It binds the PUB and PULL sockets, drives turrets through one test exactly as
+PROTOCOL.md says, and turns their results into statistics, a summary, threshold
+verdicts and reports. Names resolve lazily: ``gturret.hq.cli`` must be able to
+monkey-patch before anything here imports zmq, socket or threading.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "HQOptions",
+    "Threshold",
+    "parse_duration",
+    "parse_threshold",
+    "run_hq",
+]
+
+_HOMES = {
+    "HQOptions": "gturret.hq.options",
+    "parse_duration": "gturret.hq.options",
+    "Threshold": "gturret.hq.thresholds",
+    "parse_threshold": "gturret.hq.thresholds",
+    "run_hq": "gturret.hq.run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'gturret.hq' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

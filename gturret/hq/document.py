@@ -1,0 +1,165 @@
+"""The report document: everything one test measured, as plain JSON data.
+
+``--json PATH`` writes it; the HTML report is rendered from the same document, so
+both always agree. It must never hold anything but JSON types, and a key once
+published keeps its meaning (add keys; bump ``schema`` to change one).
+
+Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
+``null`` where a value is unknown or there was no data)::
+
+    {
+      "schema": "gturret-hq/1",
+      "generated_at": "2026-01-31T12:00:00Z",      # UTC, ISO 8601
+      "test": {
+        "started_at": "…Z" | null,                 # when start was sent (UTC)
+        "run_time_s": 120.0,                        # asked for (--run-time)
+        "duration_s": 120.01,                       # start sent → stop sent
+        "drain_s": 0.42,                            # stop sent → last message read
+        "interrupted": false,                       # Ctrl-C ended the run early
+        "context": {},                              # set_transaction_context msg
+        "bind": "127.0.0.1", "pub_port": 5000, "rc_port": 5001
+      },
+      "verdict": {"passed": true, "exit_status": 0, "reason": "all 2 thresholds passed"},
+      "turrets": [{
+        "uuid": "…", "name": "navigation", "state": "ready",   # last status, lower case
+        "canons": 50 | null, "canons_active": 0 | null,       # as last reported
+        "script": "v_user.py" | null, "rampup": 10 | null,
+        "joined_late": false,                                  # first seen after start
+        "starts_sent": 1                                       # broadcast + direct starts
+      }],
+      "unsettled_turrets": ["name (uuid): running"],           # not ready after drain
+      "canons": {"total": 150 | null},                         # null: a turret did not say
+      "transaction": METRIC,                                   # scriptrun_time of each result
+      "timers": {"login": METRIC, …},                          # one per custom timer, by name
+      "errors": {"kinds": 2, "top": [{"error": "HTTP 503", "count": 12}, …]},  # top 10
+      "results_by_turret": {"navigation": 1234, "(unnamed)": 0},
+      "time_series": [{                                         # one point per second
+        "second": 0,                  # covers [second, second+1) after the start; the
+        "tx": 98, "errors": 0,        # last point may cover less; results are placed
+        "p50_ms": 5.1, "p95_ms": 9.8, # by the time the HQ read them
+        "canons_active": 30 | null    # null unless every turret reports canons_active
+      }],
+      "thresholds": [{
+        "expression": "p95<100ms", "timer": null, "metric": "p95", "op": "<",
+        "limit": 100.0, "unit": "ms",  # ms, "%" (error_rate) or "tx/s"
+        "passed": true, "actual": 23.1 | null, "detail": "transaction p95 = …"
+      }],
+      "messages": {"results": 1234, "statuses": 40, "unknown": 0,
+                   "stray_results": 0,     # results read before the start (not counted)
+                   "unnamed_results": 0,   # results without turret_name (oct-turrets 0.2.8)
+                   "direct_starts": 0},    # starts sent to one turret's uuid
+      "limits": {"timers_dropped": 0,      # timer values past the 200-timer cap
+                 "clamped_times": 0}       # times above 1 h, counted as 1 h
+    }
+
+    METRIC = {"name": "transaction", "count": 1234, "errors": 3,
+              "error_rate_pct": 0.24 | null, "tx_per_s": 10.3,   # count / duration_s
+              "min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p99_9_ms",
+              "max_ms": float | null}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gturret.hq.fleet import TurretRecord
+from gturret.hq.options import HQOptions
+from gturret.hq.session import Outcome
+from gturret.hq.stats import Summary
+from gturret.hq.thresholds import TestVerdict, Verdict
+
+SCHEMA = "gturret-hq/1"
+
+
+def _iso(epoch: float | None) -> str | None:
+    if not epoch:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _turret(record: TurretRecord) -> dict[str, Any]:
+    return {
+        "uuid": record.uuid,
+        "name": record.name,
+        "state": record.state,
+        "canons": record.canons,
+        "canons_active": record.canons_active,
+        "script": record.script,
+        "rampup": record.rampup,
+        "joined_late": record.joined_late,
+        "starts_sent": record.starts_sent,
+    }
+
+
+def _threshold(verdict: Verdict) -> dict[str, Any]:
+    threshold = verdict.threshold
+    return {
+        "expression": threshold.expression,
+        "timer": threshold.timer,
+        "metric": threshold.metric,
+        "op": threshold.op,
+        "limit": threshold.limit,
+        "unit": threshold.unit,
+        "passed": verdict.passed,
+        "actual": verdict.actual,
+        "detail": verdict.detail,
+    }
+
+
+def build_document(
+    *,
+    options: HQOptions,
+    ports: tuple[int, int],
+    summary: Summary,
+    verdicts: tuple[Verdict, ...],
+    verdict: TestVerdict,
+    outcome: Outcome,
+    turrets: list[TurretRecord],
+    canons_total: int | None,
+    now: float,
+) -> dict[str, Any]:
+    """The document described in this module's docstring."""
+    return {
+        "schema": SCHEMA,
+        "generated_at": _iso(now),
+        "test": {
+            "started_at": _iso(outcome.started_at),
+            "run_time_s": options.run_time,
+            "duration_s": outcome.duration_s,
+            "drain_s": outcome.drain_s,
+            "interrupted": outcome.interrupted,
+            "context": options.context,
+            "bind": options.bind,
+            "pub_port": ports[0],
+            "rc_port": ports[1],
+        },
+        "verdict": {
+            "passed": verdict.passed,
+            "exit_status": verdict.exit_status,
+            "reason": verdict.reason,
+        },
+        "turrets": [_turret(record) for record in turrets],
+        "unsettled_turrets": list(outcome.unsettled),
+        "canons": {"total": canons_total},
+        "transaction": asdict(summary.transaction),
+        "timers": {name: asdict(metric) for name, metric in summary.timers.items()},
+        "errors": {
+            "kinds": summary.error_kinds,
+            "top": [{"error": text, "count": count} for text, count in summary.top_errors],
+        },
+        "results_by_turret": summary.results_by_turret,
+        "time_series": [asdict(point) for point in summary.series],
+        "thresholds": [_threshold(v) for v in verdicts],
+        "messages": asdict(outcome.counts),
+        "limits": {"timers_dropped": summary.timers_dropped, "clamped_times": summary.clamped},
+    }
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write the document, indented, UTF-8; OSError if the path cannot be written."""
+    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")

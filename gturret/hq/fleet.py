@@ -1,0 +1,118 @@
+"""What the HQ knows of each turret, from its status messages alone.
+
+Why it exists: the session must know how many turrets reported, which ones joined
+after the start (they get a direct start), whether all are ready again after the
+stop, and how many canons are active. It must never send anything: it only
+remembers and answers; the session decides what to publish.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from gturret.hq.messages import Status
+
+log = logging.getLogger(__name__)
+
+MAX_TURRETS = 10_000
+SETTLED_STATES = frozenset({"ready", "killed", "aborted"})
+
+
+@dataclass(slots=True)
+class TurretRecord:
+    """One turret as last reported; times are the session's clock."""
+
+    uuid: str
+    name: str
+    state: str
+    canons: int | None
+    canons_active: int | None
+    script: str | None
+    rampup: float | None
+    first_seen: float
+    last_seen: float
+    joined_late: bool = False
+    starts_sent: int = 0
+    last_start_at: float | None = None
+
+    def active_canons(self) -> int | None:
+        """Active canons if known: reported, or 0 for a turret that is not running."""
+        if self.canons_active is not None:
+            return self.canons_active
+        return None if self.state == "running" else 0
+
+
+class Fleet:
+    """Every turret that reported, by uuid, in the order they first reported."""
+
+    def __init__(self) -> None:
+        self._turrets: dict[str, TurretRecord] = {}
+        self.ignored = 0
+
+    def __len__(self) -> int:
+        return len(self._turrets)
+
+    def records(self) -> list[TurretRecord]:
+        return list(self._turrets.values())
+
+    def update(self, status: Status, now: float, *, started: bool) -> TurretRecord | None:
+        """Remember a status; ``started``: the test has begun (new turrets are late).
+
+        Returns None for a new turret past ``MAX_TURRETS`` (counted in ``ignored``).
+        """
+        record = self._turrets.get(status.uuid)
+        if record is None:
+            if len(self._turrets) >= MAX_TURRETS:
+                self.ignored += 1
+                return None
+            record = TurretRecord(
+                uuid=status.uuid,
+                name=status.name,
+                state=status.state,
+                canons=status.canons,
+                canons_active=status.canons_active,
+                script=status.script,
+                rampup=status.rampup,
+                first_seen=now,
+                last_seen=now,
+                joined_late=started,
+            )
+            self._turrets[status.uuid] = record
+            log.info(
+                "turret %s (%s) reported: %s, %s canons%s",
+                record.name,
+                record.uuid,
+                status.status,
+                "?" if record.canons is None else record.canons,
+                " (joined after the start)" if started else "",
+            )
+            return record
+        if record.state != status.state:
+            log.info("turret %s (%s) is now %s", record.name, record.uuid, status.status)
+        record.name = status.name
+        record.state = status.state
+        record.canons = status.canons
+        record.canons_active = status.canons_active
+        record.script = status.script
+        record.rampup = status.rampup
+        record.last_seen = now
+        return record
+
+    def canons_total(self) -> int | None:
+        """Sum of every turret's canons; None if a turret did not say."""
+        counts = [record.canons for record in self._turrets.values()]
+        return None if not counts or None in counts else sum(c for c in counts if c is not None)
+
+    def canons_active(self) -> int | None:
+        """Sum of active canons; None unless every turret's count is known."""
+        counts = [record.active_canons() for record in self._turrets.values()]
+        return None if not counts or None in counts else sum(c for c in counts if c is not None)
+
+    def unsettled(self, since: float) -> list[TurretRecord]:
+        """Turrets with no ready/killed/aborted status received after ``since``."""
+        return [
+            record
+            for record in self._turrets.values()
+            if record.state not in SETTLED_STATES or record.last_seen < since
+        ]

@@ -1,0 +1,88 @@
+"""The HQ's two ZeroMQ sockets: PUB for commands out, PULL for messages in.
+
+Why it exists: binding (fixed or ephemeral ports), publishing command frames
+(always through ``wire.encode_command``) and receiving in bounded batches live
+here, so the session holds no socket code. It uses ``zmq.green`` so that it can
+share one gevent loop with a turret in the same process. It must never decode a
+message or decide anything about one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import zmq.green as zmq
+
+from gturret.errors import HQError
+from gturret.wire import encode_command
+
+log = logging.getLogger(__name__)
+
+RECEIVE_HWM = 100_000
+
+
+def _endpoint(address: str, port: int) -> str:
+    host = f"[{address}]" if ":" in address else address
+    return f"tcp://{host}:{port or '*'}"
+
+
+class HQLink:
+    """Bound PUB and PULL sockets; close() it when done."""
+
+    def __init__(self, address: str, pub_port: int, rc_port: int) -> None:
+        self._context = zmq.Context()
+        self._pub = self._context.socket(zmq.PUB)
+        self._pull = self._context.socket(zmq.PULL)
+        self._pull.setsockopt(zmq.RCVHWM, RECEIVE_HWM)
+        if ":" in address:
+            self._pub.setsockopt(zmq.IPV6, 1)
+            self._pull.setsockopt(zmq.IPV6, 1)
+        try:
+            self.pub_port = self._bind(self._pub, address, pub_port, "PUB (--pub)")
+            self.rc_port = self._bind(self._pull, address, rc_port, "PULL (--rc)")
+        except HQError:
+            self.close()
+            raise
+        self.address = address
+
+    @staticmethod
+    def _bind(socket: Any, address: str, port: int, role: str) -> int:
+        endpoint = _endpoint(address, port)
+        try:
+            socket.bind(endpoint)
+        except zmq.ZMQError as exc:
+            raise HQError(f"cannot bind the {role} socket on {endpoint}: {exc}") from None
+        bound: bytes = socket.getsockopt(zmq.LAST_ENDPOINT)
+        return int(bound.rsplit(b":", 1)[1])
+
+    @property
+    def pub_endpoint(self) -> str:
+        return _endpoint(self.address, self.pub_port)
+
+    @property
+    def rc_endpoint(self) -> str:
+        return _endpoint(self.address, self.rc_port)
+
+    def publish(self, command: str, msg: Any = None, channel: str = "") -> None:
+        """Send one command frame: a broadcast, or a direct order when ``channel`` is a uuid."""
+        log.debug("publishing %s to %s", command, channel or "every turret")
+        self._pub.send(encode_command(command, msg, channel))
+
+    def receive(self, timeout_s: float, limit: int) -> list[bytes]:
+        """Wait up to ``timeout_s`` for a message, then take what is queued, up to ``limit``."""
+        if not self._pull.poll(max(0, int(timeout_s * 1000))):
+            return []
+        batch: list[bytes] = []
+        while len(batch) < limit:
+            try:
+                batch.append(self._pull.recv(zmq.NOBLOCK))
+            except zmq.Again:
+                break
+        return batch
+
+    def close(self) -> None:
+        """Close both sockets without waiting for unsent commands."""
+        self._pub.close(linger=0)
+        self._pull.close(linger=0)
+        self._context.term()

@@ -1,0 +1,131 @@
+"""Tell turret messages apart and check their types: status, result, or neither.
+
+Why it exists: the reference HQ sorts messages by looking for the substring
+``status`` in the raw text and loses results whose error mentions it. We parse
+(``wire.decode_message``) and decide by keys (``wire.is_status``/``wire.is_result``).
+It must never raise on a message: whatever a turret sends, the HQ counts it.
+
+One leniency, on purpose: the reference turret (oct-turrets 0.2.8) pushes results
+straight from its cannons without ``turret_name`` (five keys). Those are results
+all the same; they are accepted with ``turret_name`` None and counted apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from gturret.errors import WireError
+from gturret.wire import RESULT_KEYS, decode_message, is_result, is_status
+
+_UNNAMED_RESULT_KEYS = frozenset(RESULT_KEYS) - {"turret_name"}
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A turret's status; ``canons_active`` only when the turret says so."""
+
+    uuid: str
+    name: str
+    status: str
+    canons: int | None
+    canons_active: int | None
+    script: str | None
+    rampup: float | None
+
+    @property
+    def state(self) -> str:
+        """The status folded to lower case: the reference turret says "Running"."""
+        return self.status.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One finished transaction; times in seconds."""
+
+    turret_name: str | None
+    scriptrun_time: float
+    error: str
+    custom_timers: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A message that is neither; ``reason`` says why, for the log."""
+
+    reason: str
+
+
+Message = Status | Result | Unknown
+
+
+def classify(raw: bytes) -> Message:
+    """Parse one raw message from the PULL socket."""
+    try:
+        message = decode_message(raw)
+    except WireError as exc:
+        return Unknown(str(exc))
+    if is_status(message):
+        return _status(message)
+    if is_result(message) or frozenset(message) == _UNNAMED_RESULT_KEYS:
+        return _result(message)
+    keys = ", ".join(sorted(map(str, message))[:8])
+    return Unknown(f"JSON object is neither a status nor a result (keys: {keys})")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def _status(message: dict[str, Any]) -> Message:
+    uuid, status = message["uuid"], message["status"]
+    if not isinstance(uuid, str) or not uuid or not isinstance(status, str):
+        return Unknown("status message whose uuid or status is not text")
+    name = message.get("turret")
+    script = message.get("script")
+    return Status(
+        uuid=uuid,
+        name=name if isinstance(name, str) else uuid,
+        status=status,
+        canons=_count(message.get("cannons", message.get("canons"))),
+        canons_active=_count(message.get("canons_active")),
+        script=script if isinstance(script, str) else None,
+        rampup=_number(message.get("rampup")),
+    )
+
+
+def _result(message: dict[str, Any]) -> Message:
+    scriptrun_time = _number(message["scriptrun_time"])
+    if scriptrun_time is None or scriptrun_time < 0:
+        return Unknown(f"result whose scriptrun_time is {message['scriptrun_time']!r}")
+    error = message["error"]
+    if error is None:
+        error = ""
+    if not isinstance(error, str):
+        error = str(error)
+    timers_in = message["custom_timers"]
+    if not isinstance(timers_in, dict):
+        return Unknown("result whose custom_timers is not an object")
+    timers: dict[str, float] = {}
+    for name, value in timers_in.items():
+        seconds = _number(value)
+        if seconds is None or seconds < 0:
+            return Unknown(f"result whose custom timer {name!r} is {value!r}")
+        timers[str(name)] = seconds
+    turret_name = message.get("turret_name")
+    return Result(
+        turret_name=turret_name if isinstance(turret_name, str) else None,
+        scriptrun_time=scriptrun_time,
+        error=error,
+        custom_timers=timers,
+    )

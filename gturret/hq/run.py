@@ -1,0 +1,104 @@
+"""Run one test with our HQ, in-process: bind, call back, drive, summarize, report.
+
+Why it exists: ``gturret-hq`` and ``gturret config.json --standalone`` share this
+one entry point, so both behave the same. It returns an exit status instead of
+exiting: 0 passed, 1 failed (a threshold, or no transactions at all), 2 no test
+could run (a port it cannot bind, turrets that never came, a report it cannot
+write). It must never call ``sys.exit`` or monkey-patch: the caller owns the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gturret.errors import HQError
+from gturret.hq.document import build_document, write_json
+from gturret.hq.fleet import Fleet
+from gturret.hq.link import HQLink
+from gturret.hq.options import HQOptions, format_duration, plural
+from gturret.hq.progress import Progress
+from gturret.hq.session import Session
+from gturret.hq.stats import Stats
+from gturret.hq.summary import render_summary
+from gturret.hq.thresholds import evaluate_all, judge
+
+__all__ = ["HQOptions", "run_hq"]
+
+log = logging.getLogger(__name__)
+
+
+def run_hq(options: HQOptions, *, on_bound: Callable[[int, int], None] | None = None) -> int:
+    """Run one test; ``on_bound(pub_port, rc_port)`` is called once both sockets are bound."""
+    out = options.out or sys.stdout
+    try:
+        link = HQLink(options.bind, options.pub_port, options.rc_port)
+    except HQError as exc:
+        log.error("%s", exc)
+        return 2
+    stats, fleet = Stats(), Fleet()
+    progress = Progress(out, enabled=options.progress, plain_interval=options.progress_interval)
+    session = Session(link, options, stats, fleet, progress)
+    ports = (link.pub_port, link.rc_port)
+    try:
+        log.info(
+            "HQ bound: commands (PUB) on %s, results (PULL) on %s; waiting for %s "
+            "(--wait-timeout %s)",
+            link.pub_endpoint,
+            link.rc_endpoint,
+            plural(options.turrets, "turret"),
+            format_duration(options.wait_timeout),
+        )
+        if on_bound is not None:
+            on_bound(*ports)
+        outcome = session.run()
+    except HQError as exc:
+        log.error("%s", exc)
+        return 2
+    finally:
+        link.close()
+
+    summary = stats.summarize(outcome.duration_s)
+    verdicts = evaluate_all(options.thresholds, summary)
+    verdict = judge(summary, verdicts)
+    canons = fleet.canons_total()
+    out.write(render_summary(summary, verdicts, verdict, turrets=len(fleet), canons=canons))
+    out.flush()
+    document = build_document(
+        options=options,
+        ports=ports,
+        summary=summary,
+        verdicts=verdicts,
+        verdict=verdict,
+        outcome=outcome,
+        turrets=fleet.records(),
+        canons_total=canons,
+        now=time.time(),
+    )
+    if not _write_reports(options, document):
+        return 2
+    return verdict.exit_status
+
+
+def _write_reports(options: HQOptions, document: dict[str, Any]) -> bool:
+    """Write the asked-for reports; False (after logging why) if one could not be written."""
+    writers: list[tuple[str, Path, Callable[[Path, dict[str, Any]], None]]] = []
+    if options.json_path is not None:
+        writers.append(("JSON", options.json_path, write_json))
+    if options.html_path is not None:
+        from gturret.hq.htmlreport import write_html
+
+        writers.append(("HTML", options.html_path, write_html))
+    written = True
+    for kind, path, write in writers:
+        try:
+            write(path, document)
+            log.info("%s report written to %s", kind, path)
+        except OSError as exc:
+            log.error("cannot write the %s report %s: %s", kind, path, exc)
+            written = False
+    return written

@@ -1,0 +1,278 @@
+"""One test, from the first ``status_request`` to the last drained result.
+
+The sequence (PROTOCOL.md, with the reference HQ's gaps closed):
+
+1. ``status_request`` now and every ``status_interval`` until ``turrets`` turrets
+   have reported (HQError after ``wait_timeout``);
+2. ``set_transaction_context`` and ``start``, back to back, to every turret;
+3. collect for ``run_time``, asking for statuses every ``status_interval`` (they
+   carry ``canons_active``); a turret that reports ``ready`` during the run, new or
+   one that missed the broadcast, gets the context and ``start`` as direct orders
+   (``"<uuid> {json}"``);
+4. ``stop``, then keep reading until every turret has said ``ready`` again (or
+   ``drain_timeout``), then until the socket has been quiet for ``QUIET_S``.
+
+Why it exists: the order of commands and the bookkeeping of what came back are
+the HQ's contract with the turrets; nothing else sends commands. It must never
+block without a deadline, never drop a message it has read (everything is
+counted as a status, a result, or unknown) and never crash on what a turret sends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gturret.errors import HQError
+from gturret.hq.fleet import Fleet, TurretRecord
+from gturret.hq.link import HQLink
+from gturret.hq.messages import Result, Status, classify
+from gturret.hq.options import HQOptions, format_duration, plural
+from gturret.hq.progress import Progress, Snapshot
+from gturret.hq.stats import Stats
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000
+QUIET_S = 0.3
+START_RETRY_S = 1.0
+MAX_STARTS = 5
+LOGGED_UNKNOWN = 5
+
+
+@dataclass(slots=True)
+class MessageCounts:
+    """Every message read, by kind; ``stray_results`` arrived before the start."""
+
+    results: int = 0
+    statuses: int = 0
+    unknown: int = 0
+    stray_results: int = 0
+    unnamed_results: int = 0
+    direct_starts: int = 0
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened, beyond the statistics."""
+
+    started_at: float = 0.0
+    duration_s: float = 0.0
+    drain_s: float = 0.0
+    interrupted: bool = False
+    unsettled: list[str] = field(default_factory=list)
+    counts: MessageCounts = field(default_factory=MessageCounts)
+
+
+class Session:
+    """Drives one test over ``link``; feeds ``stats`` and ``fleet``; shows ``progress``."""
+
+    def __init__(
+        self,
+        link: HQLink,
+        options: HQOptions,
+        stats: Stats,
+        fleet: Fleet,
+        progress: Progress,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._link = link
+        self._options = options
+        self._stats = stats
+        self._fleet = fleet
+        self._progress = progress
+        self._clock = clock
+        self._t0: float | None = None
+        self._running = False
+        self.outcome = Outcome()
+
+    def run(self) -> Outcome:
+        """The whole sequence; HQError when the turrets never came."""
+        self._wait_for_turrets()
+        self._start()
+        try:
+            self._collect()
+        finally:
+            stopped_at = self._stop()
+        self._drain(stopped_at)
+        return self.outcome
+
+    def _wait_for_turrets(self) -> None:
+        wanted = self._options.turrets
+        start = self._clock()
+        deadline = start + self._options.wait_timeout
+        next_request = start
+        while len(self._fleet) < wanted:
+            now = self._clock()
+            if now >= deadline:
+                raise HQError(self._missing_turrets_message(wanted))
+            if now >= next_request:
+                self._link.publish("status_request")
+                next_request = now + self._options.status_interval
+            self._read(min(deadline, next_request) - now)
+
+    def _missing_turrets_message(self, wanted: int) -> str:
+        seen = ", ".join(f"{r.name} ({r.uuid})" for r in self._fleet.records()) or "none"
+        return (
+            f"only {len(self._fleet)} of {wanted} turrets reported within "
+            f"{format_duration(self._options.wait_timeout)} (--wait-timeout); seen: {seen}. "
+            f"Point turrets at hq_publisher {self._link.pub_port} and hq_rc "
+            f"{self._link.rc_port} on this host."
+        )
+
+    def _start(self) -> None:
+        self._link.publish("set_transaction_context", self._options.context)
+        self._link.publish("start", "open fire")
+        self._t0 = self._clock()
+        self._running = True
+        self.outcome.started_at = time.time()
+        for record in self._fleet.records():
+            record.starts_sent, record.last_start_at = 1, self._t0
+        log.info(
+            "started %s (%s canons); collecting for %s",
+            plural(len(self._fleet), "turret"),
+            self._fleet.canons_total() or "?",
+            format_duration(self._options.run_time),
+        )
+
+    def _collect(self) -> None:
+        t0 = self._t0 if self._t0 is not None else self._clock()
+        end = t0 + self._options.run_time
+        next_request = t0 + self._options.status_interval
+        try:
+            while (now := self._clock()) < end:
+                if now >= next_request:
+                    self._link.publish("status_request")
+                    next_request = now + self._options.status_interval
+                elapsed = now - t0
+                self._stats.series.advance(elapsed, self._fleet.canons_active())
+                if self._progress.due(elapsed):
+                    self._progress.show(self._snapshot(elapsed))
+                wake = min(end, next_request, now + self._progress.next_due(elapsed))
+                self._read(wake - now)
+        except KeyboardInterrupt:
+            self.outcome.interrupted = True
+            log.warning("interrupted: stopping the test early")
+
+    def _stop(self) -> float:
+        self._link.publish("stop", "premature stop")
+        stopped_at = self._clock()
+        self._running = False
+        t0 = self._t0 if self._t0 is not None else stopped_at
+        self.outcome.duration_s = stopped_at - t0
+        self._progress.show(self._snapshot(stopped_at - t0))
+        self._progress.finish()
+        log.info(
+            "stop sent after %s; draining until %s ready (--drain-timeout %s)",
+            format_duration(self.outcome.duration_s),
+            "the turret is" if len(self._fleet) == 1 else f"{len(self._fleet)} turrets are",
+            format_duration(self._options.drain_timeout),
+        )
+        return stopped_at
+
+    def _drain(self, stopped_at: float) -> None:
+        deadline = stopped_at + self._options.drain_timeout
+        next_request = stopped_at + self._options.status_interval
+        while self._fleet.unsettled(stopped_at) and (now := self._clock()) < deadline:
+            if now >= next_request:
+                self._link.publish("status_request")
+                next_request = now + self._options.status_interval
+            self._read(min(deadline, next_request) - now)
+        while self._clock() < deadline and self._read(QUIET_S):
+            pass
+        unsettled = self._fleet.unsettled(stopped_at)
+        self.outcome.unsettled = [f"{r.name} ({r.uuid}): {r.state}" for r in unsettled]
+        if unsettled:
+            log.warning(
+                "%d turrets did not report ready within --drain-timeout %s: %s",
+                len(unsettled),
+                format_duration(self._options.drain_timeout),
+                "; ".join(self.outcome.unsettled),
+            )
+        self.outcome.drain_s = self._clock() - stopped_at
+
+    def _snapshot(self, elapsed: float) -> Snapshot:
+        transaction = self._stats.transaction
+        return Snapshot(
+            elapsed_s=elapsed,
+            run_time_s=self._options.run_time,
+            canons_active=self._fleet.canons_active(),
+            canons_total=self._fleet.canons_total(),
+            tx=transaction.count,
+            errors=transaction.errors,
+            p95_ms=transaction.percentile_ms(95.0),
+        )
+
+    def _read(self, timeout_s: float) -> int:
+        """Read one batch (waiting up to ``timeout_s``) and handle it; returns its size."""
+        batch = self._link.receive(max(0.0, timeout_s), BATCH)
+        if batch:
+            now = self._clock()
+            for raw in batch:
+                self._handle(raw, now)
+        return len(batch)
+
+    def _handle(self, raw: bytes, now: float) -> None:
+        counts = self.outcome.counts
+        message = classify(raw)
+        if isinstance(message, Status):
+            counts.statuses += 1
+            record = self._fleet.update(message, now, started=self._t0 is not None)
+            if record is not None and self._running:
+                self._start_if_idle(record, now)
+        elif isinstance(message, Result):
+            if self._t0 is None:
+                counts.stray_results += 1
+                if counts.stray_results == 1:
+                    log.warning(
+                        "results arrived before the start (a turret still busy "
+                        "with an earlier test?); counted apart, not in the statistics"
+                    )
+                return
+            counts.results += 1
+            counts.unnamed_results += message.turret_name is None
+            self._stats.record(message, now - self._t0)
+        else:
+            counts.unknown += 1
+            if counts.unknown <= LOGGED_UNKNOWN:
+                log.warning(
+                    "ignored a message that is neither a status nor a result: %s%s",
+                    message.reason,
+                    _preview(raw),
+                )
+
+    def _start_if_idle(self, record: TurretRecord, now: float) -> None:
+        """Direct start for a turret that says ``ready`` while the test runs."""
+        if record.state != "ready":
+            return
+        if record.last_start_at is not None and now - record.last_start_at < START_RETRY_S:
+            return
+        if record.starts_sent >= MAX_STARTS:
+            if record.starts_sent == MAX_STARTS:
+                log.warning(
+                    "turret %s (%s) ignored %d starts; giving up on it",
+                    record.name,
+                    record.uuid,
+                    MAX_STARTS,
+                )
+                record.starts_sent += 1
+            return
+        log.info(
+            "turret %s (%s) is ready while the test runs: starting it directly",
+            record.name,
+            record.uuid,
+        )
+        context: Any = self._options.context
+        self._link.publish("set_transaction_context", context, channel=record.uuid)
+        self._link.publish("start", "open fire", channel=record.uuid)
+        record.starts_sent += 1
+        record.last_start_at = now
+        self.outcome.counts.direct_starts += 1
+
+
+def _preview(raw: bytes) -> str:
+    text = raw[:120].decode("utf-8", "replace")
+    return f" ({text!r}{'…' if len(raw) > 120 else ''})"

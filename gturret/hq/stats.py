@@ -1,0 +1,244 @@
+"""Statistics of one test: per transaction and per custom timer, and per second.
+
+Why it exists: every number the summary, the thresholds and the reports show is
+computed here, once. Percentiles come from HdrHistogram (3 significant digits,
+values recorded in microseconds, 1 µs to 1 h); count, min, mean and max are kept
+exactly beside it. It must never touch sockets, the clock or output: the caller
+passes the time of each result, relative to the start of the test.
+
+Memory is bounded: at most ``MAX_TIMERS`` custom timers and ``MAX_ERROR_KINDS``
+distinct error texts are kept (the rest are counted), and the per-second series
+reuses one histogram, closing each second as time moves on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+from hdrh.histogram import HdrHistogram
+
+from gturret.hq.messages import Result
+
+log = logging.getLogger(__name__)
+
+SIGNIFICANT_DIGITS = 3
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+MAX_TIMERS = 200
+MAX_ERROR_KINDS = 1000
+ERROR_TEXT_LIMIT = 300
+TOP_ERRORS = 10
+OTHER_ERRORS = "(other errors)"
+
+
+def _histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSummary:
+    """One row of the summary; times in milliseconds, None when count is 0."""
+
+    name: str
+    count: int
+    errors: int
+    error_rate_pct: float | None
+    tx_per_s: float
+    min_ms: float | None
+    mean_ms: float | None
+    p50_ms: float | None
+    p90_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    p99_9_ms: float | None
+    max_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SecondPoint:
+    """One second of the test: second ``n`` covers [n, n+1) seconds after the start."""
+
+    second: int
+    tx: int
+    errors: int
+    p50_ms: float | None
+    p95_ms: float | None
+    canons_active: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Everything measured, ready for the summary table, thresholds and reports."""
+
+    duration_s: float
+    transaction: MetricSummary
+    timers: dict[str, MetricSummary]
+    top_errors: tuple[tuple[str, int], ...]
+    error_kinds: int
+    series: tuple[SecondPoint, ...]
+    results_by_turret: dict[str, int]
+    timers_dropped: int
+    clamped: int
+
+
+class LatencyRecorder:
+    """Count, errors, exact min/mean/max and an HdrHistogram for one metric."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+        self.errors = 0
+        self.clamped = 0
+        self._total_s = 0.0
+        self._min_s = float("inf")
+        self._max_s = 0.0
+        self._histogram = _histogram()
+
+    def record(self, seconds: float, error: bool) -> None:
+        self.count += 1
+        self.errors += error
+        self._total_s += seconds
+        self._min_s = min(self._min_s, seconds)
+        self._max_s = max(self._max_s, seconds)
+        micros = round(seconds * 1_000_000)
+        if micros > HIGHEST_US:
+            self.clamped += 1
+            micros = HIGHEST_US
+        self._histogram.record_value(micros)
+
+    def percentile_ms(self, percentile: float) -> float | None:
+        """One percentile, held within the exact [min, max]; None with no data."""
+        if not self.count:
+            return None
+        micros = self._histogram.get_value_at_percentile(percentile)
+        return self._within_range(micros / 1000.0)
+
+    def _within_range(self, value_ms: float) -> float:
+        return min(max(value_ms, self._min_s * 1000.0), self._max_s * 1000.0)
+
+    def summarize(self, duration_s: float) -> MetricSummary:
+        rate = self.count / duration_s if duration_s > 0 else 0.0
+        if not self.count:
+            return MetricSummary(self.name, 0, 0, None, rate, *([None] * 8))
+        values = self._histogram.get_percentile_to_value_dict(list(PERCENTILES))
+        p50, p90, p95, p99, p999 = (
+            self._within_range(values[percentile] / 1000.0) for percentile in PERCENTILES
+        )
+        return MetricSummary(
+            name=self.name,
+            count=self.count,
+            errors=self.errors,
+            error_rate_pct=100.0 * self.errors / self.count,
+            tx_per_s=rate,
+            min_ms=self._min_s * 1000.0,
+            mean_ms=self._total_s / self.count * 1000.0,
+            p50_ms=p50,
+            p90_ms=p90,
+            p95_ms=p95,
+            p99_ms=p99,
+            p99_9_ms=p999,
+            max_ms=self._max_s * 1000.0,
+        )
+
+
+class SeriesRecorder:
+    """Per-second counts and p50/p95, closing each second once time has passed it."""
+
+    def __init__(self) -> None:
+        self._points: list[SecondPoint] = []
+        self._second = 0
+        self._tx = 0
+        self._errors = 0
+        self._canons_active: int | None = None
+        self._histogram = _histogram()
+
+    def record(self, at_s: float, seconds: float, error: bool) -> None:
+        """A transaction that ended ``at_s`` seconds after the start (never earlier
+        than the open second: late arrivals count in the second they arrive in)."""
+        self._close_before(int(at_s))
+        self._tx += 1
+        self._errors += error
+        self._histogram.record_value(min(round(seconds * 1_000_000), HIGHEST_US))
+
+    def advance(self, at_s: float, canons_active: int | None) -> None:
+        """Close the seconds before ``at_s``; ``canons_active`` is the latest sample."""
+        self._canons_active = canons_active
+        self._close_before(int(at_s))
+
+    def points(self) -> tuple[SecondPoint, ...]:
+        """Every closed second, then the open one (which may cover less than 1 s)."""
+        return (*self._points, self._current())
+
+    def _current(self) -> SecondPoint:
+        p50 = p95 = None
+        if self._tx:
+            values = self._histogram.get_percentile_to_value_dict([50.0, 95.0])
+            p50, p95 = values[50.0] / 1000.0, values[95.0] / 1000.0
+        return SecondPoint(self._second, self._tx, self._errors, p50, p95, self._canons_active)
+
+    def _close_before(self, second: int) -> None:
+        if second <= self._second:
+            return
+        self._points.append(self._current())
+        for empty in range(self._second + 1, second):
+            self._points.append(SecondPoint(empty, 0, 0, None, None, self._canons_active))
+        self._second = second
+        self._tx = self._errors = 0
+        if self._histogram.get_total_count():
+            self._histogram.reset()
+
+
+class Stats:
+    """All the statistics of one test, fed one result at a time."""
+
+    def __init__(self) -> None:
+        self.transaction = LatencyRecorder("transaction")
+        self.timers: dict[str, LatencyRecorder] = {}
+        self.series = SeriesRecorder()
+        self._errors: Counter[str] = Counter()
+        self._by_turret: Counter[str] = Counter()
+        self.timers_dropped = 0
+
+    def record(self, result: Result, at_s: float) -> None:
+        """Count one result that arrived ``at_s`` seconds after the start."""
+        failed = bool(result.error)
+        self.transaction.record(result.scriptrun_time, failed)
+        self.series.record(at_s, result.scriptrun_time, failed)
+        self._by_turret[result.turret_name or "(unnamed)"] += 1
+        if failed:
+            self._count_error(result.error)
+        for name, seconds in result.custom_timers.items():
+            recorder = self.timers.get(name)
+            if recorder is None:
+                if len(self.timers) >= MAX_TIMERS:
+                    self.timers_dropped += 1
+                    continue
+                recorder = self.timers[name] = LatencyRecorder(name)
+            recorder.record(seconds, failed)
+
+    def _count_error(self, error: str) -> None:
+        text = error if len(error) <= ERROR_TEXT_LIMIT else error[:ERROR_TEXT_LIMIT] + "…"
+        if text not in self._errors and len(self._errors) >= MAX_ERROR_KINDS:
+            text = OTHER_ERRORS
+        self._errors[text] += 1
+
+    def summarize(self, duration_s: float) -> Summary:
+        """Freeze everything into a Summary; ``duration_s`` is start → stop."""
+        timers = {name: self.timers[name].summarize(duration_s) for name in sorted(self.timers)}
+        clamped = self.transaction.clamped + sum(t.clamped for t in self.timers.values())
+        if clamped:
+            log.warning("%d times above 1 h were counted as 1 h in the percentiles", clamped)
+        return Summary(
+            duration_s=duration_s,
+            transaction=self.transaction.summarize(duration_s),
+            timers=timers,
+            top_errors=tuple(self._errors.most_common(TOP_ERRORS)),
+            error_kinds=len(self._errors),
+            series=self.series.points(),
+            results_by_turret=dict(sorted(self._by_turret.items())),
+            timers_dropped=self.timers_dropped,
+            clamped=clamped,
+        )

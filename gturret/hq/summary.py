@@ -1,0 +1,102 @@
+"""The end-of-test summary printed on standard output: a table, then the verdicts.
+
+Why it exists: one place decides how numbers look to a person (milliseconds, three
+significant places, aligned columns, PASS/FAIL words that survive any terminal
+encoding). It must never compute a statistic or decide a verdict; it only formats.
+"""
+
+from __future__ import annotations
+
+from gturret.hq.options import format_duration, plural
+from gturret.hq.stats import MetricSummary, Summary
+from gturret.hq.thresholds import TestVerdict, Verdict
+
+COLUMNS = ("count", "errors", "tx/s", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max")
+NAME_WIDTH = 28
+TOP_ERRORS_SHOWN = 5
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _cells(metric: MetricSummary) -> list[str]:
+    return [
+        str(metric.count),
+        str(metric.errors),
+        f"{metric.tx_per_s:.1f}",
+        *(
+            _ms(value)
+            for value in (
+                metric.min_ms,
+                metric.mean_ms,
+                metric.p50_ms,
+                metric.p90_ms,
+                metric.p95_ms,
+                metric.p99_ms,
+                metric.p99_9_ms,
+                metric.max_ms,
+            )
+        ),
+    ]
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= NAME_WIDTH else text[: NAME_WIDTH - 1] + "…"
+
+
+def render_table(summary: Summary) -> str:
+    """The table: the transaction first, then each custom timer; times in ms."""
+    rows = [("transaction", _cells(summary.transaction))]
+    rows += [(_label(f"timer {name}"), _cells(metric)) for name, metric in summary.timers.items()]
+    name_width = max(len(name) for name, _ in rows)
+    widths = [
+        max(len(column), *(len(cells[i]) for _, cells in rows)) for i, column in enumerate(COLUMNS)
+    ]
+    lines = [
+        " ".join([" " * name_width, *(c.rjust(w) for c, w in zip(COLUMNS, widths, strict=True))])
+    ]
+    for name, cells in rows:
+        lines.append(
+            " ".join(
+                [name.ljust(name_width), *(c.rjust(w) for c, w in zip(cells, widths, strict=True))]
+            )
+        )
+    return "\n".join(lines)
+
+
+def render_summary(
+    summary: Summary,
+    verdicts: tuple[Verdict, ...],
+    verdict: TestVerdict,
+    *,
+    turrets: int,
+    canons: int | None,
+) -> str:
+    """The whole block printed at the end of a test (ends with a newline)."""
+    canon_text = "? canons" if canons is None else plural(canons, "canon")
+    parts = [
+        "",
+        f"summary: {format_duration(summary.duration_s)} from start to stop, "
+        f"{plural(turrets, 'turret')}, {canon_text}; times in ms",
+        render_table(summary),
+    ]
+    if summary.top_errors:
+        parts.append("")
+        parts.append(f"top errors ({summary.error_kinds} kinds):")
+        parts += [f"  {count:>8}  {text}" for text, count in summary.top_errors[:TOP_ERRORS_SHOWN]]
+    if verdicts:
+        parts.append("")
+        parts.append("thresholds:")
+        width = max(len(v.threshold.expression) for v in verdicts)
+        parts += [
+            f"  {'PASS' if v.passed else 'FAIL'}  {v.threshold.expression.ljust(width)}  {v.detail}"
+            for v in verdicts
+        ]
+    parts.append("")
+    parts.append(f"{'PASS' if verdict.passed else 'FAIL'}: {verdict.reason}")
+    return "\n".join(parts) + "\n"

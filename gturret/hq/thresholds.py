@@ -1,0 +1,166 @@
+"""Pass/fail rules on a test's statistics: ``--threshold p95<100ms`` and friends.
+
+Grammar (spaces allowed around the operator)::
+
+    [timer:NAME:]METRIC OP NUMBER[UNIT]
+
+    METRIC  p50 p90 p95 p99 p99.9 min mean max   UNIT ms or s (required)
+            error_rate                           UNIT % (optional; always percent)
+            tx_per_s                             UNIT /s (optional)
+    OP      <  <=  >  >=
+
+Without ``timer:NAME:`` a threshold applies to the transaction (``scriptrun_time``).
+Why it exists: the CLI must refuse a bad expression before the test (exit 2) and
+judge a good one after it (exit 1 on failure). It must never read sockets or print:
+it returns verdicts and the caller shows them.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gturret.errors import ThresholdError
+from gturret.hq.stats import MetricSummary, Summary
+
+_TIME_METRICS = {
+    "p50": "p50_ms",
+    "p90": "p90_ms",
+    "p95": "p95_ms",
+    "p99": "p99_ms",
+    "p99.9": "p99_9_ms",
+    "min": "min_ms",
+    "mean": "mean_ms",
+    "max": "max_ms",
+}
+_OTHER_METRICS = {"error_rate": "error_rate_pct", "tx_per_s": "tx_per_s"}
+_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_PATTERN = re.compile(
+    r"(?:timer:(?P<timer>.+):)?"
+    r"(?P<metric>[a-z_]+[0-9.]*)\s*"
+    r"(?P<op><=|>=|<|>)\s*"
+    r"(?P<number>\d+(?:\.\d*)?|\.\d+)\s*"
+    r"(?P<unit>ms|s|%|/s)?"
+)
+_KNOWN = ", ".join([*_TIME_METRICS, *_OTHER_METRICS])
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """One parsed rule; ``limit`` is in ms for times, percent for error_rate, tx/s."""
+
+    expression: str
+    metric: str
+    op: str
+    limit: float
+    timer: str | None = None
+
+    @property
+    def unit(self) -> str:
+        if self.metric in _TIME_METRICS:
+            return "ms"
+        return "%" if self.metric == "error_rate" else "tx/s"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of one threshold; ``actual`` is None when there was no data."""
+
+    threshold: Threshold
+    passed: bool
+    actual: float | None
+    detail: str
+
+
+def parse_threshold(text: str) -> Threshold:
+    """Parse one expression; ThresholdError with a one-line reason if it is not one."""
+    expression = text.strip()
+    match = _PATTERN.fullmatch(expression)
+    if match is None:
+        raise ThresholdError(
+            f"threshold {text!r} is not METRIC OP VALUE (e.g. p95<100ms, error_rate<1%, "
+            f"tx_per_s>=50, timer:login:p99<=1s)"
+        )
+    metric, unit = match["metric"], match["unit"]
+    limit = float(match["number"])
+    if metric in _TIME_METRICS:
+        if unit not in ("ms", "s"):
+            raise ThresholdError(f"threshold {text!r}: give {metric} a unit, ms or s")
+        limit = limit * 1000.0 if unit == "s" else limit
+    elif metric == "error_rate":
+        if unit not in (None, "%"):
+            raise ThresholdError(f"threshold {text!r}: error_rate is a percentage (e.g. <1%)")
+    elif metric == "tx_per_s":
+        if unit not in (None, "/s"):
+            raise ThresholdError(f"threshold {text!r}: tx_per_s takes no unit (e.g. >=50)")
+    else:
+        raise ThresholdError(f"threshold {text!r}: unknown metric {metric!r} (known: {_KNOWN})")
+    if not math.isfinite(limit):
+        raise ThresholdError(f"threshold {text!r}: the limit must be a finite number")
+    return Threshold(
+        expression=expression, metric=metric, op=match["op"], limit=limit, timer=match["timer"]
+    )
+
+
+def parse_thresholds(texts: list[str] | tuple[str, ...]) -> tuple[Threshold, ...]:
+    """Parse every ``--threshold``; the first bad one raises."""
+    return tuple(parse_threshold(text) for text in texts)
+
+
+def evaluate(threshold: Threshold, summary: Summary) -> Verdict:
+    """Judge one threshold; a metric with no data fails (nothing was proven)."""
+    target: MetricSummary | None
+    if threshold.timer is None:
+        target, label = summary.transaction, "transaction"
+    else:
+        target, label = summary.timers.get(threshold.timer), f"timer {threshold.timer!r}"
+    if target is None or target.count == 0:
+        return Verdict(threshold, False, None, f"{label} has no data")
+    field = _TIME_METRICS.get(threshold.metric) or _OTHER_METRICS[threshold.metric]
+    actual = getattr(target, field)
+    if actual is None:
+        return Verdict(threshold, False, None, f"{label} has no {threshold.metric}")
+    passed = _OPERATORS[threshold.op](actual, threshold.limit)
+    detail = (
+        f"{label} {threshold.metric} = {actual:.3f} {threshold.unit} "
+        f"(limit {threshold.op} {threshold.limit:g} {threshold.unit})"
+    )
+    return Verdict(threshold, passed, float(actual), detail)
+
+
+def evaluate_all(thresholds: tuple[Threshold, ...], summary: Summary) -> tuple[Verdict, ...]:
+    """Judge every threshold, in the order given."""
+    return tuple(evaluate(threshold, summary) for threshold in thresholds)
+
+
+@dataclass(frozen=True, slots=True)
+class TestVerdict:
+    """The test as a whole: exit status 0 (passed) or 1 (failed), and why."""
+
+    exit_status: int
+    reason: str
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_status == 0
+
+
+def judge(summary: Summary, verdicts: tuple[Verdict, ...]) -> TestVerdict:
+    """A test with no transaction fails, whatever the thresholds; so does any failed one."""
+    if summary.transaction.count == 0:
+        return TestVerdict(1, "no transactions were recorded: the turrets sent no results")
+    failed = [verdict for verdict in verdicts if not verdict.passed]
+    if failed:
+        names = ", ".join(verdict.threshold.expression for verdict in failed)
+        return TestVerdict(1, f"{len(failed)} of {len(verdicts)} thresholds failed: {names}")
+    if verdicts:
+        return TestVerdict(0, f"all {len(verdicts)} thresholds passed")
+    return TestVerdict(0, "transactions recorded; no thresholds were set")

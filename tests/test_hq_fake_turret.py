@@ -1,0 +1,169 @@
+"""A small but real turret for the HQ tests: plain zmq SUB/PUSH in a thread.
+
+It speaks PROTOCOL.md through ``gturret.wire``: answers ``status_request``, obeys
+``set_transaction_context``/``start``/``stop``, and while running pushes results at
+a fixed pace, counting every one it sends. It stands in for the real turret until
+that lands. The tests at the bottom check the fake itself against raw sockets.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid as uuid_module
+from collections.abc import Callable
+from typing import Any
+
+import ujson
+import zmq
+
+from gturret.errors import WireError
+from gturret.wire import decode_command, encode_result, encode_status
+
+LIFETIME_S = 60.0
+
+
+class FakeTurret:
+    """Connects to an HQ on 127.0.0.1 and plays a turret until close()."""
+
+    def __init__(
+        self,
+        pub_port: int,
+        rc_port: int,
+        *,
+        name: str = "fake",
+        canons: int = 2,
+        per_tick: int = 5,
+        tick_s: float = 0.01,
+        max_results: int | None = None,
+        scriptrun_time: Callable[[int], float] = lambda i: 0.005,
+        error: Callable[[int], str] = lambda i: "",
+        timers: Callable[[int], dict[str, float]] = lambda i: {"login": 0.002},
+        report_canons_active: bool = True,
+        raw_results: bool = False,
+    ) -> None:
+        self.pub_port, self.rc_port = pub_port, rc_port
+        self.name, self.canons = name, canons
+        self.uuid = str(uuid_module.uuid4())
+        self.per_tick, self.tick_s, self.max_results = per_tick, tick_s, max_results
+        self._scriptrun_time, self._error, self._timers = scriptrun_time, error, timers
+        self.report_canons_active = report_canons_active
+        self.raw_results = raw_results
+        self.commands: list[tuple[str, str]] = []
+        self.context: dict[str, Any] = {}
+        self.sent = 0
+        self.running = False
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"fake-turret-{name}", daemon=True)
+
+    def start(self) -> FakeTurret:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._closing.set()
+        self._thread.join(timeout=10)
+
+    def started_by(self) -> list[str]:
+        """The channels of the start commands received ("" for a broadcast)."""
+        return [channel for name, channel in self.commands if name == "start"]
+
+    def _status(self, push: zmq.Socket[bytes]) -> None:
+        extra = {"canons_active": self.canons if self.running else 0}
+        push.send(
+            encode_status(
+                turret=self.name,
+                status="running" if self.running else "ready",
+                uuid=self.uuid,
+                rampup=0,
+                script="fake.py",
+                cannons=self.canons,
+                extra=extra if self.report_canons_active else None,
+            )
+        )
+
+    def _result(self, push: zmq.Socket[bytes]) -> None:
+        index = self.sent
+        fields = (
+            self.name,
+            1.0,
+            time.time(),
+            self._scriptrun_time(index),
+            self._error(index),
+            self._timers(index),
+        )
+        if self.raw_results:
+            keys = ("turret_name", "elapsed", "epoch", "scriptrun_time", "error", "custom_timers")
+            push.send(ujson.dumps(dict(zip(keys, fields, strict=True))).encode())
+        else:
+            push.send(encode_result(*fields))
+        self.sent += 1
+
+    def _run(self) -> None:
+        context = zmq.Context()
+        sub = context.socket(zmq.SUB)
+        sub.connect(f"tcp://127.0.0.1:{self.pub_port}")
+        sub.setsockopt_string(zmq.SUBSCRIBE, "")
+        sub.setsockopt_string(zmq.SUBSCRIBE, self.uuid)
+        push = context.socket(zmq.PUSH)
+        push.connect(f"tcp://127.0.0.1:{self.rc_port}")
+        deadline = time.monotonic() + LIFETIME_S
+        try:
+            while not self._closing.is_set() and time.monotonic() < deadline:
+                if sub.poll(int(self.tick_s * 1000)):
+                    self._obey(sub.recv(), push)
+                if self.running:
+                    for _ in range(self.per_tick):
+                        if self.max_results is not None and self.sent >= self.max_results:
+                            break
+                        self._result(push)
+        finally:
+            sub.close(linger=0)
+            push.close(linger=2000)
+            context.term()
+
+    def _obey(self, frame: bytes, push: zmq.Socket[bytes]) -> None:
+        try:
+            command = decode_command(frame)
+        except WireError:
+            return
+        if command.channel not in ("", self.uuid):
+            return
+        self.commands.append((command.name, command.channel))
+        if command.name == "status_request":
+            self._status(push)
+        elif command.name == "set_transaction_context" and isinstance(command.msg, dict):
+            self.context.update(command.msg)
+        elif command.name == "start" and not self.running:
+            self.running = True
+            self._status(push)
+        elif command.name == "stop" and self.running:
+            self.running = False
+            self._status(push)
+
+
+def test_fake_turret_answers_a_status_request_and_runs_until_stop() -> None:
+    context = zmq.Context()
+    pub, pull = context.socket(zmq.PUB), context.socket(zmq.PULL)
+    pub_port = pub.bind_to_random_port("tcp://127.0.0.1")
+    rc_port = pull.bind_to_random_port("tcp://127.0.0.1")
+    turret = FakeTurret(pub_port, rc_port, max_results=7).start()
+    try:
+        deadline = time.monotonic() + 10
+        while not pull.poll(100) and time.monotonic() < deadline:
+            pub.send(b' {"command": "status_request", "msg": null}')
+        status = ujson.loads(pull.recv())
+        assert status["uuid"] == turret.uuid and status["status"] == "ready"
+        pub.send(b' {"command": "start", "msg": "open fire"}')
+        results = []
+        while len(results) < 7 and time.monotonic() < deadline:
+            if pull.poll(100):
+                message = ujson.loads(pull.recv())
+                if "scriptrun_time" in message:
+                    results.append(message)
+        assert len(results) == 7 == turret.sent
+    finally:
+        turret.close()
+        pub.close(linger=0)
+        pull.close(linger=0)
+        context.term()
