@@ -147,8 +147,7 @@ class Session:
                 if now >= next_request:
                     self._link.publish("status_request")
                     next_request = now + self._options.status_interval
-                elapsed = now - t0
-                self._stats.series.advance(elapsed, self._fleet.canons_active())
+                elapsed = self._sample(now)
                 if self._progress.due(elapsed):
                     self._progress.show(self._snapshot(elapsed))
                 wake = min(end, next_request, now + self._progress.next_due(elapsed))
@@ -177,12 +176,14 @@ class Session:
         deadline = stopped_at + self._options.drain_timeout
         next_request = stopped_at + self._options.status_interval
         while self._fleet.unsettled(stopped_at) and (now := self._clock()) < deadline:
+            self._sample(now)
             if now >= next_request:
                 self._link.publish("status_request")
                 next_request = now + self._options.status_interval
             self._read(min(deadline, next_request) - now)
         while self._clock() < deadline and self._read(QUIET_S):
             pass
+        self._sample(self._clock())
         unsettled = self._fleet.unsettled(stopped_at)
         self.outcome.unsettled = [f"{r.name} ({r.uuid}): {r.state}" for r in unsettled]
         if unsettled:
@@ -193,6 +194,12 @@ class Session:
                 "; ".join(self.outcome.unsettled),
             )
         self.outcome.drain_s = self._clock() - stopped_at
+
+    def _sample(self, now: float) -> float:
+        """Close the past seconds of the series with the active canons; returns elapsed."""
+        elapsed = now - (self._t0 if self._t0 is not None else now)
+        self._stats.series.advance(elapsed, self._fleet.canons_active())
+        return elapsed
 
     def _snapshot(self, elapsed: float) -> Snapshot:
         transaction = self._stats.transaction

@@ -161,6 +161,8 @@ def judge(summary: Summary, verdicts: tuple[Verdict, ...]) -> TestVerdict:
     if failed:
         names = ", ".join(verdict.threshold.expression for verdict in failed)
         return TestVerdict(1, f"{len(failed)} of {len(verdicts)} thresholds failed: {names}")
+    if len(verdicts) == 1:
+        return TestVerdict(0, "the threshold passed")
     if verdicts:
         return TestVerdict(0, f"all {len(verdicts)} thresholds passed")
     return TestVerdict(0, "transactions recorded; no thresholds were set")

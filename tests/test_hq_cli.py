@@ -1,0 +1,239 @@
+"""The real ``gturret-hq`` console script, as a subprocess, against a fake turret."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from test_hq_fake_turret import FakeTurret
+
+HQ = Path(sys.executable).with_name("gturret-hq")
+BOUND = re.compile(
+    r"commands \(PUB\) on tcp://127\.0\.0\.1:(\d+), results \(PULL\) on tcp://127\.0\.0\.1:(\d+)"
+)
+TIMEOUT_S = 30
+
+
+class HQProcess:
+    """``gturret-hq --pub 0 --rc 0 ARGS``; reads its start-up line to learn the ports."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [str(HQ), "--pub", "0", "--rc", "0", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.stdout: list[bytes] = []
+        self.stderr: list[bytes] = []
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.process.stdout, self.stdout)),
+            threading.Thread(target=self._read, args=(self.process.stderr, self.stderr)),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream: IO[bytes] | None, into: list[bytes]) -> None:
+        assert stream is not None
+        for line in stream:
+            into.append(line)
+
+    def ports(self) -> tuple[int, int]:
+        deadline = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < deadline:
+            match = BOUND.search(b"".join(self.stderr).decode())
+            if match:
+                return int(match[1]), int(match[2])
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"no start-up line: {b''.join(self.stderr).decode()}")
+
+    def finish(self) -> tuple[int, str, str]:
+        try:
+            code = self.process.wait(timeout=TIMEOUT_S)
+        finally:
+            self.process.kill()
+            for reader in self._readers:
+                reader.join(timeout=5)
+        return code, b"".join(self.stdout).decode(), b"".join(self.stderr).decode()
+
+
+def run_cli(*args: str, **turret: Any) -> tuple[int, str, str, FakeTurret]:
+    hq = HQProcess("--run-time", "1", *args)
+    fake = FakeTurret(*hq.ports(), **turret).start()
+    try:
+        code, out, err = hq.finish()
+    finally:
+        fake.close()
+    return code, out, err, fake
+
+
+def test_passing_thresholds_exit_0_and_output_is_plain(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    code, out, err, fake = run_cli(
+        "--threshold", "p95<1s", "--threshold", "error_rate<=100%", "--json", str(report)
+    )
+    assert code == 0, err
+    assert "\r" not in out and "\r" not in err and "\x1b" not in out
+    assert "progress " in out
+    assert re.search(r"^transaction +\d+ ", out, re.MULTILINE)
+    assert "  PASS  p95<1s" in out
+    assert "PASS: all 2 thresholds passed" in out
+    assert json.loads(report.read_text())["transaction"]["count"] == fake.sent
+
+
+def test_a_failing_threshold_exits_1(tmp_path: Path) -> None:
+    code, out, err, _ = run_cli("--threshold", "p50<1ms", "--threshold", "tx_per_s>1")
+    assert code == 1, err
+    assert "  FAIL  p50<1ms" in out
+    assert "  PASS  tx_per_s>1" in out
+    assert out.rstrip().endswith("FAIL: 1 of 2 thresholds failed: p50<1ms")
+
+
+def test_no_transactions_exit_1(tmp_path: Path) -> None:
+    code, out, _, _ = run_cli(max_results=0)
+    assert code == 1
+    assert "FAIL: no transactions were recorded" in out
+
+
+def test_a_bad_threshold_exits_2_with_one_line() -> None:
+    result = subprocess.run(
+        [str(HQ), "--threshold", "p95<100"], capture_output=True, text=True, timeout=TIMEOUT_S
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "gturret-hq: error: threshold 'p95<100': give p95 a unit, ms or s"
+    ]
+
+
+def test_a_bad_duration_exits_2_with_one_line() -> None:
+    result = subprocess.run(
+        [str(HQ), "--run-time", "soon"], capture_output=True, text=True, timeout=TIMEOUT_S
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert "--run-time 'soon' is not a duration" in result.stderr
+
+
+def test_turrets_that_never_come_exit_2() -> None:
+    hq = HQProcess("--turrets", "2", "--wait-timeout", "0.5")
+    hq.ports()
+    code, _, err = hq.finish()
+    assert code == 2
+    assert "only 0 of 2 turrets reported within 0.5s (--wait-timeout)" in err
+
+
+def test_json_report_schema(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    code, _, err, fake = run_cli(
+        "--json",
+        str(report),
+        "--context",
+        '{"k": 1}',
+        "--threshold",
+        "timer:login:p99<1s",
+        error=lambda i: "boom" if i == 0 else "",
+    )
+    assert code == 0, err
+    document = json.loads(report.read_text())
+    assert set(document) == {
+        "schema",
+        "generated_at",
+        "test",
+        "verdict",
+        "turrets",
+        "unsettled_turrets",
+        "canons",
+        "transaction",
+        "timers",
+        "errors",
+        "results_by_turret",
+        "time_series",
+        "thresholds",
+        "messages",
+        "limits",
+    }
+    assert document["schema"] == "gturret-hq/1"
+    assert set(document["test"]) == {
+        "started_at",
+        "run_time_s",
+        "duration_s",
+        "drain_s",
+        "interrupted",
+        "context",
+        "bind",
+        "pub_port",
+        "rc_port",
+    }
+    assert document["test"]["context"] == {"k": 1} == fake.context
+    assert document["test"]["run_time_s"] == 1.0
+    metric_keys = {
+        "name",
+        "count",
+        "errors",
+        "error_rate_pct",
+        "tx_per_s",
+        "min_ms",
+        "mean_ms",
+        "p50_ms",
+        "p90_ms",
+        "p95_ms",
+        "p99_ms",
+        "p99_9_ms",
+        "max_ms",
+    }
+    assert set(document["transaction"]) == metric_keys
+    assert set(document["timers"]["login"]) == metric_keys
+    assert document["errors"] == {"kinds": 1, "top": [{"error": "boom", "count": 1}]}
+    assert set(document["time_series"][0]) == {
+        "second",
+        "tx",
+        "errors",
+        "p50_ms",
+        "p95_ms",
+        "canons_active",
+    }
+    assert set(document["turrets"][0]) == {
+        "uuid",
+        "name",
+        "state",
+        "canons",
+        "canons_active",
+        "script",
+        "rampup",
+        "joined_late",
+        "starts_sent",
+    }
+    assert set(document["thresholds"][0]) == {
+        "expression",
+        "timer",
+        "metric",
+        "op",
+        "limit",
+        "unit",
+        "passed",
+        "actual",
+        "detail",
+    }
+    assert set(document["messages"]) == {
+        "results",
+        "statuses",
+        "unknown",
+        "stray_results",
+        "unnamed_results",
+        "direct_starts",
+    }
+    assert document["verdict"] == {
+        "passed": True,
+        "exit_status": 0,
+        "reason": "the threshold passed",
+    }
+    assert document["messages"]["results"] == fake.sent

@@ -1,0 +1,67 @@
+"""Durations, --context and HQOptions validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from gturret.errors import UsageError
+from gturret.hq.options import HQOptions, format_duration, parse_context, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("2m", 120),
+        ("1h", 3600),
+        ("45", 45),
+        ("1.5", 1.5),
+        ("1m30s", 90),
+        ("250ms", 0.25),
+        (" 2m ", 120),
+        ("1h2m3s", 3723),
+    ],
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "abc", "2x", "m2", "0", "-5", "0s", "1m-3s", "inf", "nan"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(UsageError, match="--run-time"):
+        parse_duration(text, name="--run-time")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(30, "30s"), (120, "2m"), (90, "1m30s"), (3723, "1h2m3s"), (1.25, "1.2s")]
+)
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_parse_context() -> None:
+    assert parse_context('{"user": "bob", "n": 2}') == {"user": "bob", "n": 2}
+    with pytest.raises(UsageError, match="not an object"):
+        parse_context("[1]")
+    with pytest.raises(UsageError, match="not JSON"):
+        parse_context("{nope")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"turrets": 0}, "turrets must be at least 1"),
+        ({"pub_port": 70000}, "pub_port must be a TCP port"),
+        ({"pub_port": 5000, "rc_port": 5000}, "must differ"),
+        ({"run_time": 0}, "run_time must be a positive"),
+        ({"drain_timeout": -1}, "drain_timeout must be a positive"),
+        ({"bind": ""}, "bind must be an IP address"),
+    ],
+)
+def test_options_are_validated(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        HQOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_ephemeral_ports_may_both_be_zero() -> None:
+    assert HQOptions(pub_port=0, rc_port=0).pub_port == 0
