@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from time import perf_counter
 from typing import Any
@@ -53,6 +54,7 @@ class Battery:
         self.started_at = 0.0
         self.spawned = 0
         self.failed = 0
+        self.killed_phases: Counter[str] = Counter()
         self._group = Group()
         self._ramp: gevent.Greenlet | None = None
 
@@ -89,6 +91,10 @@ class Battery:
         if busy:
             self._group.kill(block=True, timeout=KILL_TIMEOUT)
         return busy
+
+    def killed_in(self, phase: str) -> None:
+        """Note the phase a killed canon was in, for the stop's log line."""
+        self.killed_phases[phase] += 1
 
     def canon_failed(self, exc: BaseException) -> None:
         """A canon could not build its Transaction: report it once per canon, log once."""

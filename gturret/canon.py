@@ -64,6 +64,7 @@ def fire(battery: Battery) -> None:
         try:
             transaction.setup()
         except GreenletExit:
+            battery.killed_in("setup")
             raise
         except BaseException as exc:
             error = "setup: " + describe(exc)
@@ -72,6 +73,7 @@ def fire(battery: Battery) -> None:
             try:
                 transaction.run()
             except GreenletExit:
+                battery.killed_in("run")
                 raise
             except BaseException as exc:
                 run_time = clock() - began
@@ -81,6 +83,7 @@ def fire(battery: Battery) -> None:
             try:
                 transaction.tear_down()
             except GreenletExit:
+                battery.killed_in("tear_down")
                 raise
             except BaseException as exc:
                 error = error or "tear_down: " + describe(exc)

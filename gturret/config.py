@@ -52,6 +52,13 @@ SETTINGS = {
             "dropped, counted and logged",
         ),
         Setting(
+            "hq_timeout",
+            0,
+            0,
+            "seconds without any frame from the HQ while running after which the turret"
+            " ceases fire and returns to ready; 0 (the default, as OCT) waits forever",
+        ),
+        Setting(
             "stop_grace",
             0.5,
             0,
@@ -75,6 +82,7 @@ class TurretConfig:
     hq_rc: int
     outbox_limit: int
     stop_grace: float
+    hq_timeout: float
     source: Path
     raw: dict[str, Any]
 
@@ -136,6 +144,7 @@ def validate(raw: dict[str, Any], source: Path) -> TurretConfig:
         hq_rc=_port(raw, "hq_rc", source),
         outbox_limit=_whole(settings["outbox_limit"], "outbox_limit", source),
         stop_grace=settings["stop_grace"],
+        hq_timeout=settings["hq_timeout"],
         source=source,
         raw=raw,
     )

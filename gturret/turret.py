@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import signal
 import uuid as uuid_module
 from collections.abc import Callable
 from enum import StrEnum
+from time import monotonic
 from typing import Any
 
 import gevent
@@ -31,6 +33,7 @@ from gturret.config import TurretConfig
 from gturret.errors import WireError
 from gturret.link import Link
 from gturret.outbox import Outbox
+from gturret.watchdog import CanonInterrupted, Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,14 @@ class Turret:
         self.frames_ignored = 0
         self._counts_at_start = (0, 0, 0)
         self._kill_reason: str | None = None
+        self._last_frame_at = monotonic()
+        self.watchdog = Watchdog(
+            config.publisher_endpoint,
+            config.collector_endpoint,
+            self.uuid,
+            cease_fire=self._halt_canons,
+            killed_status=lambda: self._status_frame(State.KILLED),
+        )
         self._handlers: dict[str, Callable[[Any], None]] = {
             "status_request": self._on_status_request,
             "set_transaction_context": self._on_set_transaction_context,
@@ -84,6 +95,7 @@ class Turret:
     def serve(self) -> int:
         """Wait for commands until killed; the process's exit status."""
         self.link.start_pusher()
+        self.watchdog.start()
         try:
             self._set_state(State.READY)
             log.info(
@@ -96,39 +108,68 @@ class Turret:
                 self.config.collector_endpoint,
             )
             while self.state is not State.KILLED:
-                if self._kill_reason is not None:
-                    self._kill(self._kill_reason)
-                    break
-                frame = self.link.receive()
-                if frame is None:
-                    gevent.sleep(COMMAND_POLL_INTERVAL)
-                else:
-                    self.handle_frame(frame)
+                try:
+                    self._tick()
+                except CanonInterrupted:
+                    log.debug("a watchdog interrupt landed in the dispatcher; ignored")
             return 0
         except Exception:
             log.exception("turret error; aborting")
             self._abort()
             return 1
         finally:
+            self.watchdog.close()
             self.link.close()
+
+    def _tick(self) -> None:
+        if self._kill_reason is not None:
+            self._kill(self._kill_reason)
+            return
+        frame = self.link.receive()
+        if frame is not None:
+            self._last_frame_at = monotonic()
+            self.handle_frame(frame)
+            return
+        if self._hq_silent():
+            log.warning(
+                "no frame from the HQ for %gs while running (hq_timeout): ceasing fire",
+                self.config.hq_timeout,
+            )
+            self._cease_fire(self.config.stop_grace, STOP_FLUSH_TIMEOUT)
+            self._set_state(State.READY)
+            return
+        gevent.sleep(COMMAND_POLL_INTERVAL)
+
+    def _hq_silent(self) -> bool:
+        timeout = self.config.hq_timeout
+        return (
+            timeout > 0
+            and self.state is State.RUNNING
+            and monotonic() - self._last_frame_at > timeout
+        )
 
     def request_kill(self, reason: str) -> None:
         """Ask the dispatcher to kill the turret at its next tick (safe from a signal)."""
         self._kill_reason = reason
+        self.watchdog.order("kill")
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT kill the turret cleanly; a second SIGINT exits at once."""
+        """SIGTERM and SIGINT kill the turret cleanly; a second SIGINT exits at once.
 
-        def on_signal(signum: int) -> None:
+        Plain ``signal.signal`` handlers, not gevent's: they run at the next bytecode
+        even while a script holds the loop, so the watchdog learns of the kill.
+        They only set flags, since they may run inside any greenlet.
+        """
+
+        def on_signal(signum: int, frame: object) -> None:
             name = signal.Signals(signum).name
             if self._kill_reason is not None and signum == signal.SIGINT:
-                log.warning("second SIGINT: exiting now, without flushing")
+                os.write(2, b"gturret: second SIGINT: exiting now, without flushing\n")
                 os._exit(130)
-            log.info("%s received: killing the turret", name)
             self.request_kill(name)
 
         for signum in (signal.SIGTERM, signal.SIGINT):
-            gevent.signal_handler(signum, on_signal, signum)
+            signal.signal(signum, on_signal)
 
     def handle_frame(self, frame: bytes) -> None:
         """Decode one frame and run its command; bad frames are counted and ignored."""
@@ -154,6 +195,8 @@ class Turret:
             "results_dropped": self.outbox.dropped,
             "results_queued": self.outbox.queued,
             "frames_ignored": self.frames_ignored,
+            "loop_blocked_s": round(self.watchdog.loop_blocked_for, 3),
+            "rss_bytes": _resident_bytes(),
         }
 
     def _ignore(self, why: str) -> None:
@@ -163,19 +206,25 @@ class Turret:
             if self.frames_ignored == BAD_FRAMES_LOGGED:
                 log.warning("further bad frames are counted in the status, not logged")
 
-    def _send_status(self) -> None:
-        self.outbox.put_status(
-            wire.encode_status(
-                turret=self.config.name,
-                status=self.state.value,
-                uuid=self.uuid,
-                rampup=round(self.config.rampup),
-                script=self.config.raw["script"],
-                cannons=self.config.canons,
-                extra=self.status_extra(),
-            )
+    def _status_frame(self, state: State) -> bytes:
+        return wire.encode_status(
+            turret=self.config.name,
+            status=state.value,
+            uuid=self.uuid,
+            rampup=round(self.config.rampup),
+            script=self.config.raw["script"],
+            cannons=self.config.canons,
+            extra=self.status_extra(),
         )
+
+    def _send_status(self) -> None:
+        self.outbox.put_status(self._status_frame(self.state))
         self.link.drain()
+
+    def _halt_canons(self) -> None:
+        """Stop canons from starting new transactions (safe from the watchdog thread)."""
+        if self.battery is not None:
+            self.battery.firing = False
 
     def _set_state(self, state: State) -> None:
         self.state = state
@@ -204,6 +253,7 @@ class Turret:
             self.config.rampup,
         )
         self._counts_at_start = self._counts()
+        self._last_frame_at = monotonic()
         self.battery.start()
         log.info("open fire: %d canons over %gs", self.config.canons, self.config.rampup)
         self._set_state(State.RUNNING)
@@ -219,15 +269,14 @@ class Turret:
         self._kill("kill command")
 
     def _kill(self, reason: str) -> None:
+        log.info("killing the turret (%s)", reason)
         if self.state is State.RUNNING:
             self._cease_fire(min(self.config.stop_grace, KILL_GRACE), KILL_FLUSH_TIMEOUT)
-        log.info("killed (%s)", reason)
         self._set_state(State.KILLED)
         self.link.flush(KILL_FLUSH_TIMEOUT)
 
     def _abort(self) -> None:
-        if self.battery is not None:
-            self.battery.firing = False
+        self._halt_canons()
         self.state = State.ABORTED
         try:
             self._send_status()
@@ -245,15 +294,17 @@ class Turret:
         produced, sent, dropped = (
             now - then for now, then in zip(self._counts(), self._counts_at_start, strict=True)
         )
+        phases = ", ".join(f"in {p}: {n}" for p, n in sorted(self.battery.killed_phases.items()))
         log.info(
             "cease fire: %d results produced, %d sent, %d dropped, %d still queued;"
-            " %d canons killed after %gs grace",
+            " %d canons killed after %gs grace%s",
             produced,
             sent,
             dropped,
             self.outbox.queued,
             killed,
             grace,
+            f" ({phases})" if phases else "",
         )
         if not delivered:
             log.warning(
@@ -261,3 +312,12 @@ class Turret:
                 flush_timeout,
                 self.outbox.queued,
             )
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory now (Linux), else its peak; for the status."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -29,14 +29,14 @@ GTURRET = [sys.executable, "-m", "gturret"]
 class FakeHQ:
     """An HQ on real sockets: publishes commands, collects statuses and results."""
 
-    def __init__(self) -> None:
+    def __init__(self, pub_port: int | None = None, rc_port: int | None = None) -> None:
         self.context = zmq.Context()
         self.pub = self.context.socket(zmq.PUB)
         self.pub.setsockopt(zmq.LINGER, 0)
-        self.pub_port = self.pub.bind_to_random_port("tcp://127.0.0.1")
+        self.pub_port = _bind(self.pub, pub_port)
         self.pull = self.context.socket(zmq.PULL)
         self.pull.setsockopt(zmq.LINGER, 0)
-        self.rc_port = self.pull.bind_to_random_port("tcp://127.0.0.1")
+        self.rc_port = _bind(self.pull, rc_port)
         self.raw: list[bytes] = []
         self.statuses: list[dict[str, Any]] = []
         self.results: list[dict[str, Any]] = []
@@ -86,6 +86,20 @@ class FakeHQ:
         self.pub.close()
         self.pull.close()
         self.context.term()
+
+    def __enter__(self) -> FakeHQ:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _bind(socket: zmq.Socket, port: int | None) -> int:
+    """Bind on 127.0.0.1: ``port``, or an ephemeral one; return the port."""
+    if port is None:
+        return socket.bind_to_random_port("tcp://127.0.0.1")
+    socket.bind(f"tcp://127.0.0.1:{port}")
+    return port
 
 
 class TurretProcess:

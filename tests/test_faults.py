@@ -1,0 +1,226 @@
+"""Faults: scripts that misbehave, an HQ that vanishes or stays silent, signals.
+
+Each case runs a real turret process against the fake HQ on real sockets. Latency
+bounds here are generous behaviour bounds (the turret answers at all, within the
+protocol's promises), not speed measurements.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.conftest import FakeHQ, write_turret
+
+
+def start_test(hq: FakeHQ) -> None:
+    hq.register()
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+
+
+BUSY_LOOP = """
+    from gturret import Transaction as Base
+
+    class Transaction(Base):
+        def run(self):
+            while True:
+                pass
+"""
+
+C_BLOCK = """
+    from gevent import monkey
+    from gturret import Transaction as Base
+
+    real_sleep = monkey.get_original("time", "sleep")
+
+    class Transaction(Base):
+        def run(self):
+            real_sleep(30)
+"""
+
+
+@pytest.mark.parametrize("canons", [1, 5])
+def test_stop_frees_canons_that_never_yield(hq, spawn_turret, tmp_path, canons):
+    turret = spawn_turret(str(write_turret(tmp_path, BUSY_LOOP, hq, canons=canons)))
+    start_test(hq)
+    time.sleep(0.5)
+    sent = time.monotonic()
+    hq.send("stop", "premature stop")
+    hq.wait_status("ready", timeout=5)
+    assert time.monotonic() - sent < 2.0
+    assert "the gevent loop has been blocked" in turret.log
+    assert hq.results and all("interrupted" in r["error"] for r in hq.results)
+    # The turret is whole: it answers and runs the next test.
+    hq.send("status_request")
+    assert hq.wait_status("ready")["canons_active"] == 0
+
+
+def test_kill_frees_canons_that_never_yield(hq, spawn_turret, tmp_path):
+    turret = spawn_turret(str(write_turret(tmp_path, BUSY_LOOP, hq, canons=3)))
+    start_test(hq)
+    time.sleep(0.3)
+    sent = time.monotonic()
+    hq.send("kill")
+    hq.wait_status("killed", timeout=3)
+    assert turret.wait(timeout=3) == 0
+    assert time.monotonic() - sent < 2.5
+
+
+def test_sigterm_frees_canons_that_never_yield(hq, spawn_turret, tmp_path):
+    turret = spawn_turret(str(write_turret(tmp_path, BUSY_LOOP, hq, canons=3)))
+    start_test(hq)
+    time.sleep(0.3)
+    turret.signal(signal.SIGTERM)
+    hq.wait_status("killed", timeout=3)
+    assert turret.wait(timeout=3) == 0
+
+
+def test_kill_ends_a_turret_blocked_in_c_code(hq, spawn_turret, tmp_path):
+    turret = spawn_turret(str(write_turret(tmp_path, C_BLOCK, hq)))
+    start_test(hq)
+    time.sleep(0.5)
+    sent = time.monotonic()
+    hq.send("kill")
+    hq.wait_status("killed", timeout=3)
+    assert turret.wait(timeout=3) == 0
+    assert time.monotonic() - sent < 2.5
+    assert "blocked in C code and cannot be freed" in turret.log
+
+
+def test_second_sigint_exits_at_once(hq, spawn_turret, tmp_path):
+    turret = spawn_turret(str(write_turret(tmp_path, C_BLOCK, hq)))
+    start_test(hq)
+    time.sleep(0.3)
+    turret.signal(signal.SIGINT)
+    time.sleep(0.1)
+    turret.signal(signal.SIGINT)
+    assert turret.wait(timeout=3) in (0, 130)
+
+
+def test_hanging_setup_and_tear_down_are_killed_at_stop(hq, spawn_turret, tmp_path):
+    script = """
+        import time
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def __init__(self, config, context=None):
+                super().__init__(config, context)
+                self.turn = 0
+
+            def setup(self):
+                self.turn += 1
+                if self.config["hang"] == "setup":
+                    time.sleep(60)
+
+            def tear_down(self):
+                if self.config["hang"] == "tear_down":
+                    time.sleep(60)
+    """
+    for hang in ("setup", "tear_down"):
+        folder = tmp_path / hang
+        folder.mkdir()
+        with FakeHQ() as own_hq:
+            turret = spawn_turret(
+                str(write_turret(folder, script, own_hq, canons=4, hang=hang, stop_grace=0.1))
+            )
+            start_test(own_hq)
+            own_hq.collect(0.3)
+            own_hq.send("stop", "premature stop")
+            own_hq.wait_status("ready", timeout=3)
+            assert "4 canons killed after 0.1s grace" in turret.log
+            assert f"in {hang}: 4" in turret.log
+
+
+def test_memory_hungry_script_is_reported_and_stoppable(hq, spawn_turret, tmp_path):
+    script = """
+        from gturret import Transaction as Base
+
+        HOARD = []
+
+        class Transaction(Base):
+            def run(self):
+                if len(HOARD) < 200:
+                    HOARD.append(bytearray(1024 * 1024))
+    """
+    turret = spawn_turret(str(write_turret(tmp_path, script, hq, canons=2)))
+    first = hq.register()
+    hq.send("start", "open fire")
+    hq.collect(0.5)
+    hq.send("status_request")
+    grown = hq.wait_status("running")
+    assert grown["rss_bytes"] > first["rss_bytes"] + 150 * 1024 * 1024
+    hq.send("stop", "premature stop")
+    hq.wait_status("ready", timeout=3)
+    assert turret.proc.poll() is None
+
+
+def test_hq_timeout_ceases_fire_when_the_hq_goes_silent(hq, spawn_turret, tmp_path):
+    script = """
+        import time
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def run(self):
+                time.sleep(0.01)
+    """
+    turret = spawn_turret(str(write_turret(tmp_path, script, hq, hq_timeout=0.5)))
+    start_test(hq)
+    hq.wait_status("ready", timeout=3)
+    assert "no frame from the HQ for 0.5s while running (hq_timeout)" in turret.log
+    count = len(hq.results)
+    assert count > 0
+    hq.collect(0.3)
+    assert len(hq.results) == count
+
+
+def test_without_hq_timeout_a_silent_hq_changes_nothing(hq, spawn_turret, tmp_path):
+    script = "from gturret import Transaction\n"
+    spawn_turret(str(write_turret(tmp_path, script, hq)))
+    start_test(hq)
+    hq.collect(1.0)
+    assert all(s["status"] == "running" for s in hq.statuses[-1:])
+
+
+def test_a_turret_started_before_its_hq_registers_when_it_binds(spawn_turret, tmp_path):
+    with FakeHQ() as probe:
+        pub, rc = probe.pub_port, probe.rc_port
+    turret = spawn_turret(
+        str(
+            write_turret(
+                tmp_path, "from gturret import Transaction\n", None, hq_publisher=pub, hq_rc=rc
+            )
+        )
+    )
+    time.sleep(1.0)
+    assert turret.proc.poll() is None
+    assert f"tcp://127.0.0.1:{pub}" in turret.log
+    with FakeHQ(pub_port=pub, rc_port=rc) as late_hq:
+        assert late_hq.register()["status"] == "ready"
+
+
+def test_hq_gone_mid_test_drops_are_bounded_counted_and_reported(spawn_turret, tmp_path):
+    script = "from gturret import Transaction\n"
+    with FakeHQ() as first_hq:
+        pub, rc = first_hq.pub_port, first_hq.rc_port
+        turret = spawn_turret(
+            str(write_turret(tmp_path, script, first_hq, canons=10, outbox_limit=1000))
+        )
+        start_test(first_hq)
+        first_hq.collect(0.2)
+    time.sleep(2.0)
+    with FakeHQ(pub_port=pub, rc_port=rc) as second_hq:
+        status = second_hq.register()
+        while status.get("status") != "running":
+            status = second_hq.wait_status("running")
+        assert status["results_dropped"] > 0
+        assert "results dropped since the last report" in turret.log
+        second_hq.send("stop", "premature stop")
+        ready = second_hq.wait_status("ready")
+        assert ready["results_queued"] == 0
+        second_hq.send("start", "open fire")
+        second_hq.wait_status("running")
+        second_hq.collect(0.3)
+        assert second_hq.results
