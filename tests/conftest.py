@@ -63,12 +63,13 @@ class FakeHQ:
         while (left := deadline - time.monotonic()) > 0:
             self.poll(left)
 
-    def wait_status(self, status: str, timeout: float = 10.0) -> dict[str, Any]:
-        """File messages until a status message with ``status`` arrives."""
+    def wait_status(self, status: str | None, timeout: float = 10.0) -> dict[str, Any]:
+        """File messages until a status message arrives: with ``status``, or any if None."""
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             message = self.poll(left)
-            if message is not None and message.get("status") == status and "uuid" in message:
+            is_wanted = message is not None and wire.is_status(message)
+            if is_wanted and (status is None or message["status"] == status):
                 return message
         raise AssertionError(f"no {status!r} status within {timeout}s; got {self.statuses[-3:]}")
 
