@@ -229,7 +229,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "unknown",
         "stray_results",
         "unnamed_results",
-        "direct_starts",
+        "late_starts",
     }
     assert document["verdict"] == {
         "passed": True,

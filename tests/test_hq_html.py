@@ -130,6 +130,6 @@ def _document_with_error(error: str) -> dict[str, object]:
             "unknown": 0,
             "stray_results": 0,
             "unnamed_results": 0,
-            "direct_starts": 0,
+            "late_starts": 0,
         },
     }

@@ -56,6 +56,7 @@ def test_parse_context() -> None:
         ({"run_time": 0}, "run_time must be a positive"),
         ({"drain_timeout": -1}, "drain_timeout must be a positive"),
         ({"bind": ""}, "bind must be an IP address"),
+        ({"late_start": "sometimes"}, "late_start must be one of direct, broadcast, off"),
     ],
 )
 def test_options_are_validated(kwargs: dict[str, object], message: str) -> None:

@@ -135,9 +135,40 @@ def test_a_late_joiner_gets_a_direct_start(tmp_path: Path) -> None:
     report = harness.report()
     assert late.sent > 0
     assert report["results_by_turret"] == {"early": early.sent, "late": late.sent}
-    assert report["messages"]["direct_starts"] == 1
+    assert report["messages"]["late_starts"] == 1
     joined = {t["name"]: t["joined_late"] for t in report["turrets"]}
     assert joined == {"early": False, "late": True}
+
+
+def test_late_start_broadcast_starts_the_late_joiner_without_direct_orders(
+    tmp_path: Path,
+) -> None:
+    harness = Harness(tmp_path)
+    status = harness.run(
+        [{"name": "early"}], late=[{"name": "late"}], run_time=1.5, late_start="broadcast"
+    )
+    assert status == 0
+    early, late = harness.turrets
+    assert late.started_by() == [""]
+    assert early.started_by() == ["", ""]
+    assert all(channel == "" for _, channel in early.commands + late.commands)
+    assert late.sent > 0
+    assert harness.report()["results_by_turret"] == {"early": early.sent, "late": late.sent}
+
+
+def test_late_start_off_leaves_the_late_joiner_alone(tmp_path: Path) -> None:
+    harness = Harness(tmp_path)
+    status = harness.run(
+        [{"name": "early"}], late=[{"name": "late"}], run_time=1.5, late_start="off"
+    )
+    assert status == 0
+    early, late = harness.turrets
+    assert early.sent > 0
+    assert late.started_by() == []
+    assert late.sent == 0
+    report = harness.report()
+    assert report["messages"]["late_starts"] == 0
+    assert [t["joined_late"] for t in report["turrets"]] == [False, True]
 
 
 def test_status_is_told_from_results_by_parsing_not_substring(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from gturret.errors import UsageError
-from gturret.hq.options import HQOptions, parse_context, parse_duration
+from gturret.hq.options import LATE_START_MODES, HQOptions, parse_context, parse_duration
 from gturret.hq.run import run_hq
 from gturret.hq.thresholds import parse_thresholds
 
@@ -96,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EXPR",
         help="pass/fail rule, repeatable (see below)",
     )
+    parser.add_argument(
+        "--late-start",
+        choices=list(LATE_START_MODES),
+        default="direct",
+        help="how to start a turret that is ready during the run: direct (default), "
+        "broadcast (use it with oct-turrets 0.2.8 turrets, which crash on any direct "
+        "order), off",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
     parser.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report here")
     parser.add_argument("--no-progress", action="store_true", help="no live progress line")
@@ -124,6 +132,7 @@ def options_from_args(args: argparse.Namespace) -> HQOptions:
         html_path=_report_path(args.html, "--html"),
         wait_timeout=parse_duration(args.wait_timeout, name="--wait-timeout"),
         drain_timeout=parse_duration(args.drain_timeout, name="--drain-timeout"),
+        late_start=args.late_start,
         progress=not args.no_progress,
     )
 

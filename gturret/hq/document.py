@@ -25,7 +25,7 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
         "canons": 50 | null, "canons_active": 0 | null,       # as last reported
         "script": "v_user.py" | null, "rampup": 10 | null,
         "joined_late": false,                                  # first seen after start
-        "starts_sent": 1                                       # broadcast + direct starts
+        "starts_sent": 1                                       # the start + late starts
       }],
       "unsettled_turrets": ["name (uuid): running"],           # not ready after drain
       "canons": {"total": 150 | null},                         # null: a turret did not say
@@ -47,7 +47,7 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
       "messages": {"results": 1234, "statuses": 40, "unknown": 0,
                    "stray_results": 0,     # results read before the start (not counted)
                    "unnamed_results": 0,   # results without turret_name (oct-turrets 0.2.8)
-                   "direct_starts": 0},    # starts sent to one turret's uuid
+                   "late_starts": 0},      # starts for turrets ready mid-run (--late-start)
       "limits": {"timers_dropped": 0,      # timer values past the 200-timer cap
                  "clamped_times": 0}       # times above 1 h, counted as 1 h
     }

@@ -17,6 +17,14 @@ from gturret.errors import UsageError, WireError
 from gturret.hq.thresholds import Threshold
 from gturret.wire import decode_message
 
+LATE_START_MODES = {
+    "direct": "context and start as direct orders to the turret's uuid (default)",
+    "broadcast": "context and start broadcast again; running turrets ignore them. Use it "
+    "when oct-turrets 0.2.8 turrets are in the fleet: any direct order, even one meant "
+    "for another turret, makes them crash",
+    "off": "never start a turret after the start, like the reference HQ",
+}
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -62,6 +70,8 @@ class HQOptions:
     """Everything one HQ run needs; ports 0 mean "any free port" (see ``on_bound``).
 
     ``out`` is where progress and the summary go (``None``: standard output).
+    ``late_start`` is what a turret that reports ``ready`` during the run gets: see
+    ``LATE_START_MODES``.
     """
 
     turrets: int = 1
@@ -75,6 +85,7 @@ class HQOptions:
     html_path: Path | None = None
     wait_timeout: float = 60.0
     drain_timeout: float = 10.0
+    late_start: str = "direct"
     status_interval: float = 1.0
     progress: bool = True
     progress_interval: float = 5.0
@@ -99,6 +110,9 @@ class HQOptions:
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise UsageError(f"{name} must be a positive number of seconds, not {value}")
+        if self.late_start not in LATE_START_MODES:
+            modes = ", ".join(LATE_START_MODES)
+            raise UsageError(f"late_start must be one of {modes}, not {self.late_start!r}")
         if not self.bind:
             raise UsageError("bind must be an IP address, e.g. 127.0.0.1")
 

@@ -7,8 +7,8 @@ The sequence (PROTOCOL.md, with the reference HQ's gaps closed):
 2. ``set_transaction_context`` and ``start``, back to back, to every turret;
 3. collect for ``run_time``, asking for statuses every ``status_interval`` (they
    carry ``canons_active``); a turret that reports ``ready`` during the run, new or
-   one that missed the broadcast, gets the context and ``start`` as direct orders
-   (``"<uuid> {json}"``);
+   one that missed the broadcast, gets the context and ``start`` again: as direct
+   orders (``"<uuid> {json}"``), broadcast, or not at all (``late_start``);
 4. ``stop``, then keep reading until every turret has said ``ready`` again (or
    ``drain_timeout``), then until the socket has been quiet for ``QUIET_S``.
 
@@ -52,7 +52,7 @@ class MessageCounts:
     unknown: int = 0
     stray_results: int = 0
     unnamed_results: int = 0
-    direct_starts: int = 0
+    late_starts: int = 0
 
 
 @dataclass(slots=True)
@@ -252,8 +252,9 @@ class Session:
                 )
 
     def _start_if_idle(self, record: TurretRecord, now: float) -> None:
-        """Direct start for a turret that says ``ready`` while the test runs."""
-        if record.state != "ready":
+        """Start a turret that says ``ready`` while the test runs (per ``late_start``)."""
+        mode = self._options.late_start
+        if record.state != "ready" or mode == "off":
             return
         if record.last_start_at is not None and now - record.last_start_at < START_RETRY_S:
             return
@@ -268,16 +269,18 @@ class Session:
                 record.starts_sent += 1
             return
         log.info(
-            "turret %s (%s) is ready while the test runs: starting it directly",
+            "turret %s (%s) is ready while the test runs: starting it (%s)",
             record.name,
             record.uuid,
+            "direct order" if mode == "direct" else "broadcast",
         )
+        channel = record.uuid if mode == "direct" else ""
         context: Any = self._options.context
-        self._link.publish("set_transaction_context", context, channel=record.uuid)
-        self._link.publish("start", "open fire", channel=record.uuid)
+        self._link.publish("set_transaction_context", context, channel=channel)
+        self._link.publish("start", "open fire", channel=channel)
         record.starts_sent += 1
         record.last_start_at = now
-        self.outcome.counts.direct_starts += 1
+        self.outcome.counts.late_starts += 1
 
 
 def _preview(raw: bytes) -> str:

@@ -1,0 +1,174 @@
+"""Our HQ against real turrets in their own processes: oct-turrets 0.2.8 and gturret.
+
+oct-turrets 0.2.8 (the reference turret) runs on Python 3.11 as it is (its ``imp``
+import still exists there, with a DeprecationWarning); its ``oct-turrets-start``
+console script is broken, so it is started through its Python API. Its cannons
+push results straight to the HQ without ``turret_name``; the HQ counts those as
+results. The script counts its runs in a file (one byte per ``tear_down``, which
+each cannon runs right before it pushes a result), so counts can be compared.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gturret.hq.options import HQOptions
+from gturret.hq.run import run_hq
+from gturret.hq.thresholds import parse_thresholds
+
+OCT_LAUNCHER = """\
+import sys
+from oct_turrets.start_turret import from_config
+from oct_turrets.turret import Turret
+
+module, config = from_config(sys.argv[1])
+Turret(config, module).start()
+"""
+
+OCT_SCRIPT = """\
+import os
+import time
+
+from oct_turrets.base import BaseTransaction
+from oct_turrets.tools import CustomTimer
+
+
+class Transaction(BaseTransaction):
+    def run(self):
+        with CustomTimer(self, "nap"):
+            time.sleep(0.005)
+        if self.context.get("fail"):
+            raise ValueError("HTTP status 503")
+
+    def tear_down(self):
+        fd = os.open(os.environ["COUNT_FILE"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        os.write(fd, b"x")
+        os.close(fd)
+"""
+
+GTURRET_SCRIPT = """\
+import time
+
+from gturret import CustomTimer, Transaction as Base
+
+
+class Transaction(Base):
+    def run(self):
+        with CustomTimer(self, "nap"):
+            time.sleep(0.005)
+"""
+
+
+def _oct_turrets_installed() -> bool:
+    try:
+        importlib.metadata.version("oct-turrets")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _run(
+    tmp_path: Path, command: list[str], script: str, env: dict[str, str], **options: Any
+) -> tuple[int, dict[str, Any], str]:
+    (tmp_path / "v_user.py").write_text(script)
+    processes: list[subprocess.Popen[bytes]] = []
+    log_path = tmp_path / "turret.log"
+
+    def on_bound(pub: int, rc: int) -> None:
+        config = {
+            "name": "reference",
+            "cannons": 2,
+            "rampup": 0,
+            "script": "v_user.py",
+            "hq_address": "127.0.0.1",
+            "hq_publisher": pub,
+            "hq_rc": rc,
+        }
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        with log_path.open("wb") as log:
+            processes.append(
+                subprocess.Popen(
+                    [*command, str(tmp_path / "config.json")],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **env},
+                    cwd=tmp_path,
+                )
+            )
+
+    settings: dict[str, Any] = {
+        "pub_port": 0,
+        "rc_port": 0,
+        "run_time": 1.5,
+        "wait_timeout": 20.0,
+        "drain_timeout": 10.0,
+        "json_path": tmp_path / "report.json",
+        "out": io.StringIO(),
+    }
+    settings.update(options)
+    try:
+        status = run_hq(HQOptions(**settings), on_bound=on_bound)
+    finally:
+        for process in processes:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+    report = json.loads(settings["json_path"].read_text()) if status != 2 else {}
+    return status, report, log_path.read_text(errors="replace")
+
+
+@pytest.mark.skipif(not _oct_turrets_installed(), reason="oct-turrets==0.2.8 is in the dev extra")
+@pytest.mark.parametrize("fail", [False, True])
+def test_the_reference_turret_oct_turrets_0_2_8(tmp_path: Path, fail: bool) -> None:
+    (tmp_path / "launch.py").write_text(OCT_LAUNCHER)
+    count_file = tmp_path / "runs"
+    status, report, log = _run(
+        tmp_path,
+        [sys.executable, str(tmp_path / "launch.py")],
+        OCT_SCRIPT,
+        {"COUNT_FILE": str(count_file)},
+        context={"fail": fail},
+        thresholds=parse_thresholds(["error_rate<1%"]),
+    )
+    assert status == (1 if fail else 0), log
+    runs = len(count_file.read_bytes())
+    assert runs > 0
+    assert report["messages"]["results"] == runs, log
+    assert report["messages"]["unnamed_results"] == runs
+    assert report["messages"]["unknown"] == 0
+    assert report["transaction"]["count"] == runs
+    assert report["timers"]["nap"]["count"] == runs
+    assert report["transaction"]["errors"] == (runs if fail else 0)
+    if fail:
+        assert report["errors"]["top"] == [{"error": "HTTP status 503", "count": runs}]
+    assert report["unsettled_turrets"] == []
+    assert [t["state"] for t in report["turrets"]] == ["ready"]
+    assert report["canons"]["total"] == 2
+
+
+def test_gturret_itself(tmp_path: Path) -> None:
+    gturret = Path(sys.executable).with_name("gturret")
+    status, report, log = _run(tmp_path, [str(gturret)], GTURRET_SCRIPT, {}, status_interval=0.25)
+    assert status == 0, log
+    sent = [int(n) for n in re.findall(r"cease fire: \d+ results produced, (\d+) sent", log)]
+    assert len(sent) == 1, log
+    assert sent[0] > 0
+    assert report["messages"]["results"] == sent[0]
+    assert report["results_by_turret"] == {"reference": sent[0]}
+    assert report["messages"]["unknown"] == 0
+    assert report["unsettled_turrets"] == []
+    assert 2 in {point["canons_active"] for point in report["time_series"]}
