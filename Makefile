@@ -4,6 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# `make bench`: its own venv, so Locust and oct-turrets never enter the project venv.
+BENCH_VENV  := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_PYPI  := locust oct-turrets==0.2.8 geventhttpclient pyzmq ujson
+BENCH_ARGS  ?=
+
 .PHONY: install test test-slow lint run bench clean
 
 $(BIN)/python:
@@ -27,6 +33,16 @@ lint: install
 	$(BIN)/ruff check gturret tests bench example_scripts
 	$(BIN)/ruff format --check gturret tests bench example_scripts
 	$(BIN)/mypy
+
+$(BENCH_STAMP):
+	command -v nginx >/dev/null && command -v wrk >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx wrk; }
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q $(BENCH_PYPI)
+	touch $(BENCH_STAMP)
+
+bench: install $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

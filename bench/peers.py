@@ -1,0 +1,64 @@
+"""Run the peer load generators from the orchestrator: the loops in ``bench.loops``
+(each in its own pinned subprocess, under the venv it needs) and wrk.
+
+Every peer answers with a :class:`Rate`, the same shape the sink gives for a turret,
+so the orchestrator compares like with like.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+_WRK_TOTAL = re.compile(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b")
+_WRK_ERRORS = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+_UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """``count`` requests done in ``seconds``, ``errors`` of them failed."""
+
+    count: int
+    seconds: float
+    errors: int
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds
+
+
+def loop(
+    python: Path, kind: str, url: str, users: int, warmup: float, window: float, cpu: str
+) -> Rate:
+    """One run of a ``bench.loops`` kind, pinned to ``cpu``."""
+    command = ["taskset", "-c", cpu, str(python), "-m", "bench.loops", kind]
+    command += ["--url", url, "--users", str(users)]
+    command += ["--warmup", str(warmup), "--window", str(window)]
+    done = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=warmup + window + 60
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{kind} exited with code {done.returncode}:\n{done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return Rate(int(result["count"]), float(result["seconds"]), int(result["errors"]))
+
+
+def wrk(url: str, connections: int, window: float, cpu: str) -> Rate:
+    """wrk with one thread and ``connections`` keep-alive connections: the limit."""
+    command = ["taskset", "-c", cpu, "wrk", "-t1", f"-c{connections}", f"-d{window:g}s", url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=window + 30)
+    total = _WRK_TOTAL.search(done.stdout)
+    if done.returncode != 0 or total is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    errors = _WRK_ERRORS.search(done.stdout)
+    return Rate(
+        count=int(total.group(1)),
+        seconds=float(total.group(2)) * _UNIT_SECONDS[total.group(3)],
+        errors=int(errors.group(1)) if errors else 0,
+    )

@@ -1,0 +1,417 @@
+"""Orchestrator of ``make bench``: every row measured in one run, then one table.
+
+Rows of a scenario are measured in turns (rep 1 of every row, then rep 2, ...) so
+that the noise of a shared machine falls on all of them alike; each row reports the
+median of its reps. CPUs are pinned: this process, its counting HQ (the sink) and
+nginx on CPU 1; the load generator under test (turret, bare loop, Locust, wrk) on
+CPU 0; ``--processes 2`` gets both. A row that cannot run prints "n/a: why", never
+a number it did not measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import machine, peers, report
+from bench.peers import REPO, Rate
+from bench.report import Row, Sample, bound, ratio
+from bench.sink import Plan, TurretRun, drive
+from bench.target import nginx
+
+# Table order; "stop" is derived from the "scale" reps.
+SCENARIOS = ("http-requests", "http-fast", "overhead", "scale", "stop", "cores")
+LOAD_CPU = "0"
+TARGET_CPU = "1"
+BOTH_CPUS = "0,1"
+USERS = 50
+OVERHEAD_CANONS = 1000
+
+PROJECT_PY = REPO / ".venv" / "bin" / "python"
+GTURRET = REPO / ".venv" / "bin" / "gturret"
+BENCH_PY = Path(sys.executable)
+SCRIPTS = REPO / "bench" / "scripts"
+RESULTS = REPO / "bench" / "results"
+
+# Row names, shared by the plan, the derived rows and the checks.
+GT_REQUESTS = "gturret + requests script"
+BARE_REQUESTS = "bare gevent + requests loop"
+HTTP_USER = "Locust HttpUser"
+GT_FAST = "gturret + gturret.http script"
+FAST_USER = "Locust FastHttpUser"
+BARE_GHC = "bare geventhttpclient loop"
+WRK = "wrk -t1 (the limit)"
+GT_NOOP = "gturret, no-op, 1000 canons"
+OCT_NOOP = "oct-turrets 0.2.8, no-op, 1000 cannons (threads)"
+SCALE_10K = "gturret 10k canons x sleep(1)"
+SCALE_100K = "gturret 100k canons x sleep(10)"
+STOP = "gturret stop -> ready, 10k canons mid-transaction"
+GT_PROCESSES = "gturret --processes 2, no-op, 1000 canons"
+SCALE_NAMES = {10_000: SCALE_10K, 100_000: SCALE_100K}
+
+# Seconds a rep costs beyond its warm-up and window (start, register, stop, kill),
+# used only to print the budget before the run.
+_TURRET_EXTRA = 3.0
+_PEER_EXTRA = 1.5
+
+Measure = Callable[[], Sample]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    window: float
+    warmup: float
+    reps: int
+    big_window: float
+    only: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """Why a gturret row cannot run ("" when it can)."""
+
+    gturret: str
+    processes: str
+    http: str
+
+
+@dataclass(slots=True)
+class Planned:
+    row: Row
+    measure: Measure | None
+    seconds: float
+
+
+def detect() -> Features:
+    """What the turret offers today, from ``gturret --help`` and an import."""
+    if not GTURRET.exists():
+        missing = f"gturret not installed ({GTURRET.relative_to(REPO)} missing)"
+        return Features(missing, missing, missing)
+    shown = subprocess.run([str(GTURRET), "--help"], capture_output=True, text=True, timeout=30)
+    if shown.returncode != 0:
+        broken = f"`gturret --help` exited {shown.returncode}"
+        return Features(broken, broken, broken)
+    imported = subprocess.run(
+        [str(PROJECT_PY), "-c", "from gturret.http import Client"], capture_output=True, timeout=30
+    )
+    return Features(
+        gturret="",
+        processes="" if "--processes" in shown.stdout else "--processes not implemented",
+        http="" if imported.returncode == 0 else "gturret.http not importable",
+    )
+
+
+def _from_rate(rate: Rate) -> Sample:
+    return Sample(rate.per_second, rate.errors)
+
+
+def _from_turret(run: TurretRun, ideal: float | None = None) -> Sample:
+    extra = {
+        "peak_rss_mb": run.peak_rss / 2**20,
+        "threads": float(run.threads),
+        "incomplete_results": float(run.incomplete),
+    }
+    if run.stop_to_ready is not None:
+        extra["stop_to_ready"] = run.stop_to_ready
+    if ideal is not None:
+        extra["of_ideal"] = run.rate / ideal
+    return Sample(run.rate, run.errors, run.first_error, extra)
+
+
+def _turret(
+    command: list[str],
+    script: str,
+    config: dict[str, Any],
+    plan: Plan,
+    ideal: float | None = None,
+) -> Measure:
+    return lambda: _from_turret(drive(command, SCRIPTS / script, config, plan), ideal)
+
+
+def _gturret(processes: int = 1) -> list[str]:
+    cpus = LOAD_CPU if processes == 1 else BOTH_CPUS
+    extra = ["--processes", str(processes)] if processes > 1 else []
+    return ["taskset", "-c", cpus, str(GTURRET), *extra]
+
+
+def _plan(settings: Settings, features: Features, url: str) -> list[Planned]:
+    """Every row of the table with how to measure one rep of it, in table order."""
+    warmup, window = settings.warmup, settings.window
+    planned: list[Planned] = []
+
+    def add(scenario: str, name: str, measure: Measure, seconds: float, na: str = "") -> None:
+        if scenario in settings.only or not settings.only:
+            row = Row(scenario, name, "tx/s", na=na)
+            planned.append(Planned(row, None if na else measure, 0.0 if na else seconds))
+
+    def loop(scenario: str, name: str, python: Path, kind: str) -> None:
+        def measure() -> Sample:
+            return _from_rate(peers.loop(python, kind, url, USERS, warmup, window, LOAD_CPU))
+
+        add(scenario, name, measure, warmup + window + _PEER_EXTRA)
+
+    def turret(
+        scenario: str,
+        name: str,
+        script: str,
+        config: dict[str, Any],
+        plan: Plan,
+        processes: int = 1,
+        ideal: float | None = None,
+        na: str = "",
+    ) -> None:
+        measure = _turret(_gturret(processes), script, config, plan, ideal)
+        # A stop waits for the canons' think time at most: budget it too.
+        seconds = plan.warmup + plan.window + _TURRET_EXTRA + config.get("sleep", 0)
+        add(scenario, name, measure, seconds, features.gturret or na)
+
+    http = Plan(warmup=warmup, window=window)
+    canons = {"name": "bench", "canons": USERS, "rampup": 0, "url": url}
+    turret("http-requests", GT_REQUESTS, "requests_get.py", canons, http)
+    loop("http-requests", BARE_REQUESTS, PROJECT_PY, "bare-requests")
+    loop("http-requests", HTTP_USER, BENCH_PY, "locust-http")
+    turret("http-fast", GT_FAST, "http_get.py", canons, http, na=features.http)
+    loop("http-fast", FAST_USER, BENCH_PY, "locust-fast")
+    loop("http-fast", BARE_GHC, BENCH_PY, "bare-geventhttpclient")
+    add("http-fast", WRK, lambda: _from_rate(peers.wrk(url, USERS, window, LOAD_CPU)), window)
+
+    # oct-turrets starts one cannon per pass of its main loop, waiting rampup/cannons
+    # seconds (1 s when that is 0), so rampup 1 s is its fastest start; gturret gets
+    # the same config. The window opens one warm-up after the rampup.
+    overhead = Plan(warmup=1 + warmup, window=window)
+    noop = {"name": "bench", "canons": OVERHEAD_CANONS, "rampup": 1}
+    oct_noop = {"name": "bench", "cannons": OVERHEAD_CANONS, "rampup": 1}
+    oct_command = ["taskset", "-c", LOAD_CPU, str(BENCH_PY), str(REPO / "bench" / "oct_start.py")]
+    turret("overhead", GT_NOOP, "noop.py", noop, overhead)
+    oct_measure = _turret(oct_command, "noop_oct.py", oct_noop, overhead)
+    add("overhead", OCT_NOOP, oct_measure, overhead.warmup + overhead.window + _TURRET_EXTRA)
+
+    # Rampup equal to the think time spreads the canons evenly over one period, so
+    # from then on the ideal rate is canons / think time at every instant.
+    for canons_n, think, window_n in ((10_000, 1, window), (100_000, 10, settings.big_window)):
+        scale = Plan(warmup=think + warmup, window=window_n)
+        config = {"name": "bench", "canons": canons_n, "rampup": think, "sleep": think}
+        turret("scale", SCALE_NAMES[canons_n], "sleep.py", config, scale, ideal=canons_n / think)
+
+    turret("cores", GT_PROCESSES, "noop.py", noop, overhead, processes=2, na=features.processes)
+    return planned
+
+
+def _measure(planned: list[Planned], reps: int, started: float) -> None:
+    """Run the reps in turns within each scenario, in table order."""
+    scenarios = list(dict.fromkeys(item.row.scenario for item in planned))
+    for scenario in scenarios:
+        group = [item for item in planned if item.row.scenario == scenario and item.measure]
+        for rep in range(1, reps + 1):
+            for item in group:
+                assert item.measure is not None
+                try:
+                    sample = item.measure()
+                except Exception as exc:  # a failed rep is reported, the bench goes on
+                    reason = f"{type(exc).__name__}: {exc}".strip()
+                    lines = [line.strip() for line in reason.splitlines() if line.strip()]
+                    item.row.failures.append(" ... ".join(dict.fromkeys([lines[0], lines[-1]])))
+                    shown = "FAILED " + reason[-1500:]
+                else:
+                    item.row.samples.append(sample)
+                    shown = f"{sample.value:,.1f} {item.row.unit}"
+                    if sample.errors:
+                        shown += f" ({sample.errors} errors, first: {sample.first_error[:120]})"
+                elapsed = time.monotonic() - started
+                print(
+                    f"[{elapsed:5.0f} s] {scenario} rep {rep}/{reps} {item.row.name}: {shown}",
+                    flush=True,
+                )
+
+
+def _derived_rows(rows: dict[str, Row]) -> list[Row]:
+    """The stop row comes from the 10k scale reps: canons there are mid-sleep(1)."""
+    source = rows.get(SCALE_10K)
+    if source is None:
+        return []
+    stop = Row("stop", STOP, "s", na=source.na)
+    for sample in source.samples:
+        if "stop_to_ready" in sample.extra:
+            stop.samples.append(Sample(sample.extra["stop_to_ready"]))
+        else:
+            stop.failures.append("no ready status within 15 s of stop")
+    if not source.samples and not source.na:
+        stop.na = source.why_not
+    return [stop]
+
+
+def _annotate(rows: dict[str, Row]) -> None:
+    """Facts about a row that its number alone would hide."""
+    for row in rows.values():
+        errors = sum(sample.errors for sample in row.samples)
+        if errors:
+            first = next(s.first_error for s in row.samples if s.errors)
+            row.notes.append(f"{errors} failed transactions over its reps (first: {first[:200]})")
+    oct_row = rows.get(OCT_NOOP)
+    if oct_row is not None and oct_row.ok:
+        oct_row.notes.append(
+            f"had {oct_row.median('threads'):.0f} OS threads at the end of the window, "
+            "where 1000 cannons need 1000+: its main loop starts one cannon per poll, and "
+            "busy cannon threads starve that loop of the GIL"
+        )
+        incomplete = sum(s.extra["incomplete_results"] for s in oct_row.samples)
+        if incomplete:
+            oct_row.notes.append(
+                f"{incomplete:,.0f} of its results lack `turret_name` (its cannons push "
+                "results straight to the HQ, skipping the turret that adds it); counted anyway"
+            )
+        if len(oct_row.failures) == 0 and all(
+            "stop_to_ready" not in s.extra for s in oct_row.samples
+        ):
+            oct_row.notes.append(
+                "never became ready after `stop`: it joins cannon threads it never started "
+                "(RuntimeError) and dies"
+            )
+
+
+def _mb(value: float) -> str:
+    return f"{value:,.0f} MB"
+
+
+def _times(value: float) -> str:
+    return f"{value:g}x"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def _checks(rows: dict[str, Row]) -> list[report.Check]:
+    def row(name: str) -> Row:
+        return rows.get(name) or Row("", name, "", na="not run (--only)")
+
+    gturret_requests = row(GT_REQUESTS)
+    gturret_fast = row(GT_FAST)
+    gturret_noop = row(GT_NOOP)
+    scale_10k = row(SCALE_10K)
+    scale_100k = row(SCALE_100K)
+    checks = [
+        ratio(gturret_requests, row(BARE_REQUESTS), 0.95),
+        ratio(gturret_requests, row(HTTP_USER), 1.0),
+        ratio(gturret_fast, row(FAST_USER), 2.5),
+        ratio(gturret_fast, row(BARE_GHC), 0.80),
+        ratio(gturret_fast, row(WRK), None),
+        ratio(row(BARE_GHC), row(WRK), None),
+        ratio(gturret_noop, row(OCT_NOOP), 5.0),
+        bound(scale_10k, "of ideal 10,000 tx/s", "of_ideal", 0.99, False, _times),
+        bound(scale_10k, "peak RSS", "peak_rss_mb", None, True, _mb),
+        bound(scale_100k, "of ideal 10,000 tx/s", "of_ideal", 0.95, False, _times),
+        bound(scale_100k, "peak RSS", "peak_rss_mb", 1536, True, _mb),
+        bound(row(STOP), "stop -> ready", None, 1.0, True, _seconds),
+        ratio(row(GT_PROCESSES), gturret_noop, 1.8),
+    ]
+    return [check for check in checks if check.row in rows]
+
+
+def _header(info: dict[str, Any]) -> str:
+    lines = ["# gturret bench", ""]
+    for section in ("machine", "versions", "pinning", "settings", "features"):
+        lines.append(f"**{section}**")
+        lines += [f"- {key}: {value}" for key, value in info[section].items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _settings() -> Settings:
+    parser = argparse.ArgumentParser(description="gturret side by side with its peers")
+    parser.add_argument("--window", type=float, default=5.0, help="measured seconds per rep")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds before the window")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per row (median)")
+    parser.add_argument(
+        "--big-window", type=float, default=20.0, help="measured seconds of the 100k-canon row"
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated scenarios: http-requests, http-fast, overhead, "
+        "scale (and stop), cores",
+    )
+    args = parser.parse_args()
+    only = frozenset(filter(None, args.only.split(",")))
+    return Settings(args.window, args.warmup, args.reps, args.big_window, only)
+
+
+def main() -> None:
+    settings = _settings()
+    started = time.monotonic()
+    os.sched_setaffinity(0, {int(TARGET_CPU)})
+    features = detect()
+    info: dict[str, Any] = {
+        "machine": machine.machine(),
+        "versions": {
+            "nginx": machine.tool(["nginx", "-v"]),
+            "wrk": machine.tool(["wrk", "--version"]),
+            "project venv": machine.packages(
+                PROJECT_PY, ["gturret", "gevent", "greenlet", "pyzmq", "requests", "ujson"]
+            ),
+            "bench venv": machine.packages(
+                BENCH_PY,
+                [
+                    "locust",
+                    "geventhttpclient",
+                    "oct-turrets",
+                    "gevent",
+                    "greenlet",
+                    "pyzmq",
+                    "requests",
+                ],
+            ),
+        },
+        "pinning": {
+            f"CPU {TARGET_CPU}": "nginx (1 worker), this orchestrator and its counting HQ (sink)",
+            f"CPU {LOAD_CPU}": "the load generator under test: turret, bare loop, Locust or wrk",
+            f"CPUs {BOTH_CPUS}": "gturret --processes 2",
+        },
+        "settings": {
+            **{key: value for key, value in asdict(settings).items() if key != "only"},
+            "users / canons in HTTP rows": USERS,
+            "scenarios": ", ".join(sorted(settings.only)) or "all",
+        },
+        "features": {
+            "gturret": features.gturret or "present",
+            "--processes": features.processes or "present",
+            "gturret.http": features.http or "present",
+        },
+    }
+    print(_header(info), flush=True)
+    with nginx(TARGET_CPU) as url:
+        planned = _plan(settings, features, url)
+        budget = settings.reps * sum(item.seconds for item in planned)
+        print(f"target: nginx at {url}; planned measuring time ≈ {budget:.0f} s", flush=True)
+        _measure(planned, settings.reps, started)
+    rows = {item.row.name: item.row for item in planned}
+    rows.update({row.name: row for row in _derived_rows(rows)})
+    _annotate(rows)
+    ordered = sorted(rows.values(), key=lambda row: SCENARIOS.index(row.scenario))
+    checks = _checks(rows)
+    total = time.monotonic() - started
+    table = report.markdown(ordered, checks)
+    info["machine"]["load average at the end"] = machine.machine()["load average (1, 5, 15 min)"]
+    footer = f"\nTotal bench time: {total:.0f} s (planned measuring ≈ {budget:.0f} s)\n"
+    print(table + "\n" + footer, flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.md").write_text(_header(info) + "\n" + table + "\n" + footer)
+    document = {
+        **info,
+        "rows": report.as_json(ordered, checks),
+        "total_seconds": total,
+        "planned_seconds": budget,
+    }
+    (RESULTS / "latest.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

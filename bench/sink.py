@@ -1,0 +1,289 @@
+"""A counting HQ that drives one real turret subprocess through the OCT protocol.
+
+It binds PUB + PULL on 127.0.0.1 ephemeral ports as the reference HQ does, asks for a
+status until the turret registers, sends ``set_transaction_context`` and ``start``,
+and counts the result messages it received during the measured window (what the
+turret claims it sent never counts). Then it sends ``stop``, times the wait for the
+``ready`` status, reads the turret's peak RSS and sends ``kill``. It speaks the wire
+through ``gturret.wire`` so the bench and the turret share one codec, and it must
+never leave a turret process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from gturret.wire import decode_message, encode_command, is_result, is_status
+
+# The reference HQ asks again each time a reply arrives or this many seconds pass; the
+# bench does the same after `stop`, so a turret that never announces `ready` by itself
+# shows up as a stop time of about this much.
+_STATUS_REPEAT = 2.0
+_REGISTER_REPEAT = 0.2
+_REGISTER_SETTLE = 0.3
+_KILL_GRACE = 5.0
+
+
+class TurretFailed(RuntimeError):
+    """The turret exited, never registered, or never became ready again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How long to warm up, to count, and to wait at each step (seconds)."""
+
+    warmup: float
+    window: float
+    register_timeout: float = 30.0
+    ready_timeout: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class TurretRun:
+    """What the sink saw of one turret run."""
+
+    results: int
+    seconds: float
+    errors: int
+    incomplete: int
+    first_error: str
+    stop_to_ready: float | None
+    peak_rss: int
+    threads: int
+
+    @property
+    def rate(self) -> float:
+        return self.results / self.seconds
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [pid], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
+
+
+def _proc_status_sum(pid: int, field: str) -> int:
+    """Sum of one /proc/PID/status number over ``pid`` and its descendants."""
+    total = 0
+    for process in _descendants(pid):
+        try:
+            lines = Path(f"/proc/{process}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith(f"{field}:"):
+                total += int(line.split()[1])
+    return total
+
+
+def peak_rss(pid: int) -> int:
+    """Peak resident memory in bytes: VmHWM summed over ``pid`` and its descendants."""
+    return _proc_status_sum(pid, "VmHWM") * 1024
+
+
+def threads(pid: int) -> int:
+    """OS threads of ``pid`` and its descendants (oct-turrets runs a thread per cannon)."""
+    return _proc_status_sum(pid, "Threads")
+
+
+class _Sink:
+    """The HQ's two sockets and the counters fed by what arrives on them."""
+
+    def __init__(self) -> None:
+        self.context = zmq.Context()
+        self.pub = self.context.socket(zmq.PUB)
+        self.pull = self.context.socket(zmq.PULL)
+        self.pub_port = self.pub.bind_to_random_port("tcp://127.0.0.1")
+        self.pull_port = self.pull.bind_to_random_port("tcp://127.0.0.1")
+        self.poller = zmq.Poller()
+        self.poller.register(self.pull, zmq.POLLIN)
+        self.results = 0
+        self.errors = 0
+        self.incomplete = 0
+        self.first_error = ""
+        self.registered: set[str] = set()
+        self.ready: set[str] = set()
+        self.stopped = False
+
+    def send(self, command: str, msg: Any = None) -> None:
+        self.pub.send(encode_command(command, msg))
+
+    def pump(self, seconds: float) -> None:
+        """Receive and count everything that arrives for ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if not self.poller.poll(int(min(left, 0.05) * 1000)):
+                continue
+            while True:
+                try:
+                    raw = self.pull.recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                self._handle(decode_message(raw))
+                if time.monotonic() >= deadline:
+                    return
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        if is_status(message):
+            uuid = str(message["uuid"])
+            if not self.stopped:
+                self.registered.add(uuid)
+            elif str(message["status"]).lower() == "ready":
+                self.ready.add(uuid)
+            return
+        # Whatever is not a status is a result: oct-turrets 0.2.8 sends its results
+        # without `turret_name`, so those are counted and also tallied as incomplete.
+        self.results += 1
+        if not is_result(message):
+            self.incomplete += 1
+        if message.get("error"):
+            self.errors += 1
+            self.first_error = self.first_error or str(message["error"])
+
+    def close(self) -> None:
+        self.context.destroy(linger=0)
+
+
+def _log_tail(log: Path) -> str:
+    lines = log.read_text(errors="replace").splitlines()
+    return "\n".join(lines[-15:])
+
+
+class _Turret:
+    """The turret subprocess: started pinned, always ended."""
+
+    def __init__(self, command: list[str], workdir: Path) -> None:
+        self.log = workdir / "turret.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [*command, str(workdir / "config.json")],
+                cwd=workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def check_alive(self, step: str) -> None:
+        if self.process.poll() is not None:
+            raise TurretFailed(
+                f"turret exited with code {self.process.returncode} {step}:\n{_log_tail(self.log)}"
+            )
+
+    def end(self, sink: _Sink) -> None:
+        if self.process.poll() is None:
+            sink.send("kill", "bench over")
+            deadline = time.monotonic() + _KILL_GRACE
+            while self.process.poll() is None and time.monotonic() < deadline:
+                sink.pump(0.05)
+        for ender in (self.process.terminate, self.process.kill):
+            if self.process.poll() is not None:
+                return
+            ender()
+            try:
+                self.process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def _register(sink: _Sink, turret: _Turret, plan: Plan) -> None:
+    deadline = time.monotonic() + plan.register_timeout
+    while not sink.registered:
+        turret.check_alive("before registering")
+        if time.monotonic() > deadline:
+            raise TurretFailed(
+                f"turret did not register within {plan.register_timeout} s:\n"
+                f"{_log_tail(turret.log)}"
+            )
+        sink.send("status_request")
+        sink.pump(_REGISTER_REPEAT)
+    # A turret made of several processes may register each of them: let them all in.
+    sink.send("status_request")
+    sink.pump(_REGISTER_SETTLE)
+
+
+def _wait_ready(sink: _Sink, turret: _Turret, plan: Plan) -> float | None:
+    stopped_at = time.monotonic()
+    sink.stopped = True
+    sink.send("stop", "premature stop")
+    next_ask = stopped_at + _STATUS_REPEAT
+    while not sink.registered <= sink.ready:
+        now = time.monotonic()
+        if now - stopped_at > plan.ready_timeout or turret.process.poll() is not None:
+            return None
+        if now >= next_ask:
+            sink.send("status_request")
+            next_ask = now + _STATUS_REPEAT
+        sink.pump(0.005)
+    return time.monotonic() - stopped_at
+
+
+def drive(command: list[str], script: Path, config: dict[str, Any], plan: Plan) -> TurretRun:
+    """Run one turret test: ``command`` plus the path of a config.json written here.
+
+    Scripts read their settings (URL, think time) from extra config keys, which both
+    turrets hand to ``Transaction`` from the first instance on; the transaction context
+    is sent empty, as the reference HQ sends its own.
+    """
+    sink = _Sink()
+    workdir = Path(tempfile.mkdtemp(prefix="gturret-bench-turret-"))
+    turret: _Turret | None = None
+    try:
+        shutil.copy(script, workdir / "script.py")
+        full = {
+            **config,
+            "script": "script.py",
+            "hq_address": "127.0.0.1",
+            "hq_publisher": sink.pub_port,
+            "hq_rc": sink.pull_port,
+        }
+        (workdir / "config.json").write_text(json.dumps(full))
+        turret = _Turret(command, workdir)
+        _register(sink, turret, plan)
+        sink.send("set_transaction_context", {})
+        sink.send("start", "open fire")
+        sink.pump(plan.warmup)
+        turret.check_alive("during warm-up")
+        counted_from, results_before = time.monotonic(), sink.results
+        sink.pump(plan.window)
+        counted_to, results = time.monotonic(), sink.results - results_before
+        turret.check_alive("during the measured window")
+        pid = turret.process.pid
+        threads_then, rss_then = threads(pid), peak_rss(pid)
+        stop_to_ready = _wait_ready(sink, turret, plan)
+        return TurretRun(
+            results=results,
+            seconds=counted_to - counted_from,
+            errors=sink.errors,
+            incomplete=sink.incomplete,
+            first_error=sink.first_error,
+            stop_to_ready=stop_to_ready,
+            peak_rss=max(rss_then, peak_rss(pid)),
+            threads=threads_then,
+        )
+    finally:
+        if turret is not None:
+            turret.end(sink)
+        sink.close()
+        shutil.rmtree(workdir, ignore_errors=True)

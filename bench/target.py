@@ -1,0 +1,85 @@
+"""The HTTP target every HTTP row fires at: one nginx worker on 127.0.0.1.
+
+nginx answers a tiny fixed body with no access log and long keep-alive, so the
+target costs as little as possible and every load generator meets the same server.
+Its config lives in a temporary folder, never in /etc, and only the process started
+here is ever stopped.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+_CONFIG = """\
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    default_type text/plain;
+    keepalive_timeout 65;
+    keepalive_requests 100000000;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 200 "ok"; }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    """An ephemeral port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"nginx exited with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nginx did not listen on 127.0.0.1:{port} within {timeout} s")
+
+
+@contextmanager
+def nginx(cpu: str) -> Iterator[str]:
+    """Run nginx pinned to ``cpu`` for the duration of the block; yield its URL."""
+    with tempfile.TemporaryDirectory(prefix="gturret-bench-nginx-") as root:
+        port = free_port()
+        conf = Path(root) / "nginx.conf"
+        conf.write_text(_CONFIG.format(root=root, port=port))
+        process = subprocess.Popen(
+            ["taskset", "-c", cpu, "nginx", "-p", root, "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_listening(port, process, timeout=10)
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
