@@ -10,7 +10,12 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_PYPI  := locust oct-turrets==0.2.8 geventhttpclient pyzmq ujson
 BENCH_ARGS  ?=
 
-.PHONY: install test test-slow lint run bench clean
+# `make run`: the demo load test, against a local target it starts and stops itself.
+DEMO_PORT := 8089
+DEMO_ARGS ?= --run-time 10s --threshold "p95<250ms" --threshold "error_rate<1%" \
+             --json out/summary.json --html out/report.html
+
+.PHONY: install test test-slow lint run browser bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 2; }
@@ -23,8 +28,21 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-test: install
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "make: chromium could not be installed; the HTML screenshot test will say so"
+
+test: install browser
 	$(BIN)/python -m pytest -q
+
+run: install
+	@mkdir -p out
+	@$(BIN)/python example_scripts/target.py --port $(DEMO_PORT) > /dev/null & target=$$!; \
+	trap 'kill $$target 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 50); do \
+	  $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', $(DEMO_PORT)), 1)" 2>/dev/null && break; \
+	  sleep 0.1; \
+	done; \
+	$(BIN)/gturret example_scripts/config.json --standalone $(DEMO_ARGS)
 
 test-slow: install
 	$(BIN)/python -m pytest -q -m slow

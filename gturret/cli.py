@@ -9,7 +9,8 @@ every UsageError into one line and exit status 2; it must never hide a traceback
 gturret's own bugs behind a friendly line.
 
 Exit statuses: 0 killed (by the HQ or a signal); 1 the turret broke (aborted);
-2 bad usage, config, tar or script.
+2 bad usage, config, tar or script. With ``--standalone`` the in-process HQ's verdict:
+0 passed, 1 a threshold failed or no transaction, 2 bad usage.
 """
 
 from gevent import monkey
@@ -25,11 +26,14 @@ from contextlib import ExitStack  # noqa: E402
 from gturret import __version__  # noqa: E402
 from gturret.config import ExtractedTar, TurretConfig, load_config  # noqa: E402
 from gturret.errors import UsageError  # noqa: E402
+from gturret.hq.cli import add_test_arguments, options_from_args  # noqa: E402
 from gturret.script import (  # noqa: E402
+    TransactionFactory,
     check_construction,
     load_transaction_class,
     transaction_factory,
 )
+from gturret.standalone import run_standalone  # noqa: E402
 from gturret.turret import Turret  # noqa: E402
 
 log = logging.getLogger("gturret")
@@ -54,7 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="log level (default INFO)",
     )
     parser.add_argument("--version", action="version", version=f"gturret {__version__}")
+    standalone = parser.add_argument_group(
+        "standalone run",
+        "with --standalone the turret runs one test against gturret's own HQ in this "
+        "process (loopback, ephemeral ports), prints a summary and exits with its "
+        "verdict: 0 passed, 1 a threshold failed or no transaction, 2 bad usage",
+    )
+    standalone.add_argument(
+        "--standalone", action="store_true", help="run one test with an in-process HQ"
+    )
+    add_test_arguments(standalone)
     return parser
+
+
+def _standalone_only(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """Test options given without --standalone (they would be silently ignored)."""
+    names = ("run_time", "drain_timeout", "context", "threshold", "json", "html", "no_progress")
+    return [
+        "--" + name.replace("_", "-")
+        for name in names
+        if getattr(args, name) != parser.get_default(name)
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("gturret: error: give a config file or --tar, not both", file=sys.stderr)
         return EXIT_USAGE
+    stray = [] if args.standalone else _standalone_only(parser, args)
+    if stray:
+        print(f"gturret: error: {', '.join(stray)} need --standalone", file=sys.stderr)
+        return EXIT_USAGE
     with ExitStack() as cleanup:
         try:
             if args.tar:
@@ -76,18 +104,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 config = load_config(package.config_path)
             else:
                 config = load_config(args.config)
-            turret = prepare_turret(config)
+            factory = prepare_factory(config)
+            options = options_from_args(args, turrets=1, pub_port=0, rc_port=0)
         except UsageError as exc:
             print(f"gturret: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        if args.standalone:
+            return run_standalone(config, factory, options)
+        turret = Turret(config, factory)
         turret.install_signal_handlers()
         return turret.serve()
     return EXIT_ABORTED
 
 
-def prepare_turret(config: TurretConfig) -> Turret:
+def prepare_factory(config: TurretConfig) -> TransactionFactory:
     """Load the script and check its Transaction can be built; UsageError if not."""
     cls = load_transaction_class(config.script)
     factory = transaction_factory(cls)
     check_construction(cls, factory, config.raw, config.script)
-    return Turret(config, factory)
+    return factory

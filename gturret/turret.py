@@ -81,6 +81,7 @@ class Turret:
             config.publisher_endpoint,
             config.collector_endpoint,
             self.uuid,
+            running=lambda: self.state is State.RUNNING,
             cease_fire=self._halt_canons,
             killed_status=lambda: self._status_frame(State.KILLED),
         )

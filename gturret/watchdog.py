@@ -12,8 +12,9 @@ interrupted: after a ``kill`` the watchdog then sends the final ``killed`` statu
 itself and exits the process.
 
 It must never act while the loop is healthy (the dispatcher owns every state change)
-and never touch the turret's own sockets (ZeroMQ sockets are not thread-safe): it
-has its own.
+or while no test runs (then no script holds the loop: in ``--standalone`` the HQ may,
+writing its report), and never touch the turret's own sockets (ZeroMQ sockets are
+not thread-safe): it has its own.
 """
 
 from __future__ import annotations
@@ -62,12 +63,14 @@ class Watchdog:
         command_endpoint: str,
         collector_endpoint: str,
         uuid: str,
+        running: Callable[[], bool],
         cease_fire: Callable[[], None],
         killed_status: Callable[[], bytes],
     ) -> None:
         self._command_endpoint = command_endpoint
         self._collector_endpoint = collector_endpoint
         self._uuid = uuid
+        self._running = running
         self._cease_fire = cease_fire
         self._killed_status = killed_status
         self._main_thread = _real_get_ident()
@@ -122,7 +125,7 @@ class Watchdog:
             _real_sleep(CHECK_INTERVAL)
             self._read_orders(sub)
             blocked = self.loop_blocked_for
-            if blocked < BLOCKED_AFTER:
+            if blocked < BLOCKED_AFTER or not self._running():
                 reported = False
                 self._order = None
                 continue

@@ -14,6 +14,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from gturret.errors import UsageError
 from gturret.hq.options import LATE_START_MODES, HQOptions, parse_context, parse_duration
@@ -66,16 +67,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="turrets to wait for before the start (default 1)",
     )
     parser.add_argument(
-        "--run-time",
-        default="30s",
-        metavar="DURATION",
-        help="how long the test runs: 45, 30s, 2m, 1h, 1m30s (default 30s)",
-    )
-    parser.add_argument(
         "--wait-timeout",
         default="60s",
         metavar="DURATION",
         help="give up (exit 2) if the turrets have not reported by then (default 60s)",
+    )
+    parser.add_argument(
+        "--late-start",
+        choices=list(LATE_START_MODES),
+        default="direct",
+        help="how to start a turret that is ready during the run: direct (default), "
+        "broadcast (use it with oct-turrets 0.2.8 turrets, which crash on any direct "
+        "order), off",
+    )
+    add_test_arguments(parser)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    return parser
+
+
+def add_test_arguments(parser: argparse._ActionsContainer) -> None:
+    """The options of one test run, shared with ``gturret --standalone``."""
+    parser.add_argument(
+        "--run-time",
+        default="30s",
+        metavar="DURATION",
+        help="how long the test runs: 45, 30s, 2m, 1h, 1m30s (default 30s)",
     )
     parser.add_argument(
         "--drain-timeout",
@@ -96,20 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EXPR",
         help="pass/fail rule, repeatable (see below)",
     )
-    parser.add_argument(
-        "--late-start",
-        choices=list(LATE_START_MODES),
-        default="direct",
-        help="how to start a turret that is ready during the run: direct (default), "
-        "broadcast (use it with oct-turrets 0.2.8 turrets, which crash on any direct "
-        "order), off",
-    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
     parser.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report here")
     parser.add_argument("--no-progress", action="store_true", help="no live progress line")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
-    return parser
 
 
 def _report_path(path: Path | None, flag: str) -> Path | None:
@@ -118,23 +124,27 @@ def _report_path(path: Path | None, flag: str) -> Path | None:
     return path
 
 
-def options_from_args(args: argparse.Namespace) -> HQOptions:
-    """HQOptions from parsed arguments; UsageError with one line if one is wrong."""
-    return HQOptions(
-        turrets=args.turrets,
-        run_time=parse_duration(args.run_time, name="--run-time"),
-        pub_port=args.pub,
-        rc_port=args.rc,
-        bind=args.bind,
-        context=parse_context(args.context),
-        thresholds=parse_thresholds(args.threshold),
-        json_path=_report_path(args.json, "--json"),
-        html_path=_report_path(args.html, "--html"),
-        wait_timeout=parse_duration(args.wait_timeout, name="--wait-timeout"),
-        drain_timeout=parse_duration(args.drain_timeout, name="--drain-timeout"),
-        late_start=args.late_start,
-        progress=not args.no_progress,
-    )
+def options_from_args(args: argparse.Namespace, **fixed: Any) -> HQOptions:
+    """HQOptions from parsed arguments (``fixed`` overrides); UsageError if one is wrong."""
+    settings: dict[str, Any] = {
+        "run_time": parse_duration(args.run_time, name="--run-time"),
+        "context": parse_context(args.context),
+        "thresholds": parse_thresholds(args.threshold),
+        "json_path": _report_path(args.json, "--json"),
+        "html_path": _report_path(args.html, "--html"),
+        "drain_timeout": parse_duration(args.drain_timeout, name="--drain-timeout"),
+        "progress": not args.no_progress,
+    }
+    if not fixed:
+        settings.update(
+            turrets=args.turrets,
+            pub_port=args.pub,
+            rc_port=args.rc,
+            bind=args.bind,
+            wait_timeout=parse_duration(args.wait_timeout, name="--wait-timeout"),
+            late_start=args.late_start,
+        )
+    return HQOptions(**settings, **fixed)
 
 
 def main(argv: list[str] | None = None) -> int:

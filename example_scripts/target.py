@@ -1,0 +1,65 @@
+"""A small HTTP target for the demo load test (``make run``) and the standalone tests.
+
+Serves on 127.0.0.1 only, with gevent's WSGI server so hundreds of canons can keep
+connections open at once. ``GET /`` answers a little JSON after a short think time
+(2-8 ms), ``POST /`` answers 201. Prints the port it listens on, then serves until
+killed.
+
+    python example_scripts/target.py --port 8089
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import socket  # noqa: E402
+from collections.abc import Callable, Iterable  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.pywsgi import WSGIHandler, WSGIServer  # noqa: E402
+
+Start = Callable[[str, list[tuple[str, str]]], Any]
+
+
+def application(environ: dict[str, Any], start_response: Start) -> Iterable[bytes]:
+    gevent.sleep(random.uniform(0.002, 0.008))
+    if environ["REQUEST_METHOD"] == "POST":
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        environ["wsgi.input"].read(size)
+        status, body = "201 Created", {"ordered": True}
+    else:
+        status, body = "200 OK", {"hello": "turret", "query": environ.get("QUERY_STRING", "")}
+    payload = json.dumps(body).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+    )
+    return [payload]
+
+
+class NoDelayHandler(WSGIHandler):
+    """Sends each response at once: without TCP_NODELAY, a response written in two
+    pieces waits for the client's delayed ACK (about 40 ms on Linux)."""
+
+    def handle(self) -> None:
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().handle()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="demo HTTP target on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8089, help="port (0: any free one)")
+    args = parser.parse_args()
+    server = WSGIServer(
+        ("127.0.0.1", args.port), application, log=None, backlog=1024, handler_class=NoDelayHandler
+    )
+    server.init_socket()
+    print(server.server_port, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""``gturret --standalone``: one process runs the turret and our HQ together.
+
+Why it exists: a CI job or a newcomer needs a whole load test on one machine with
+one command. The HQ binds ephemeral loopback ports, the turret connects to them,
+and both share one gevent loop; the HQ code path is exactly ``gturret-hq``'s, so
+reports and exit statuses are the same. It must never open a port beyond loopback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+
+import gevent
+
+from gturret.config import TurretConfig
+from gturret.hq import HQOptions, run_hq
+from gturret.script import TransactionFactory
+from gturret.turret import Turret
+
+log = logging.getLogger(__name__)
+
+#: Seconds the turret gets to report ``killed`` once the HQ is done.
+TURRET_EXIT_TIMEOUT = 5.0
+
+
+def run_standalone(config: TurretConfig, factory: TransactionFactory, options: HQOptions) -> int:
+    """Run one test of ``config``'s turret against an in-process HQ; the HQ's exit status."""
+    turrets: list[tuple[Turret, gevent.Greenlet]] = []
+
+    def start_turret(pub_port: int, rc_port: int) -> None:
+        local = dataclasses.replace(
+            config, hq_address="127.0.0.1", hq_publisher=pub_port, hq_rc=rc_port
+        )
+        turret = Turret(local, factory)
+        turrets.append((turret, gevent.spawn(turret.serve)))
+
+    hq = gevent.spawn(run_hq, options, on_bound=start_turret)
+    _interrupt_on_sigint(hq)
+    try:
+        status: int = hq.get()
+    finally:
+        for turret, serving in turrets:
+            turret.request_kill("standalone test over")
+            serving.join(TURRET_EXIT_TIMEOUT)
+    return status
+
+
+def _interrupt_on_sigint(hq: gevent.Greenlet) -> None:
+    """First Ctrl-C: the HQ stops the test early and reports; the second exits at once."""
+    interrupted = False
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        if interrupted:
+            os._exit(130)
+        interrupted = True
+        hq.kill(KeyboardInterrupt, block=False)
+
+    gevent.signal_handler(signal.SIGINT, on_sigint)
