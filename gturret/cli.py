@@ -27,6 +27,7 @@ from gturret import __version__  # noqa: E402
 from gturret.config import ExtractedTar, TurretConfig, load_config  # noqa: E402
 from gturret.errors import UsageError  # noqa: E402
 from gturret.hq.cli import add_test_arguments, options_from_args  # noqa: E402
+from gturret.requests_tuning import patch_urllib3_pool_queue  # noqa: E402
 from gturret.script import (  # noqa: E402
     TransactionFactory,
     check_construction,
@@ -119,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def prepare_factory(config: TurretConfig) -> TransactionFactory:
     """Load the script and check its Transaction can be built; UsageError if not."""
+    if patch_urllib3_pool_queue():
+        log.info("urllib3 pools now use gevent's LifoQueue (this gevent does not patch it)")
     cls = load_transaction_class(config.script)
     factory = transaction_factory(cls)
     check_construction(cls, factory, config.raw, config.script)

@@ -211,3 +211,37 @@ def test_bad_tar_through_the_cli_exits_2_with_one_line(tmp_path, members, messag
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr
+
+
+def test_tar_with_too_many_members_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr("gturret.config.MAX_TAR_MEMBERS", 50)
+    members = good_tar_members() + [file_member(f"f{i}", b"x") for i in range(60)]
+    archive = make_tar(tmp_path / "many.tar.gz", members)
+    with pytest.raises(TarError, match="more than 50 members"):
+        ExtractedTar(archive)
+
+
+def test_tar_that_unpacks_too_big_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr("gturret.config.MAX_TAR_BYTES", 10_000)
+    members = [*good_tar_members(), file_member("big.bin", b"\0" * 20_000)]
+    archive = make_tar(tmp_path / "big.tar.gz", members)
+    with pytest.raises(TarError, match="unpacks to more than 10000 bytes"):
+        ExtractedTar(archive)
+
+
+def test_turret_from_a_tar_removes_its_folder_when_killed(hq, spawn_turret, tmp_path, monkeypatch):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    config = {**GOOD, "hq_publisher": hq.pub_port, "hq_rc": hq.rc_port}
+    members = [
+        file_member("config.json", json.dumps(config).encode()),
+        file_member("v_user.py", SCRIPT.encode()),
+    ]
+    archive = make_tar(tmp_path / "turret.tar.gz", members)
+    turret = spawn_turret("--tar", str(archive))
+    hq.register()
+    assert [p.name for p in scratch.iterdir()][0].startswith("gturret-tar-")
+    hq.send("kill")
+    assert turret.wait(timeout=5) == 0
+    assert list(scratch.iterdir()) == []
