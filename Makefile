@@ -45,7 +45,7 @@ run: install
 	$(BIN)/gturret example_scripts/config.json --standalone $(DEMO_ARGS)
 
 test-slow: install
-	$(BIN)/python -m pytest -q -m slow
+	GTURRET_FUZZ_FRAMES=25000 $(BIN)/python -m pytest -q -s -m "slow or fuzz"
 
 lint: install
 	$(BIN)/ruff check gturret tests bench example_scripts

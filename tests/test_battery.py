@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.conftest import write_turret
 
 BIRTH_RECORDER = """
@@ -103,3 +105,32 @@ def test_stop_kills_canons_stuck_in_long_sleeps_after_the_grace(hq, spawn_turret
     assert time.monotonic() - sent < 3
     assert "50 canons killed after 0.2s grace" in turret.log
     assert not hq.results
+
+
+@pytest.mark.slow
+def test_ten_thousand_canons_all_run(hq, spawn_turret, tmp_path):
+    script = """
+        import os, time
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def __init__(self, config, context=None):
+                super().__init__(config, context)
+                self.me = float(id(self))
+
+            def run(self):
+                self.custom_timers["canon"] = self.me
+                time.sleep(1)
+    """
+    spawn_turret(str(write_turret(tmp_path, script, hq, canons=10_000, rampup=1)))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.collect(4.0)
+    hq.send("status_request")
+    assert hq.wait_status("running")["canons_active"] == 10_000
+    canons = {r["custom_timers"]["canon"] for r in hq.results}
+    assert len(canons) == 10_000
+    hq.send("stop", "premature stop")
+    ready = hq.wait_status("ready", timeout=10)
+    hq.collect(0.5)
+    assert ready["results_produced"] == len(hq.results)

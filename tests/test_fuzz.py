@@ -78,6 +78,7 @@ def sync(hq: FakeHQ) -> dict:
     return status
 
 
+@pytest.mark.fuzz
 @pytest.mark.parametrize("state", ["ready", "running"])
 def test_fuzzed_frames_never_break_the_turret(hq, spawn_turret, tmp_path, state):
     turret = spawn_turret(str(write_turret(tmp_path, SCRIPT, hq, canons=20)))
