@@ -320,7 +320,10 @@ def _header(info: dict[str, Any]) -> str:
     lines = ["# gturret bench", ""]
     for section in ("machine", "versions", "pinning", "settings", "features"):
         lines.append(f"**{section}**")
-        lines += [f"- {key}: {value}" for key, value in info[section].items()]
+        for key, value in info[section].items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{name} {version}" for name, version in value.items())
+            lines.append(f"- {key}: {value}")
         lines.append("")
     return "\n".join(lines)
 
