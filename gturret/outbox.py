@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 
-#: One finished transaction: (elapsed, epoch, scriptrun_time, error, custom_timers).
-ResultRecord = tuple[float, float, float, str, dict[str, float]]
+from gturret.wire import ResultRecord
 
 
 class Outbox:

@@ -98,7 +98,11 @@ class Turret:
         self.link.start_pusher()
         self.watchdog.start()
         try:
-            self._set_state(State.READY)
+            # Ready, but said only in answer to status_request: an announcement now
+            # could reach an HQ before our subscription does, and the HQ would then
+            # send its start into the void (ZeroMQ's PUB drops frames for
+            # subscribers that have not joined yet).
+            self.state = State.READY
             log.info(
                 "turret %r (%s) ready, %d canons; waiting for the HQ at %s (commands)"
                 " and %s (results)",

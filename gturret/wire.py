@@ -8,6 +8,7 @@ misfile as a status.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,8 @@ RESULT_KEYS = ("turret_name", "elapsed", "epoch", "scriptrun_time", "error", "cu
 # raw text. JSON lets us spell the same string without it: "st\u0061tus" decodes to
 # "status". Only string contents can hold it (no result key does), and a backslash
 # before it is always escaped itself ("\\status"), so the swap never changes meaning.
-_STATUS = b"status"
-_STATUS_ESCAPED = b"st\\u0061tus"
+_STATUS = "status"
+_STATUS_ESCAPED = "st\\u0061tus"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,19 +94,48 @@ def encode_result(
     custom_timers: dict[str, float],
 ) -> bytes:
     """A result message with exactly the six keys, never containing ``status`` raw."""
-    raw: bytes = ujson.dumps(
-        {
-            "turret_name": turret_name,
-            "elapsed": elapsed,
-            "epoch": epoch,
-            "scriptrun_time": scriptrun_time,
-            "error": error,
-            "custom_timers": custom_timers,
-        }
+    return result_encoder(turret_name)((elapsed, epoch, scriptrun_time, error, custom_timers))
+
+
+#: One finished transaction: (elapsed, epoch, scriptrun_time, error, custom_timers).
+ResultRecord = tuple[float, float, float, str, dict[str, float]]
+
+
+def result_encoder(turret_name: str) -> Callable[[ResultRecord], bytes]:
+    """An encoder of result records for one turret: the turret's hot path.
+
+    Encoding is most of a turret's work per transaction, so the parts that never
+    change (the keys, the turret's name) go into a template once, the three times
+    are printed by C-level ``%`` formatting (microseconds for the clock readings,
+    nanoseconds for ``scriptrun_time``: about twice as fast as the shortest-repr
+    float printing of ``repr`` or ``ujson``), and JSON-encoding and the ``status``
+    check run only on an error text or timers that are actually there.
+    """
+    name = _json_text(turret_name).replace("%", "%%")
+    template = (
+        '{"turret_name":' + name + ',"elapsed":%.6f,"epoch":%.6f,"scriptrun_time":%.9f,'
+        '"error":%s,"custom_timers":%s}'
     ).encode()
-    if _STATUS in raw:
-        raw = raw.replace(_STATUS, _STATUS_ESCAPED)
-    return raw
+    no_error = b'""'
+    no_timers = b"{}"
+
+    def encode(record: ResultRecord) -> bytes:
+        elapsed, epoch, scriptrun_time, error, timers = record
+        return template % (
+            elapsed,
+            epoch,
+            scriptrun_time,
+            _json_text(error).encode() if error else no_error,
+            _json_text(timers).encode() if timers else no_timers,
+        )
+
+    return encode
+
+
+def _json_text(value: Any) -> str:
+    """JSON text of ``value`` in which the substring ``status`` never appears."""
+    text: str = ujson.dumps(value)
+    return text.replace(_STATUS, _STATUS_ESCAPED) if _STATUS in text else text
 
 
 def decode_message(raw: bytes) -> dict[str, Any]:

@@ -110,3 +110,12 @@ def test_decode_message_refuses_non_objects():
         wire.decode_message(b"[1]")
     with pytest.raises(WireError):
         wire.decode_message(b"{")
+
+
+def test_result_times_keep_microseconds_and_any_turret_name():
+    encode = wire.result_encoder("100% % %s turret")
+    message = json.loads(encode((12.3456789, 1795807520.0347621, 1.23456789e-7, "", {})))
+    assert message["turret_name"] == "100% % %s turret"
+    assert message["elapsed"] == pytest.approx(12.345679, abs=1e-6)
+    assert message["epoch"] == pytest.approx(1795807520.034762, abs=1e-6)
+    assert message["scriptrun_time"] == pytest.approx(1.23e-7, abs=1e-9)
