@@ -74,12 +74,19 @@ class FakeHQ:
         raise AssertionError(f"no {status!r} status within {timeout}s; got {self.statuses[-3:]}")
 
     def register(self, timeout: float = 10.0) -> dict[str, Any]:
-        """Send status_request until a turret answers (subscriptions take a moment)."""
+        """Send status_request until a turret answers (subscriptions take a moment).
+
+        Requests sent before the subscription was made are lost, but those sent
+        after it may be answered late: wait until the answers stop, so that no stale
+        "ready" is taken later for the answer to a later command.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.send("status_request")
             message = self.poll(0.2)
             if message is not None and wire.is_status(message):
+                while self.poll(0.3) is not None:
+                    pass
                 return message
         raise AssertionError(f"no turret registered within {timeout}s")
 
