@@ -85,7 +85,8 @@ class FakeHQ:
             self.send("status_request")
             message = self.poll(0.2)
             if message is not None and wire.is_status(message):
-                while self.poll(0.3) is not None:
+                settle_by = time.monotonic() + 1.0
+                while time.monotonic() < settle_by and self.poll(0.3) is not None:
                     pass
                 return message
         raise AssertionError(f"no turret registered within {timeout}s")
