@@ -6,7 +6,9 @@ semaphore to every spawn. Spawning is kept apart from the canon loop (as Locust 
 dispatch apart from its runners): canon *i* starts at ``i * rampup / canons`` seconds
 after start, computed from the clock each tick, never by accumulating sleeps, so a
 10,000-canon rampup does not drift; all starts that are due in one tick are spawned
-together. This module must never talk to sockets.
+together. A worker of a fleet (``--processes N``) runs its :class:`Share` of the
+canons, every N-th global index, on the same global schedule, so N workers start
+canons exactly as one turret would. This module must never talk to sockets.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
@@ -30,6 +33,22 @@ log = logging.getLogger(__name__)
 KILL_TIMEOUT = 2.0
 
 
+@dataclass(frozen=True, slots=True)
+class Share:
+    """The canons one process runs: global indices ``index``, ``index + count``, …"""
+
+    index: int = 0
+    count: int = 1
+
+    def of(self, canons: int) -> range:
+        """The global indices of this share among ``canons`` canons."""
+        return range(self.index, canons, self.count)
+
+
+#: A turret on its own runs every canon.
+WHOLE = Share()
+
+
 class Battery:
     """The canons of one test; built at ``start``, discarded after ``stop``."""
 
@@ -42,6 +61,7 @@ class Battery:
         drain: Callable[[], object],
         canons: int,
         rampup: float,
+        share: Share = WHOLE,
     ) -> None:
         self.factory = factory
         self.config = config
@@ -50,6 +70,7 @@ class Battery:
         self.drain = drain
         self.canons = canons
         self.rampup = rampup
+        self.mine = share.of(canons)
         self.firing = False
         self.started_at = 0.0
         self.spawned = 0
@@ -71,15 +92,17 @@ class Battery:
 
     def _ramp_up(self) -> None:
         step = self.rampup / self.canons
+        mine = self.mine
         spawn = self._group.spawn
-        while self.spawned < self.canons and self.firing:
+        while self.spawned < len(mine) and self.firing:
             since = perf_counter() - self.started_at
             due = self.canons if step == 0 else min(self.canons, int(since / step) + 1)
-            while self.spawned < due:
+            while self.spawned < len(mine) and mine[self.spawned] < due:
                 spawn(fire, self)
                 self.spawned += 1
-            if self.spawned < self.canons:
-                gevent.sleep(max(0.0, self.spawned * step - (perf_counter() - self.started_at)))
+            if self.spawned < len(mine):
+                next_at = mine[self.spawned] * step
+                gevent.sleep(max(0.0, next_at - (perf_counter() - self.started_at)))
 
     def stop(self, grace: float) -> int:
         """Cease fire; canons still busy after ``grace`` seconds are killed. Returns how many."""

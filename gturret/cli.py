@@ -8,9 +8,10 @@ So this module patches at import, before its other imports, and the package
 every UsageError into one line and exit status 2; it must never hide a traceback of
 gturret's own bugs behind a friendly line.
 
-Exit statuses: 0 killed (by the HQ or a signal); 1 the turret broke (aborted);
-2 bad usage, config, tar or script. With ``--standalone`` the in-process HQ's verdict:
-0 passed, 1 a threshold failed or no transaction, 2 bad usage.
+Exit statuses: 0 killed (by the HQ or a signal); 1 the turret broke (aborted, or
+one of its ``--processes`` workers died); 2 bad usage, config, tar or script. With
+``--standalone`` the in-process HQ's verdict: 0 passed, 1 a threshold failed or no
+transaction, 2 bad usage.
 """
 
 from gevent import monkey
@@ -26,6 +27,7 @@ from contextlib import ExitStack  # noqa: E402
 from gturret import __version__  # noqa: E402
 from gturret.config import ExtractedTar, TurretConfig, load_config  # noqa: E402
 from gturret.errors import UsageError  # noqa: E402
+from gturret.fleet import Fleet, fleet_size  # noqa: E402
 from gturret.hq.cli import add_test_arguments, options_from_args  # noqa: E402
 from gturret.requests_tuning import patch_urllib3_pool_queue  # noqa: E402
 from gturret.script import (  # noqa: E402
@@ -57,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log level (default INFO)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes sharing the canons, one gevent loop each; -1: one per core;"
+        " the HQ still sees one turret (default 1: this process runs the canons)",
     )
     parser.add_argument("--version", action="version", version=f"gturret {__version__}")
     standalone = parser.add_argument_group(
@@ -94,6 +104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("gturret: error: give a config file or --tar, not both", file=sys.stderr)
         return EXIT_USAGE
+    if args.processes == 0 or args.processes < -1:
+        print(
+            "gturret: error: --processes must be 1 or more, or -1 (one per core)", file=sys.stderr
+        )
+        return EXIT_USAGE
+    if args.standalone and args.processes != 1:
+        print("gturret: error: --processes does not work with --standalone", file=sys.stderr)
+        return EXIT_USAGE
     stray = [] if args.standalone else _standalone_only(parser, args)
     if stray:
         print(f"gturret: error: {', '.join(stray)} need --standalone", file=sys.stderr)
@@ -112,6 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         if args.standalone:
             return run_standalone(config, factory, options)
+        processes = fleet_size(args.processes, config.canons)
+        if processes < args.processes:
+            log.info("%d canons: %d processes, not %d", config.canons, processes, args.processes)
+        if processes > 1:
+            fleet = Fleet(config, processes, args.log_level)
+            fleet.install_signal_handlers()
+            return fleet.serve()
         turret = Turret(config, factory)
         turret.install_signal_handlers()
         return turret.serve()

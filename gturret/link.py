@@ -2,6 +2,9 @@
 
 Why it exists: sockets, their options and their failure modes in one place. The
 turret connects and the HQ binds; ZeroMQ reconnects on its own when the HQ restarts.
+A worker of a fleet (``--processes``) is given a :class:`Route`: it takes commands
+from, and sends statuses to, its parent, while its results still go straight to the
+HQ on their own PUSH socket.
 
 Every receive and send here is non-blocking (``NOBLOCK``), driven by short gevent
 timers rather than socket events: a timer wakes its greenlet straight from the
@@ -18,6 +21,7 @@ This module must never block a canon and never drop a message without counting i
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from time import perf_counter
 
 import gevent
@@ -45,25 +49,50 @@ _send = zmq.backend.Socket.send
 NOBLOCK = zmq.NOBLOCK
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a turret takes its commands from and sends its statuses to."""
+
+    commands: str
+    statuses: str
+
+    @classmethod
+    def to_hq(cls, config: TurretConfig) -> Route:
+        """A turret on its own: both ways lead to the HQ."""
+        return cls(config.publisher_endpoint, config.collector_endpoint)
+
+
 class Link:
     """SUB in, PUSH out, and the pusher greenlet that drains the outbox."""
 
-    def __init__(self, config: TurretConfig, uuid: str, outbox: Outbox) -> None:
+    def __init__(
+        self, config: TurretConfig, uuid: str, outbox: Outbox, route: Route | None = None
+    ) -> None:
         self.outbox = outbox
+        self.route = route or Route.to_hq(config)
         self._encode = wire.result_encoder(config.name)
         self._context = zmq.Context()
         self._sub = self._context.socket(zmq.SUB)
         self._sub.setsockopt(zmq.LINGER, 0)
         self._sub.setsockopt(zmq.SUBSCRIBE, b"")
         self._sub.setsockopt(zmq.SUBSCRIBE, uuid.encode())
-        self._sub.connect(config.publisher_endpoint)
-        self._push = self._context.socket(zmq.PUSH)
-        self._push.setsockopt(zmq.LINGER, CLOSE_LINGER_MS)
-        self._push.setsockopt(zmq.IMMEDIATE, 1)
-        self._push.connect(config.collector_endpoint)
+        self._sub.connect(self.route.commands)
+        self._push = self._connect_push(config.collector_endpoint)
+        self._status_push = (
+            self._push
+            if self.route.statuses == config.collector_endpoint
+            else self._connect_push(self.route.statuses)
+        )
         self._pusher: gevent.Greenlet | None = None
         self._dropped_logged = 0
         self._drop_log_at = 0.0
+
+    def _connect_push(self, endpoint: str) -> zmq.Socket[bytes]:
+        push = self._context.socket(zmq.PUSH)
+        push.setsockopt(zmq.LINGER, CLOSE_LINGER_MS)
+        push.setsockopt(zmq.IMMEDIATE, 1)
+        push.connect(endpoint)
+        return push
 
     def receive(self) -> bytes | None:
         """The next command frame, or None when none is waiting."""
@@ -82,6 +111,7 @@ class Link:
         items = self.outbox.items
         send = _send
         push = self._push
+        status_push = self._status_push
         encode = self._encode
         deadline = perf_counter() + budget
         sent = 0
@@ -89,7 +119,7 @@ class Link:
             while items:
                 item = items[0]
                 if isinstance(item, bytes):
-                    send(push, item, NOBLOCK)
+                    send(status_push, item, NOBLOCK)
                 else:
                     send(push, encode(item), NOBLOCK)
                     sent += 1
@@ -140,9 +170,10 @@ class Link:
         self._drop_log_at = now + DROP_LOG_INTERVAL
 
     def close(self) -> None:
-        """Stop the pusher and close both sockets (PUSH lingers to deliver its queue)."""
+        """Stop the pusher and close the sockets (PUSH lingers to deliver its queue)."""
         if self._pusher is not None:
             self._pusher.kill()
         self._sub.close()
+        self._status_push.close()
         self._push.close()
         self._context.term()

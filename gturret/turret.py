@@ -28,10 +28,10 @@ from typing import Any
 import gevent
 
 from gturret import wire
-from gturret.battery import Battery
+from gturret.battery import WHOLE, Battery, Share
 from gturret.config import TurretConfig
-from gturret.errors import WireError
-from gturret.link import Link
+from gturret.dispatch import CommandReader
+from gturret.link import Link, Route
 from gturret.outbox import Outbox
 from gturret.watchdog import CanonInterrupted, Watchdog
 
@@ -44,8 +44,6 @@ KILL_GRACE = 0.3
 KILL_FLUSH_TIMEOUT = 1.0
 #: At stop, seconds to deliver what is queued before reporting ready anyway.
 STOP_FLUSH_TIMEOUT = 5.0
-#: Bad frames logged one by one before the rest are only counted.
-BAD_FRAMES_LOGGED = 5
 
 
 class State(StrEnum):
@@ -56,7 +54,7 @@ class State(StrEnum):
     ABORTED = "aborted"
 
 
-class Turret:
+class Turret(CommandReader):
     """One turret: takes commands from the HQ, runs batteries, reports."""
 
     def __init__(
@@ -64,22 +62,26 @@ class Turret:
         config: TurretConfig,
         factory: Callable[[dict[str, Any], Any], Any],
         uuid: str | None = None,
+        route: Route | None = None,
+        share: Share = WHOLE,
     ) -> None:
+        """``route`` and ``share`` make it a worker of a fleet (see ``gturret.worker``)."""
         self.config = config
         self.factory = factory
         self.uuid = uuid or str(uuid_module.uuid4())
         self.state = State.INIT
         self.context: dict[str, Any] = {}
         self.outbox = Outbox(config.outbox_limit)
-        self.link = Link(config, self.uuid, self.outbox)
+        self.link = Link(config, self.uuid, self.outbox, route)
+        self.share = share
         self.battery: Battery | None = None
         self.frames_ignored = 0
         self._counts_at_start = (0, 0, 0)
         self._kill_reason: str | None = None
         self._last_frame_at = monotonic()
         self.watchdog = Watchdog(
-            config.publisher_endpoint,
-            config.collector_endpoint,
+            self.link.route.commands,
+            self.link.route.statuses,
             self.uuid,
             running=lambda: self.state is State.RUNNING,
             cease_fire=self._halt_canons,
@@ -109,7 +111,7 @@ class Turret:
                 self.config.name,
                 self.uuid,
                 self.config.canons,
-                self.config.publisher_endpoint,
+                self.link.route.commands,
                 self.config.collector_endpoint,
             )
             while self.state is not State.KILLED:
@@ -176,21 +178,6 @@ class Turret:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, on_signal)
 
-    def handle_frame(self, frame: bytes) -> None:
-        """Decode one frame and run its command; bad frames are counted and ignored."""
-        try:
-            command = wire.decode_command(frame)
-        except WireError as exc:
-            self._ignore(f"malformed frame ignored: {exc}")
-            return
-        if command.channel and command.channel != self.uuid:
-            return
-        handler = self._handlers.get(command.name)
-        if handler is None:
-            self._ignore(f"unknown command {command.name[:80]!r} ignored")
-            return
-        handler(command.msg)
-
     def status_extra(self) -> dict[str, Any]:
         """Counters carried in every status message (the reference HQ ignores them)."""
         return {
@@ -203,13 +190,6 @@ class Turret:
             "loop_blocked_s": round(self.watchdog.loop_blocked_for, 3),
             "rss_bytes": _resident_bytes(),
         }
-
-    def _ignore(self, why: str) -> None:
-        self.frames_ignored += 1
-        if self.frames_ignored <= BAD_FRAMES_LOGGED:
-            log.warning(why)
-            if self.frames_ignored == BAD_FRAMES_LOGGED:
-                log.warning("further bad frames are counted in the status, not logged")
 
     def _status_frame(self, state: State) -> bytes:
         return wire.encode_status(
@@ -256,11 +236,12 @@ class Turret:
             self.link.drain,
             self.config.canons,
             self.config.rampup,
+            self.share,
         )
         self._counts_at_start = self._counts()
         self._last_frame_at = monotonic()
         self.battery.start()
-        log.info("open fire: %d canons over %gs", self.config.canons, self.config.rampup)
+        log.info("open fire: %d canons over %gs", len(self.battery.mine), self.config.rampup)
         self._set_state(State.RUNNING)
 
     def _on_stop(self, msg: Any) -> None:

@@ -1,0 +1,100 @@
+"""One worker process of a fleet (``gturret --processes N``): a Turret run by its parent.
+
+Why it exists: a gevent loop uses one core, so a fleet runs N of them. A worker is
+an ordinary :class:`~gturret.turret.Turret` with a :class:`~gturret.link.Route` to
+its parent (commands from the parent's PUB, statuses to the parent's PULL) and a
+:class:`~gturret.battery.Share` of the canons; its results go straight to the HQ,
+already carrying the turret's one name, so the parent never touches them.
+
+Started by :mod:`gturret.fleet` only, as ``python -m gturret.worker`` with the
+arguments ``fleet.worker_command`` writes. It must never
+outlive its parent: on Linux the kernel sends it SIGTERM when the parent dies
+(``PR_SET_PDEATHSIG``), elsewhere a greenlet watches the parent's pid; either way
+it then kills itself as on any SIGTERM (cease fire, flush results, exit).
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import ctypes  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+
+import gevent  # noqa: E402
+
+from gturret.battery import Share  # noqa: E402
+from gturret.cli import prepare_factory  # noqa: E402
+from gturret.config import load_config  # noqa: E402
+from gturret.errors import UsageError  # noqa: E402
+from gturret.link import Route  # noqa: E402
+from gturret.turret import Turret  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+#: linux/prctl.h
+PR_SET_PDEATHSIG = 1
+#: Seconds between two looks at the parent's pid where PR_SET_PDEATHSIG is missing.
+PARENT_CHECK_INTERVAL = 0.5
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gturret.worker", description=__doc__)
+    parser.add_argument("config")
+    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--uuid", required=True)
+    parser.add_argument("--commands", required=True)
+    parser.add_argument("--statuses", required=True)
+    parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format=f"%(asctime)s %(levelname)s worker {args.index}/{args.count} %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = load_config(args.config)
+        factory = prepare_factory(config)
+    except UsageError as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    turret = Turret(
+        config,
+        factory,
+        uuid=args.uuid,
+        route=Route(args.commands, args.statuses),
+        share=Share(args.index, args.count),
+    )
+    turret.install_signal_handlers()
+    die_with_parent(args.parent, turret)
+    return turret.serve()
+
+
+def die_with_parent(parent: int, turret: Turret) -> None:
+    """Kill the turret, as SIGTERM would, once process ``parent`` is gone."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        asked = libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) == 0
+    except (OSError, AttributeError):
+        asked = False
+    if not asked:
+        gevent.spawn(_watch_parent, parent, turret)
+    if os.getppid() != parent:
+        turret.request_kill("parent gone before the worker started")
+
+
+def _watch_parent(parent: int, turret: Turret) -> None:
+    while os.getppid() == parent:
+        gevent.sleep(PARENT_CHECK_INTERVAL)
+    turret.request_kill("parent gone")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
