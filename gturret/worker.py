@@ -10,7 +10,8 @@ Started by :mod:`gturret.fleet` only, as ``python -m gturret.worker`` with the
 arguments ``fleet.worker_command`` writes. It must never
 outlive its parent: on Linux the kernel sends it SIGTERM when the parent dies
 (``PR_SET_PDEATHSIG``), elsewhere a greenlet watches the parent's pid; either way
-it then kills itself as on any SIGTERM (cease fire, flush results, exit).
+it then kills itself as on any SIGTERM (cease fire, flush results, exit), and
+removes the parent's ipc sockets, which a parent killed outright cannot.
 """
 
 from gevent import monkey
@@ -18,12 +19,14 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import ctypes  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
 
@@ -65,16 +68,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         log.error("%s", exc)
         return EXIT_USAGE
+    route = Route(args.commands, args.statuses)
     turret = Turret(
-        config,
-        factory,
-        uuid=args.uuid,
-        route=Route(args.commands, args.statuses),
-        share=Share(args.index, args.count),
+        config, factory, uuid=args.uuid, route=route, share=Share(args.index, args.count)
     )
     turret.install_signal_handlers()
     die_with_parent(args.parent, turret)
-    return turret.serve()
+    try:
+        return turret.serve()
+    finally:
+        if os.getppid() != args.parent:
+            _remove_sockets(route)
 
 
 def die_with_parent(parent: int, turret: Turret) -> None:
@@ -88,6 +92,15 @@ def die_with_parent(parent: int, turret: Turret) -> None:
         gevent.spawn(_watch_parent, parent, turret)
     if os.getppid() != parent:
         turret.request_kill("parent gone before the worker started")
+
+
+def _remove_sockets(route: Route) -> None:
+    """Remove the ipc sockets of a parent that died, and their folder once it is empty."""
+    paths = [Path(endpoint.removeprefix("ipc://")) for endpoint in (route.commands, route.statuses)]
+    for path in paths:
+        path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        paths[0].parent.rmdir()
 
 
 def _watch_parent(parent: int, turret: Turret) -> None:

@@ -178,10 +178,14 @@ def test_workers_die_with_their_parent(hq, spawn_turret, tmp_path):
     turret, uuid = start_fleet(hq, spawn_turret, tmp_path)
     hq.send("start", "open fire")
     hq.wait_status("running")
-    assert len(workers_of(uuid)) == 2
+    pid = workers_of(uuid)[0]
+    commands = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"--commands=ipc://")[1]
+    sockets = Path(commands.split(b"\0")[0].decode()).parent
+    assert sockets.is_dir()
     turret.signal(signal.SIGKILL)
     turret.wait(timeout=2)
     wait_gone(uuid, timeout=5)
+    assert not sockets.exists(), "the workers left the dead parent's ipc sockets behind"
 
 
 @pytest.mark.parametrize(
