@@ -106,12 +106,7 @@ def test_hanging_setup_and_tear_down_are_killed_at_stop(hq, spawn_turret, tmp_pa
         from gturret import Transaction as Base
 
         class Transaction(Base):
-            def __init__(self, config, context=None):
-                super().__init__(config, context)
-                self.turn = 0
-
             def setup(self):
-                self.turn += 1
                 if self.config["hang"] == "setup":
                     time.sleep(60)
 
