@@ -26,6 +26,7 @@ from gevent.pool import Group
 
 from gturret.canon import describe, fire
 from gturret.outbox import Outbox
+from gturret.script import TransactionFactory
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class Battery:
 
     def __init__(
         self,
-        factory: Callable[[dict[str, Any], Any], Any],
+        factory: TransactionFactory,
         config: dict[str, Any],
         context: Any,
         outbox: Outbox,

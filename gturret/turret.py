@@ -33,6 +33,7 @@ from gturret.config import TurretConfig
 from gturret.dispatch import CommandReader
 from gturret.link import Link, Route
 from gturret.outbox import Outbox
+from gturret.script import TransactionFactory
 from gturret.watchdog import CanonInterrupted, Watchdog
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class Turret(CommandReader):
     def __init__(
         self,
         config: TurretConfig,
-        factory: Callable[[dict[str, Any], Any], Any],
+        factory: TransactionFactory,
         uuid: str | None = None,
         route: Route | None = None,
         share: Share = WHOLE,
