@@ -22,7 +22,9 @@ SCRIPT = """
 """
 
 
-@pytest.mark.parametrize("seconds", [pytest.param(60, marks=pytest.mark.slow), 4])
+@pytest.mark.parametrize(
+    "seconds", [pytest.param(60, marks=[pytest.mark.slow, pytest.mark.timeout(300)]), 4]
+)
 def test_results_produced_equal_results_received(hq, spawn_turret, tmp_path, seconds):
     turret = spawn_turret(str(write_turret(tmp_path, SCRIPT, hq, canons=1000, stop_grace=1)))
     hq.register()
