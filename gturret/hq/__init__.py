@@ -8,7 +8,7 @@ monkey-patch before anything here imports zmq, socket or threading.
 
 from __future__ import annotations
 
-from typing import Any
+from gturret._lazy import lazy_exports
 
 __all__ = [
     "HQOptions",
@@ -27,16 +27,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'gturret.hq' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports("gturret.hq", _HOMES, globals())
