@@ -5,7 +5,7 @@ lives here, once, and each failure is a ConfigError/TarError whose one line name
 the file and the key. It must never start sockets or import the script; tar
 extraction must never write outside its own temporary folder.
 
-Settings beyond PROTOCOL.md's keys are declared once in ``SETTINGS`` with their
+Settings beyond docs/protocol.md's keys are declared once in ``SETTINGS`` with their
 default and meaning; like every extra key they are also handed to the script.
 """
 
@@ -33,7 +33,7 @@ _REQUIRED = ("name", "script", "hq_address", "hq_publisher", "hq_rc")
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """A turret setting outside PROTOCOL.md's keys: its config key, default and meaning."""
+    """A turret setting outside docs/protocol.md's keys: its config key, default and meaning."""
 
     key: str
     default: float

@@ -1,7 +1,7 @@
 """Reading the HQ's command frames: decode, keep ours, find the handler, count the rest.
 
 Why its own module: the turret and the parent of a fleet (``--processes``) read the
-same frames under the same rules of PROTOCOL.md: a broadcast or a direct order to
+same frames under the same rules of docs/protocol.md: a broadcast or a direct order to
 our uuid runs its command's handler; any other channel is not for us; a frame that
 does not decode or names no command we know is logged a few times, counted in the
 status, and ignored. It must never act on a command itself, and never let a bad

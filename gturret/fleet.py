@@ -64,6 +64,8 @@ SUMMED = (
     "frames_ignored",
     "rss_bytes",
 )
+#: Workers always report their counters to us, whatever the HQ asked for.
+WORKER_STATUS_REQUEST = wire.status_request_msg(wire.WANT_COUNTERS)
 
 
 def fleet_size(requested: int, canons: int) -> int:
@@ -137,7 +139,7 @@ class Fleet(CommandReader):
         self._kill_reason: str | None = None
         self._ending = False
         self._asked_at: float | None = None
-        self._counts_at_start: dict[str, int] = {}
+        self.hq_wants: frozenset[str] = frozenset()
         self._folder = tempfile.mkdtemp(prefix="gturret-fleet-")
         self._route = Route(f"ipc://{self._folder}/commands", f"ipc://{self._folder}/statuses")
         self._context = zmq.Context()
@@ -258,8 +260,12 @@ class Fleet(CommandReader):
         self._orders.send(wire.encode_command(name, msg))
 
     def _on_status_request(self, msg: Any) -> None:
-        """Ask the workers too; answer once all have (fresh counters) or STATUS_WAIT passed."""
-        self._relay("status_request", msg)
+        """Ask the workers too; answer once all have (fresh counters) or STATUS_WAIT passed.
+
+        The workers always send us their counters; the HQ gets them only if it asked.
+        """
+        self.hq_wants = wire.hq_wants(msg)
+        self._relay("status_request", WORKER_STATUS_REQUEST)
         if self._asked_at is None:
             self._asked_at = monotonic()
 
@@ -294,7 +300,6 @@ class Fleet(CommandReader):
         """Running once every worker runs; ready once every worker is ready again."""
         states = {worker.state for worker in self.workers}
         if states == {State.RUNNING} and self.state is State.READY:
-            self._counts_at_start = self._summed()
             log.info("open fire: all %d workers running", len(self.workers))
             self._set_state(State.RUNNING)
         elif states == {State.READY} and self.state is State.RUNNING:
@@ -306,7 +311,11 @@ class Fleet(CommandReader):
         for worker in self.workers:
             if frame == b"\x01" + worker.uuid.encode() and not worker.subscribed:
                 worker.subscribed = True
-                self._orders.send(wire.encode_command("status_request", channel=worker.uuid))
+                self._orders.send(
+                    wire.encode_command(
+                        "status_request", WORKER_STATUS_REQUEST, channel=worker.uuid
+                    )
+                )
 
     def _lost_worker(self) -> str | None:
         for worker in self.workers:
@@ -320,28 +329,28 @@ class Fleet(CommandReader):
         return {key: sum(status.get(key, 0) for status in statuses) for key in SUMMED}
 
     def _log_cease_fire(self) -> None:
-        now = self._summed()
-        produced, sent, dropped = (
-            now[key] - self._counts_at_start.get(key, 0)
-            for key in ("results_produced", "results_sent", "results_dropped")
-        )
+        counts = self._summed()
         log.info(
             "cease fire: all %d workers ready; %d results produced, %d sent, %d dropped,"
             " %d still queued",
             len(self.workers),
-            produced,
-            sent,
-            dropped,
-            now["results_queued"],
+            counts["results_produced"],
+            counts["results_sent"],
+            counts["results_dropped"],
+            counts["results_queued"],
         )
 
-    def _status_frame(self) -> bytes:
-        extra: dict[str, Any] = self._summed()
+    def _status_extra(self) -> dict[str, Any]:
+        """The workers' counters summed (results: since the last start), for an HQ that asked."""
+        extra: dict[str, Any] = {"gturret": wire.PROTOCOL_VERSION, **self._summed()}
         extra["frames_ignored"] += self.frames_ignored
         extra["loop_blocked_s"] = max(
             (w.status.get("loop_blocked_s", 0) for w in self.workers if w.status), default=0
         )
         extra["processes"] = len(self.workers)
+        return extra
+
+    def _status_frame(self) -> bytes:
         return wire.encode_status(
             turret=self.config.name,
             status=self.state.value,
@@ -349,7 +358,7 @@ class Fleet(CommandReader):
             rampup=round(self.config.rampup),
             script=self.config.raw["script"],
             cannons=self.config.canons,
-            extra=extra,
+            extra=self._status_extra() if wire.WANT_COUNTERS in self.hq_wants else None,
         )
 
     def _send_status(self) -> None:

@@ -1,7 +1,7 @@
 """The turret: its state machine and the command dispatcher.
 
 Why it exists: one place decides what each HQ command means in each state, so
-the rules of PROTOCOL.md read top to bottom here. Every state change happens in the
+the rules of docs/protocol.md read top to bottom here. Every state change happens in the
 one dispatcher greenlet (signals only raise a flag it reads), so no two commands ever
 interleave. It must never die from a malformed frame: those are counted, logged a
 few times, and ignored.
@@ -77,6 +77,7 @@ class Turret(CommandReader):
         self.share = share
         self.battery: Battery | None = None
         self.frames_ignored = 0
+        self.hq_wants: frozenset[str] = frozenset()
         self._counts_at_start = (0, 0, 0)
         self._kill_reason: str | None = None
         self._last_frame_at = monotonic()
@@ -180,12 +181,14 @@ class Turret(CommandReader):
             signal.signal(signum, on_signal)
 
     def status_extra(self) -> dict[str, Any]:
-        """Counters carried in every status message (the reference HQ ignores them)."""
+        """Counters for an HQ that asked for them; results count since the last start."""
+        produced, sent, dropped = self._counts_since_start()
         return {
+            "gturret": wire.PROTOCOL_VERSION,
             "canons_active": self.battery.active if self.battery else 0,
-            "results_produced": self.outbox.produced,
-            "results_sent": self.outbox.sent,
-            "results_dropped": self.outbox.dropped,
+            "results_produced": produced,
+            "results_sent": sent,
+            "results_dropped": dropped,
             "results_queued": self.outbox.queued,
             "frames_ignored": self.frames_ignored,
             "loop_blocked_s": round(self.watchdog.loop_blocked_for, 3),
@@ -200,7 +203,7 @@ class Turret(CommandReader):
             rampup=round(self.config.rampup),
             script=self.config.raw["script"],
             cannons=self.config.canons,
-            extra=self.status_extra(),
+            extra=self.status_extra() if wire.WANT_COUNTERS in self.hq_wants else None,
         )
 
     def _send_status(self) -> None:
@@ -217,6 +220,9 @@ class Turret(CommandReader):
         self._send_status()
 
     def _on_status_request(self, msg: Any) -> None:
+        # Each request says again what this HQ wants: a reference HQ that follows one
+        # of ours gets the six keys only.
+        self.hq_wants = wire.hq_wants(msg)
         self._send_status()
 
     def _on_set_transaction_context(self, msg: Any) -> None:
@@ -274,13 +280,18 @@ class Turret(CommandReader):
     def _counts(self) -> tuple[int, int, int]:
         return (self.outbox.produced, self.outbox.sent, self.outbox.dropped)
 
+    def _counts_since_start(self) -> tuple[int, int, int]:
+        """Results produced, sent and dropped since the last start (the HQ's test)."""
+        produced, sent, dropped = (
+            now - then for now, then in zip(self._counts(), self._counts_at_start, strict=True)
+        )
+        return produced, sent, dropped
+
     def _cease_fire(self, grace: float, flush_timeout: float) -> None:
         assert self.battery is not None
         killed = self.battery.stop(grace)
         delivered = self.link.flush(flush_timeout)
-        produced, sent, dropped = (
-            now - then for now, then in zip(self._counts(), self._counts_at_start, strict=True)
-        )
+        produced, sent, dropped = self._counts_since_start()
         phases = ", ".join(f"in {p}: {n}" for p, n in sorted(self.battery.killed_phases.items()))
         log.info(
             "cease fire: %d results produced, %d sent, %d dropped, %d still queued;"

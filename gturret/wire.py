@@ -1,4 +1,4 @@
-"""Encode and decode every message of the OCT wire contract (PROTOCOL.md).
+"""Encode and decode every message of the OCT wire contract (docs/protocol.md).
 
 Pure functions on bytes and plain values: no sockets, no clock, no logging, so the
 exact bytes the HQ sees are tested on their own. It must never accept a command it
@@ -17,6 +17,12 @@ import ujson
 from gturret.errors import WireError
 
 RESULT_KEYS = ("turret_name", "elapsed", "epoch", "scriptrun_time", "error", "custom_timers")
+STATUS_KEYS = ("turret", "status", "uuid", "rampup", "script", "cannons")
+
+#: Version of gturret's extensions to the OCT protocol (docs/protocol.md, "Handshake").
+PROTOCOL_VERSION = 1
+#: What an HQ may ask for in its ``status_request``: counters in every status.
+WANT_COUNTERS = "counters"
 
 # The reference HQ tells a status from a result by looking for this substring in the
 # raw text. JSON lets us spell the same string without it: "st\u0061tus" decodes to
@@ -61,6 +67,26 @@ def encode_command(name: str, msg: Any = None, channel: str = "") -> bytes:
     return f"{channel} {ujson.dumps({'command': name, 'msg': msg})}".encode()
 
 
+def status_request_msg(*wants: str) -> dict[str, Any]:
+    """The ``msg`` of a ``status_request`` from an HQ that speaks gturret's extensions."""
+    return {"gturret": PROTOCOL_VERSION, "want": list(wants)}
+
+
+def hq_wants(msg: Any) -> frozenset[str]:
+    """What a ``status_request``'s ``msg`` asks for beyond the six status keys.
+
+    The reference HQ always sends ``null``: it gets nothing more, since one unknown
+    key in a later status crashes it. Anything that is not our handshake object, or
+    a ``want`` entry we do not know, asks for nothing.
+    """
+    if not isinstance(msg, dict) or not isinstance(msg.get("gturret"), int):
+        return frozenset()
+    wants = msg.get("want")
+    if not isinstance(wants, list):
+        return frozenset()
+    return frozenset(want for want in wants if isinstance(want, str))
+
+
 def encode_status(
     *,
     turret: str,
@@ -71,7 +97,11 @@ def encode_status(
     cannons: int,
     extra: dict[str, Any] | None = None,
 ) -> bytes:
-    """A status message; ``extra`` keys ride along (the reference HQ ignores them)."""
+    """A status message: the six keys, then ``extra`` only for an HQ that asked for it.
+
+    Never pass ``extra`` to an HQ whose ``status_request`` did not ask (``hq_wants``):
+    the reference HQ dies at the second status that carries an unknown key.
+    """
     message: dict[str, Any] = {
         "turret": turret,
         "status": status,
@@ -150,7 +180,7 @@ def decode_message(raw: bytes) -> dict[str, Any]:
 
 
 def is_status(message: dict[str, Any]) -> bool:
-    """Tell a status from a result by its keys, never by substring (see PROTOCOL.md)."""
+    """Tell a status from a result by its keys, never by substring (see docs/protocol.md)."""
     return "status" in message and "uuid" in message
 
 

@@ -1,7 +1,7 @@
 """Shared fixtures: a fake OCT HQ on real sockets, and real turret processes.
 
 The fake HQ binds PUB + PULL on 127.0.0.1 ephemeral ports and speaks the exact
-frames of PROTOCOL.md, like the reference HQ. Turrets always run as real
+frames of docs/protocol.md, like the reference HQ. Turrets always run as real
 ``gturret`` processes: the test process itself is never monkey-patched.
 """
 
@@ -27,9 +27,16 @@ GTURRET = [sys.executable, "-m", "gturret"]
 
 
 class FakeHQ:
-    """An HQ on real sockets: publishes commands, collects statuses and results."""
+    """An HQ on real sockets: publishes commands, collects statuses and results.
 
-    def __init__(self, pub_port: int | None = None, rc_port: int | None = None) -> None:
+    Its ``status_request`` asks for counters with gturret's handshake, as our HQ
+    does; ``asks_counters=False`` makes it send ``msg: null``, as the reference HQ.
+    """
+
+    def __init__(
+        self, pub_port: int | None = None, rc_port: int | None = None, *, asks_counters: bool = True
+    ) -> None:
+        self.asks_counters = asks_counters
         self.context = zmq.Context()
         self.pub = self.context.socket(zmq.PUB)
         self.pub.setsockopt(zmq.LINGER, 0)
@@ -42,6 +49,8 @@ class FakeHQ:
         self.results: list[dict[str, Any]] = []
 
     def send(self, command: str, msg: Any = None, channel: str = "") -> None:
+        if command == "status_request" and msg is None and self.asks_counters:
+            msg = wire.status_request_msg(wire.WANT_COUNTERS)
         self.pub.send(wire.encode_command(command, msg, channel))
 
     def send_raw(self, frame: bytes) -> None:

@@ -13,7 +13,7 @@ import pytest
 from gturret import wire
 from gturret.battery import Share
 from gturret.fleet import fleet_size
-from tests.conftest import run_cli, write_turret
+from tests.conftest import FakeHQ, run_cli, write_turret
 
 # Each canon tags its results with its process and its own number in that process.
 TAGGER = """
@@ -106,7 +106,7 @@ def test_one_turret_to_the_hq_and_every_canon_once(hq, spawn_turret, tmp_path):
         assert sorted(per_process.values()) == [3, 3]
         # One ready per stop, nothing after it, and the counters add up over the workers.
         assert [s["status"] for s in hq.statuses[statuses_before_stop:]] == ["ready"]
-        assert ready["results_sent"] == len(hq.results) and ready["canons_active"] == 0
+        assert ready["results_sent"] == len(results) and ready["canons_active"] == 0
         assert {s["uuid"] for s in hq.statuses} == {uuid}
     assert turret.proc.poll() is None
     assert turret.log.count("cease fire: all 2 workers ready") == 2
@@ -195,3 +195,19 @@ def test_bad_processes_are_usage_errors(args, tmp_path):
     done = run_cli([str(write_turret(tmp_path, TAGGER)), *args], tmp_path)
     assert done.returncode == 2
     assert "--processes" in done.stderr
+
+
+def test_a_fleet_sends_six_keys_to_an_hq_that_did_not_ask(spawn_turret, tmp_path):
+    with FakeHQ(asks_counters=False) as hq:
+        turret, uuid = start_fleet(hq, spawn_turret, tmp_path)
+        hq.send("start", "open fire")
+        hq.wait_status("running")
+        hq.send("stop", "premature stop")
+        hq.wait_status("ready")
+        hq.send("kill")
+        hq.wait_status("killed")
+        assert turret.wait(5) == 0
+        assert len(hq.statuses) >= 4
+        for status in hq.statuses:
+            assert list(status) == list(wire.STATUS_KEYS), status
+            assert status["uuid"] == uuid

@@ -7,7 +7,7 @@ import signal
 import time
 
 from gturret import wire
-from tests.conftest import write_turret
+from tests.conftest import FakeHQ, write_turret
 
 SLEEPY = """
     import time
@@ -34,6 +34,33 @@ def test_registers_within_one_second_of_a_status_request(hq, spawn_turret, tmp_p
     assert status["cannons"] == 2 and isinstance(status["cannons"], int)
     assert status["rampup"] == 0 and isinstance(status["rampup"], int)
     assert status["script"] == "script.py"
+
+
+def test_statuses_carry_six_keys_unless_the_hq_asks_for_counters(spawn_turret, tmp_path):
+    """The reference HQ dies at a second status with an unknown key (docs/protocol.md)."""
+    with FakeHQ(asks_counters=False) as hq:
+        spawn_turret(str(write_turret(tmp_path, SLEEPY, hq)))
+        assert set(hq.register()) == set(wire.STATUS_KEYS)
+        hq.send("start", "open fire")
+        hq.send("status_request")
+        hq.wait_status("running")
+        hq.asks_counters = True
+        hq.send("status_request")
+        while "gturret" not in (counted := hq.wait_status("running")):
+            pass
+        assert counted["gturret"] == wire.PROTOCOL_VERSION and counted["results_produced"] >= 0
+        hq.asks_counters = False
+        hq.send("status_request")
+        hq.send("stop", "premature stop")
+        hq.wait_status("ready")
+        hq.send("start", "open fire")
+        hq.wait_status("running")
+        hq.send("kill")
+        hq.wait_status("killed")
+        plain = [s for s in hq.statuses if s is not counted]
+        assert len(plain) >= 6
+        for status in plain:
+            assert list(status) == list(wire.STATUS_KEYS), status
 
 
 def test_start_gives_results_with_exactly_the_six_keys(hq, spawn_turret, tmp_path):

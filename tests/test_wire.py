@@ -1,4 +1,4 @@
-"""The wire codec alone: exact frames and messages of PROTOCOL.md, no sockets."""
+"""The wire codec alone: exact frames and messages of docs/protocol.md, no sockets."""
 
 from __future__ import annotations
 
