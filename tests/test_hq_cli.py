@@ -140,6 +140,8 @@ def test_json_report_schema(tmp_path: Path) -> None:
         '{"k": 1}',
         "--threshold",
         "timer:login:p99<1s",
+        "--threshold",
+        "error_rate<50%",
         error=lambda i: "boom" if i == 0 else "",
     )
     assert code == 0, err
@@ -151,6 +153,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "verdict",
         "turrets",
         "unsettled_turrets",
+        "delivery",
         "canons",
         "transaction",
         "timers",
@@ -211,7 +214,21 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "rampup",
         "joined_late",
         "starts_sent",
+        "results_produced",
+        "results_sent",
+        "results_dropped",
+        "results_queued",
     }
+    assert document["delivery"] == [
+        {
+            "name": "fake",
+            "turrets": 1,
+            "produced": fake.sent,
+            "received": fake.sent,
+            "dropped": 0,
+            "lost": 0,
+        }
+    ]
     assert set(document["thresholds"][0]) == {
         "expression",
         "timer",
@@ -234,6 +251,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
     assert document["verdict"] == {
         "passed": True,
         "exit_status": 0,
-        "reason": "the threshold passed",
+        "reason": "all 2 thresholds passed",
+        "problems": [],
     }
     assert document["messages"]["results"] == fake.sent

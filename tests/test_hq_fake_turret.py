@@ -1,6 +1,6 @@
 """A small but real turret for the HQ tests: plain zmq SUB/PUSH in a thread.
 
-It speaks PROTOCOL.md through ``gturret.wire``: answers ``status_request``, obeys
+It speaks docs/protocol.md through ``gturret.wire``: answers ``status_request``, obeys
 ``set_transaction_context``/``start``/``stop``, and while running pushes results at
 a fixed pace, counting every one it sends. It stands in for the real turret until
 that lands. The tests at the bottom check the fake itself against raw sockets.
@@ -18,7 +18,7 @@ import ujson
 import zmq
 
 from gturret.errors import WireError
-from gturret.wire import decode_command, encode_result, encode_status
+from gturret.wire import WANT_COUNTERS, decode_command, encode_result, encode_status, hq_wants
 
 LIFETIME_S = 60.0
 
@@ -39,7 +39,7 @@ class FakeTurret:
         scriptrun_time: Callable[[int], float] = lambda i: 0.005,
         error: Callable[[int], str] = lambda i: "",
         timers: Callable[[int], dict[str, float]] = lambda i: {"login": 0.002},
-        report_canons_active: bool = True,
+        report_counters: bool = True,
         raw_results: bool = False,
     ) -> None:
         self.pub_port, self.rc_port = pub_port, rc_port
@@ -47,11 +47,13 @@ class FakeTurret:
         self.uuid = str(uuid_module.uuid4())
         self.per_tick, self.tick_s, self.max_results = per_tick, tick_s, max_results
         self._scriptrun_time, self._error, self._timers = scriptrun_time, error, timers
-        self.report_canons_active = report_canons_active
+        self.report_counters = report_counters
         self.raw_results = raw_results
         self.commands: list[tuple[str, str]] = []
         self.context: dict[str, Any] = {}
         self.sent = 0
+        self.sent_at_start = 0
+        self.hq_wants: frozenset[str] = frozenset()
         self.running = False
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"fake-turret-{name}", daemon=True)
@@ -69,7 +71,15 @@ class FakeTurret:
         return [channel for name, channel in self.commands if name == "start"]
 
     def _status(self, push: zmq.Socket[bytes]) -> None:
-        extra = {"canons_active": self.canons if self.running else 0}
+        sent = self.sent - self.sent_at_start
+        extra = {
+            "canons_active": self.canons if self.running else 0,
+            "results_produced": sent,
+            "results_sent": sent,
+            "results_dropped": 0,
+            "results_queued": 0,
+        }
+        asked = WANT_COUNTERS in self.hq_wants
         push.send(
             encode_status(
                 turret=self.name,
@@ -78,7 +88,7 @@ class FakeTurret:
                 rampup=0,
                 script="fake.py",
                 cannons=self.canons,
-                extra=extra if self.report_canons_active else None,
+                extra=extra if asked and self.report_counters else None,
             )
         )
 
@@ -131,11 +141,13 @@ class FakeTurret:
             return
         self.commands.append((command.name, command.channel))
         if command.name == "status_request":
+            self.hq_wants = hq_wants(command.msg)
             self._status(push)
         elif command.name == "set_transaction_context" and isinstance(command.msg, dict):
             self.context.update(command.msg)
         elif command.name == "start" and not self.running:
             self.running = True
+            self.sent_at_start = self.sent
             self._status(push)
         elif command.name == "stop" and self.running:
             self.running = False

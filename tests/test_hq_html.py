@@ -110,11 +110,27 @@ def _document_with_error(error: str) -> dict[str, object]:
     return {
         "generated_at": "2026-01-01T00:00:00Z",
         "test": {"started_at": None, "run_time_s": 1.0, "duration_s": 1.0, "interrupted": False},
-        "verdict": {"passed": False, "exit_status": 1, "reason": error},
+        "verdict": {
+            "passed": False,
+            "exit_status": 1,
+            "reason": error,
+            "problems": [error, error],
+        },
         "turrets": [
-            {"uuid": "u", "name": error, "state": "ready", "canons": 1, "joined_late": False}
+            {
+                "uuid": "u",
+                "name": error,
+                "state": "ready",
+                "canons": 1,
+                "joined_late": False,
+                "results_produced": 1,
+                "results_dropped": 0,
+            }
         ],
         "unsettled_turrets": [],
+        "delivery": [
+            {"name": error, "turrets": 1, "produced": 1, "received": 1, "dropped": 0, "lost": 0}
+        ],
         "canons": {"total": 1},
         "transaction": metric,
         "timers": {error: dict(metric, name=error)},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ujson
 
-from gturret.hq.messages import Result, Status, Unknown, classify
+from gturret.hq.messages import Delivery, Result, Status, Unknown, classify
 from gturret.wire import encode_result, encode_status
 
 
@@ -67,7 +67,35 @@ def test_neither() -> None:
         b' "custom_timers": {}}',
         b'{"turret_name": "t", "elapsed": 1, "epoch": 2, "scriptrun_time": -1, "error": "",'
         b' "custom_timers": {}}',
-        b'{"turret_name": "t", "elapsed": 1, "epoch": 2, "scriptrun_time": 1, "error": "",'
-        b' "custom_timers": {"a": "b"}}',
     ):
         assert isinstance(classify(raw), Unknown), raw
+
+
+def test_bad_timer_values_are_left_out_and_counted_never_the_whole_result() -> None:
+    raw = (
+        b'{"turret_name": "t", "elapsed": 1, "epoch": 2, "scriptrun_time": 1, "error": "",'
+        b' "custom_timers": {"a": "b", "b": NaN, "c": -1, "d": 0.5}}'
+    )
+    assert classify(raw) == Result("t", 1.0, "", {"d": 0.5}, bad_timers=3)
+
+
+def test_counters_of_a_turret_that_was_asked_for_them() -> None:
+    raw = encode_status(
+        turret="nav",
+        status="ready",
+        uuid="u-1",
+        rampup=0,
+        script="s.py",
+        cannons=5,
+        extra={
+            "results_produced": 10,
+            "results_sent": 9,
+            "results_dropped": 1,
+            "results_queued": 0,
+        },
+    )
+    message = classify(raw)
+    assert isinstance(message, Status)
+    assert message.delivery == Delivery(produced=10, sent=9, dropped=1, queued=0)
+    partial = classify(b'{"status": "ready", "uuid": "u", "results_produced": 3}')
+    assert isinstance(partial, Status) and partial.delivery is None

@@ -7,7 +7,8 @@ import io
 from gturret.hq.progress import Progress, Snapshot
 from gturret.hq.stats import LatencyRecorder, Summary
 from gturret.hq.summary import render_summary
-from gturret.hq.thresholds import evaluate_all, judge, parse_thresholds
+from gturret.hq.thresholds import evaluate_all, parse_thresholds
+from gturret.hq.verdict import judge
 
 
 class Terminal(io.StringIO):

@@ -13,6 +13,7 @@ from test_hq_fake_turret import FakeTurret
 
 from gturret.hq.options import HQOptions
 from gturret.hq.run import run_hq
+from gturret.hq.thresholds import parse_thresholds
 
 
 class Harness:
@@ -84,9 +85,11 @@ def _push(rc_port: int, frames: list[bytes]) -> None:
 def test_every_result_lands_and_counts_match(tmp_path: Path) -> None:
     harness = Harness(tmp_path)
     status = harness.run([{"name": "alpha", "error": lambda i: "boom" if i % 10 == 0 else ""}])
-    assert status == 0
+    assert status == 1, "failed transactions and no error_rate threshold"
     (turret,) = harness.turrets
     report = harness.report()
+    (problem,) = report["verdict"]["problems"]
+    assert problem.startswith(f"{len(range(0, turret.sent, 10))} of {turret.sent} transactions")
     assert turret.sent > 0
     assert report["messages"]["results"] == turret.sent
     assert report["transaction"]["count"] == turret.sent
@@ -174,7 +177,7 @@ def test_late_start_off_leaves_the_late_joiner_alone(tmp_path: Path) -> None:
 def test_status_is_told_from_results_by_parsing_not_substring(tmp_path: Path) -> None:
     harness = Harness(tmp_path)
     spec = {"raw_results": True, "error": lambda i: "HTTP status 503" if i % 2 else ""}
-    assert harness.run([spec]) == 0
+    assert harness.run([spec], thresholds=parse_thresholds(["error_rate<=100%"])) == 0
     (turret,) = harness.turrets
     report = harness.report()
     assert report["transaction"]["count"] == turret.sent

@@ -1,12 +1,12 @@
-"""Threshold parsing and evaluation, and the test's overall verdict."""
+"""Threshold parsing and evaluation."""
 
 from __future__ import annotations
 
 import pytest
 
 from gturret.errors import ThresholdError, UsageError
-from gturret.hq.stats import LatencyRecorder, Summary
-from gturret.hq.thresholds import Threshold, evaluate, judge, parse_threshold, parse_thresholds
+from gturret.hq.thresholds import Threshold, evaluate, parse_threshold
+from tests.support.summaries import summary_of
 
 
 @pytest.mark.parametrize(
@@ -48,25 +48,6 @@ def test_parse_errors_are_one_clear_line(text: str, message: str) -> None:
     assert "\n" not in str(info.value)
 
 
-def summary_of(times_ms: list[float], errors: int = 0, timers: bool = True) -> Summary:
-    transaction = LatencyRecorder("transaction")
-    login = LatencyRecorder("login")
-    for index, ms in enumerate(times_ms):
-        transaction.record(ms / 1000, error=index < errors)
-        login.record(ms / 2000, error=index < errors)
-    return Summary(
-        duration_s=10.0,
-        transaction=transaction.summarize(10.0),
-        timers={"login": login.summarize(10.0)} if timers else {},
-        top_errors=(),
-        error_kinds=0,
-        series=(),
-        results_by_turret={},
-        timers_dropped=0,
-        clamped=0,
-    )
-
-
 def test_evaluate() -> None:
     summary = summary_of([float(ms) for ms in range(1, 101)], errors=2)
     verdicts = {
@@ -101,21 +82,3 @@ def test_evaluate() -> None:
     assert verdicts["p95<90ms"].actual == pytest.approx(95.0, rel=1e-3)
     assert verdicts["timer:nope:p95<1s"].actual is None
     assert verdicts["timer:nope:p95<1s"].detail == "timer 'nope' has no data"
-
-
-def test_judge() -> None:
-    summary = summary_of([5.0, 6.0])
-    assert judge(summary, ()).exit_status == 0
-    passed = tuple(evaluate(t, summary) for t in parse_thresholds(["p95<1s", "max<1s"]))
-    assert judge(summary, passed).exit_status == 0
-    assert judge(summary, passed).reason == "all 2 thresholds passed"
-    failed = (*passed, evaluate(parse_threshold("p50<1ms"), summary))
-    verdict = judge(summary, failed)
-    assert verdict.exit_status == 1
-    assert verdict.reason == "1 of 3 thresholds failed: p50<1ms"
-
-
-def test_no_transactions_fail_even_without_thresholds() -> None:
-    verdict = judge(summary_of([]), ())
-    assert verdict.exit_status == 1
-    assert "no transactions" in verdict.reason

@@ -1,7 +1,7 @@
 """gturret.hq: our own OCT-compatible HQ, for standalone and CI runs.
 
 It binds the PUB and PULL sockets, drives turrets through one test exactly as
-PROTOCOL.md says, and turns their results into statistics, a summary, threshold
+docs/protocol.md says, and turns their results into statistics, a summary, threshold
 verdicts and reports. Names resolve lazily: ``gturret.hq.cli`` must be able to
 monkey-patch before anything here imports zmq, socket or threading.
 """

@@ -19,15 +19,25 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
         "context": {},                              # set_transaction_context msg
         "bind": "127.0.0.1", "pub_port": 5000, "rc_port": 5001
       },
-      "verdict": {"passed": true, "exit_status": 0, "reason": "all 2 thresholds passed"},
+      "verdict": {"passed": true, "exit_status": 0, "reason": "all 2 thresholds passed",
+                  "problems": []},            # every failed rule (gturret/hq/verdict.py)
       "turrets": [{
         "uuid": "…", "name": "navigation", "state": "ready",   # last status, lower case
         "canons": 50 | null, "canons_active": 0 | null,       # as last reported
         "script": "v_user.py" | null, "rampup": 10 | null,
         "joined_late": false,                                  # first seen after start
-        "starts_sent": 1                                       # the start + late starts
+        "starts_sent": 1,                                      # the start + late starts
+        "results_produced": 1234 | null,   # the turret's own counts for this test, from
+        "results_sent": 1234 | null,       # its last status; null when it sends none
+        "results_dropped": 0 | null,       # (the reference turret)
+        "results_queued": 0 | null
       }],
       "unsettled_turrets": ["name (uuid): running"],           # not ready after drain
+      "delivery": [{                          # per turret name (results carry no uuid)
+        "name": "navigation", "turrets": 1,
+        "produced": 1234 | null, "received": 1234,
+        "dropped": 0 | null, "lost": 0 | null  # null: a turret of that name sent no counts
+      }],
       "canons": {"total": 150 | null},                         # null: a turret did not say
       "transaction": METRIC,                                   # scriptrun_time of each result
       "timers": {"login": METRIC, …},                          # one per custom timer, by name
@@ -49,7 +59,8 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
                    "unnamed_results": 0,   # results without turret_name (oct-turrets 0.2.8)
                    "late_starts": 0},      # starts for turrets ready mid-run (--late-start)
       "limits": {"timers_dropped": 0,      # timer values past the 200-timer cap
-                 "clamped_times": 0}       # times above 1 h, counted as 1 h
+                 "clamped_times": 0,       # times above 1 h, counted as 1 h
+                 "bad_timer_values": 0}    # timer values that were not seconds >= 0
     }
 
     METRIC = {"name": "transaction", "count": 1234, "errors": 3,
@@ -66,11 +77,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gturret.hq.fleet import TurretRecord
+from gturret.hq.fleet import DeliveryRow, TurretRecord
 from gturret.hq.options import HQOptions
 from gturret.hq.session import Outcome
 from gturret.hq.stats import Summary
-from gturret.hq.thresholds import TestVerdict, Verdict
+from gturret.hq.thresholds import Verdict
+from gturret.hq.verdict import TestVerdict
 
 SCHEMA = "gturret-hq/1"
 
@@ -82,6 +94,7 @@ def _iso(epoch: float | None) -> str | None:
 
 
 def _turret(record: TurretRecord) -> dict[str, Any]:
+    delivery = record.delivery
     return {
         "uuid": record.uuid,
         "name": record.name,
@@ -92,6 +105,10 @@ def _turret(record: TurretRecord) -> dict[str, Any]:
         "rampup": record.rampup,
         "joined_late": record.joined_late,
         "starts_sent": record.starts_sent,
+        **{
+            f"results_{key}": None if delivery is None else getattr(delivery, key)
+            for key in ("produced", "sent", "dropped", "queued")
+        },
     }
 
 
@@ -119,6 +136,7 @@ def build_document(
     verdict: TestVerdict,
     outcome: Outcome,
     turrets: list[TurretRecord],
+    delivery: tuple[DeliveryRow, ...],
     canons_total: int | None,
     now: float,
 ) -> dict[str, Any]:
@@ -141,9 +159,21 @@ def build_document(
             "passed": verdict.passed,
             "exit_status": verdict.exit_status,
             "reason": verdict.reason,
+            "problems": list(verdict.problems),
         },
         "turrets": [_turret(record) for record in turrets],
-        "unsettled_turrets": list(outcome.unsettled),
+        "unsettled_turrets": [f"{r.name} ({r.uuid}): {r.state}" for r in outcome.unsettled],
+        "delivery": [
+            {
+                "name": row.name,
+                "turrets": row.turrets,
+                "produced": row.produced,
+                "received": row.received,
+                "dropped": row.dropped,
+                "lost": row.lost,
+            }
+            for row in delivery
+        ],
         "canons": {"total": canons_total},
         "transaction": asdict(summary.transaction),
         "timers": {name: asdict(metric) for name, metric in summary.timers.items()},
@@ -155,7 +185,11 @@ def build_document(
         "time_series": [asdict(point) for point in summary.series],
         "thresholds": [_threshold(v) for v in verdicts],
         "messages": asdict(outcome.counts),
-        "limits": {"timers_dropped": summary.timers_dropped, "clamped_times": summary.clamped},
+        "limits": {
+            "timers_dropped": summary.timers_dropped,
+            "clamped_times": summary.clamped,
+            "bad_timer_values": summary.bad_timer_values,
+        },
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from gturret.hq.messages import Status
+from gturret.hq.messages import Delivery, Status
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ class TurretRecord:
     rampup: float | None
     first_seen: float
     last_seen: float
+    delivery: Delivery | None = None
     joined_late: bool = False
     starts_sent: int = 0
     last_start_at: float | None = None
@@ -76,6 +77,7 @@ class Fleet:
                 rampup=status.rampup,
                 first_seen=now,
                 last_seen=now,
+                delivery=status.delivery,
                 joined_late=started,
             )
             self._turrets[status.uuid] = record
@@ -96,6 +98,7 @@ class Fleet:
         record.canons_active = status.canons_active
         record.script = status.script
         record.rampup = status.rampup
+        record.delivery = status.delivery
         record.last_seen = now
         return record
 
@@ -116,3 +119,49 @@ class Fleet:
             for record in self._turrets.values()
             if record.state not in SETTLED_STATES or record.last_seen < since
         ]
+
+    def silent(self, now: float, after: float) -> list[TurretRecord]:
+        """Turrets not heard from for more than ``after`` seconds."""
+        return [record for record in self._turrets.values() if now - record.last_seen > after]
+
+    def delivery(self, received_by_name: dict[str, int]) -> tuple[DeliveryRow, ...]:
+        """Per turret name: what its turrets say they produced against what arrived.
+
+        Results carry the turret's name, not its uuid, so turrets sharing a name are
+        added up. Counts stay None where a turret of that name sent no counters
+        (the reference turret never does).
+        """
+        by_name: dict[str, list[TurretRecord]] = {}
+        for record in self._turrets.values():
+            by_name.setdefault(record.name, []).append(record)
+        rows = []
+        for name, records in by_name.items():
+            deliveries = [record.delivery for record in records]
+            received = received_by_name.get(name, 0)
+            if any(delivery is None for delivery in deliveries):
+                rows.append(DeliveryRow(name, len(records), None, received, None, None))
+                continue
+            produced = sum(d.produced for d in deliveries if d is not None)
+            dropped = sum(d.dropped for d in deliveries if d is not None)
+            lost = max(0, produced - received)
+            rows.append(DeliveryRow(name, len(records), produced, received, dropped, lost))
+        return tuple(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    """Results of the turrets named ``name``: produced (their count), received (ours)."""
+
+    name: str
+    turrets: int
+    produced: int | None
+    received: int
+    dropped: int | None
+    lost: int | None
+
+    @property
+    def lost_on_the_way(self) -> int | None:
+        """Lost after the turret sent them (the rest of ``lost`` it dropped itself)."""
+        if self.lost is None or self.dropped is None:
+            return None
+        return max(0, self.lost - self.dropped)

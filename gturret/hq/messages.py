@@ -5,9 +5,11 @@ Why it exists: the reference HQ sorts messages by looking for the substring
 (``wire.decode_message``) and decide by keys (``wire.is_status``/``wire.is_result``).
 It must never raise on a message: whatever a turret sends, the HQ counts it.
 
-One leniency, on purpose: the reference turret (oct-turrets 0.2.8) pushes results
-straight from its cannons without ``turret_name`` (five keys). Those are results
-all the same; they are accepted with ``turret_name`` None and counted apart.
+Two leniencies, on purpose. The reference turret (oct-turrets 0.2.8) pushes results
+straight from its cannons without ``turret_name`` (five keys): those are results
+all the same, accepted with ``turret_name`` None and counted apart. A custom timer
+whose value is not a finite number of seconds >= 0 is left out of that result and
+counted (``Result.bad_timers``); the transaction itself still counts.
 """
 
 from __future__ import annotations
@@ -23,8 +25,18 @@ _UNNAMED_RESULT_KEYS = frozenset(RESULT_KEYS) - {"turret_name"}
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """A turret's own count of the results of the current (or last) test."""
+
+    produced: int
+    sent: int
+    dropped: int
+    queued: int
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
-    """A turret's status; ``canons_active`` only when the turret says so."""
+    """A turret's status; counters only when the turret sends them (when asked)."""
 
     uuid: str
     name: str
@@ -33,6 +45,7 @@ class Status:
     canons_active: int | None
     script: str | None
     rampup: float | None
+    delivery: Delivery | None = None
 
     @property
     def state(self) -> str:
@@ -48,6 +61,7 @@ class Result:
     scriptrun_time: float
     error: str
     custom_timers: dict[str, float]
+    bad_timers: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +115,19 @@ def _status(message: dict[str, Any]) -> Message:
         canons_active=_count(message.get("canons_active")),
         script=script if isinstance(script, str) else None,
         rampup=_number(message.get("rampup")),
+        delivery=_delivery(message),
     )
+
+
+def _delivery(message: dict[str, Any]) -> Delivery | None:
+    """The result counters, if the turret sent all four as counts."""
+    counts = [
+        _count(message.get(f"results_{key}")) for key in ("produced", "sent", "dropped", "queued")
+    ]
+    if any(count is None for count in counts):
+        return None
+    produced, sent, dropped, queued = (count or 0 for count in counts)
+    return Delivery(produced, sent, dropped, queued)
 
 
 def _result(message: dict[str, Any]) -> Message:
@@ -117,10 +143,12 @@ def _result(message: dict[str, Any]) -> Message:
     if not isinstance(timers_in, dict):
         return Unknown("result whose custom_timers is not an object")
     timers: dict[str, float] = {}
+    bad_timers = 0
     for name, value in timers_in.items():
         seconds = _number(value)
         if seconds is None or seconds < 0:
-            return Unknown(f"result whose custom timer {name!r} is {value!r}")
+            bad_timers += 1
+            continue
         timers[str(name)] = seconds
     turret_name = message.get("turret_name")
     return Result(
@@ -128,4 +156,5 @@ def _result(message: dict[str, Any]) -> Message:
         scriptrun_time=scriptrun_time,
         error=error,
         custom_timers=timers,
+        bad_timers=bad_timers,
     )

@@ -25,7 +25,8 @@ from gturret.hq.progress import Progress
 from gturret.hq.session import Session
 from gturret.hq.stats import Stats
 from gturret.hq.summary import render_summary
-from gturret.hq.thresholds import evaluate_all, judge
+from gturret.hq.thresholds import evaluate_all
+from gturret.hq.verdict import judge
 
 __all__ = ["HQOptions", "run_hq"]
 
@@ -64,9 +65,21 @@ def run_hq(options: HQOptions, *, on_bound: Callable[[int, int], None] | None = 
 
     summary = stats.summarize(outcome.duration_s)
     verdicts = evaluate_all(options.thresholds, summary)
-    verdict = judge(summary, verdicts)
+    delivery = fleet.delivery(summary.results_by_turret)
+    verdict = judge(
+        summary,
+        verdicts,
+        turrets=fleet.records(),
+        unsettled=outcome.unsettled,
+        delivery=delivery,
+        ended_at=outcome.ended_at,
+    )
     canons = fleet.canons_total()
-    out.write(render_summary(summary, verdicts, verdict, turrets=len(fleet), canons=canons))
+    out.write(
+        render_summary(
+            summary, verdicts, verdict, turrets=len(fleet), canons=canons, delivery=delivery
+        )
+    )
     out.flush()
     document = build_document(
         options=options,
@@ -76,6 +89,7 @@ def run_hq(options: HQOptions, *, on_bound: Callable[[int, int], None] | None = 
         verdict=verdict,
         outcome=outcome,
         turrets=fleet.records(),
+        delivery=delivery,
         canons_total=canons,
         now=time.time(),
     )

@@ -1,6 +1,6 @@
 """One test, from the first ``status_request`` to the last drained result.
 
-The sequence (PROTOCOL.md, with the reference HQ's gaps closed):
+The sequence (docs/protocol.md, with the reference HQ's gaps closed):
 
 1. ``status_request`` now and every ``status_interval`` until ``turrets`` turrets
    have reported (HQError after ``wait_timeout``);
@@ -10,7 +10,13 @@ The sequence (PROTOCOL.md, with the reference HQ's gaps closed):
    one that missed the broadcast, gets the context and ``start`` again: as direct
    orders (``"<uuid> {json}"``), broadcast, or not at all (``late_start``);
 4. ``stop``, then keep reading until every turret has said ``ready`` again (or
-   ``drain_timeout``), then until the socket has been quiet for ``QUIET_S``.
+   ``drain_timeout``; a turret already silent for ``SILENT_S`` at the stop is not
+   waited for), then until every result the turrets say they sent has arrived and
+   the socket has been quiet for ``QUIET_S`` (or for ``LATE_RESULTS_S`` if some
+   are still missing).
+
+Every ``status_request`` carries gturret's handshake (docs/protocol.md): our
+turrets then add their counters to each status, which the verdict needs.
 
 Why it exists: the order of commands and the bookkeeping of what came back are
 the HQ's contract with the turrets; nothing else sends commands. It must never
@@ -26,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gturret import wire
 from gturret.errors import HQError
 from gturret.hq.fleet import Fleet, TurretRecord
 from gturret.hq.link import HQLink
@@ -38,6 +45,13 @@ log = logging.getLogger(__name__)
 
 BATCH = 5000
 QUIET_S = 0.3
+#: Seconds of quiet after which results a turret says it sent are given up on.
+LATE_RESULTS_S = 1.0
+#: Seconds without a status after which a turret counts as silent (warned about
+#: while the test runs; not waited for after the stop).
+SILENT_S = 5.0
+#: What every status_request asks of our turrets (the reference ones ignore it).
+STATUS_REQUEST = wire.status_request_msg(wire.WANT_COUNTERS)
 START_RETRY_S = 1.0
 MAX_STARTS = 5
 LOGGED_UNKNOWN = 5
@@ -63,7 +77,8 @@ class Outcome:
     duration_s: float = 0.0
     drain_s: float = 0.0
     interrupted: bool = False
-    unsettled: list[str] = field(default_factory=list)
+    unsettled: list[TurretRecord] = field(default_factory=list)
+    ended_at: float = 0.0
     counts: MessageCounts = field(default_factory=MessageCounts)
 
 
@@ -87,6 +102,7 @@ class Session:
         self._clock = clock
         self._t0: float | None = None
         self._running = False
+        self._silent_warned: set[str] = set()
         self.outcome = Outcome()
 
     def run(self) -> Outcome:
@@ -110,9 +126,12 @@ class Session:
             if now >= deadline:
                 raise HQError(self._missing_turrets_message(wanted))
             if now >= next_request:
-                self._link.publish("status_request")
+                self._request_statuses()
                 next_request = now + self._options.status_interval
             self._read(min(deadline, next_request) - now)
+
+    def _request_statuses(self) -> None:
+        self._link.publish("status_request", STATUS_REQUEST)
 
     def _missing_turrets_message(self, wanted: int) -> str:
         seen = ", ".join(f"{r.name} ({r.uuid})" for r in self._fleet.records()) or "none"
@@ -145,8 +164,9 @@ class Session:
         try:
             while (now := self._clock()) < end:
                 if now >= next_request:
-                    self._link.publish("status_request")
+                    self._request_statuses()
                     next_request = now + self._options.status_interval
+                    self._warn_silent(now)
                 elapsed = self._sample(now)
                 if self._progress.due(elapsed):
                     self._progress.show(self._snapshot(elapsed))
@@ -172,28 +192,57 @@ class Session:
         )
         return stopped_at
 
+    def _warn_silent(self, now: float) -> None:
+        """Say once, while the test runs, when a turret stops answering."""
+        for record in self._fleet.silent(now, SILENT_S):
+            if record.uuid not in self._silent_warned and record.state not in ("killed", "aborted"):
+                self._silent_warned.add(record.uuid)
+                log.warning(
+                    "turret %s (%s) has sent no status for %.0fs: is it still alive?",
+                    record.name,
+                    record.uuid,
+                    now - record.last_seen,
+                )
+
     def _drain(self, stopped_at: float) -> None:
         deadline = stopped_at + self._options.drain_timeout
         next_request = stopped_at + self._options.status_interval
-        while self._fleet.unsettled(stopped_at) and (now := self._clock()) < deadline:
+        gone = {record.uuid for record in self._fleet.silent(stopped_at, SILENT_S)}
+        while (now := self._clock()) < deadline and any(
+            record.uuid not in gone for record in self._fleet.unsettled(stopped_at)
+        ):
             self._sample(now)
             if now >= next_request:
-                self._link.publish("status_request")
+                self._request_statuses()
                 next_request = now + self._options.status_interval
             self._read(min(deadline, next_request) - now)
-        while self._clock() < deadline and self._read(QUIET_S):
-            pass
+        quiet_since = self._clock()
+        while (now := self._clock()) < deadline:
+            if self._read(QUIET_S):
+                quiet_since = self._clock()
+            elif not self._results_missing() or now - quiet_since >= LATE_RESULTS_S:
+                break
         self._sample(self._clock())
         unsettled = self._fleet.unsettled(stopped_at)
-        self.outcome.unsettled = [f"{r.name} ({r.uuid}): {r.state}" for r in unsettled]
+        self.outcome.unsettled = unsettled
+        self.outcome.ended_at = self._clock()
         if unsettled:
             log.warning(
                 "%d turrets did not report ready within --drain-timeout %s: %s",
                 len(unsettled),
                 format_duration(self._options.drain_timeout),
-                "; ".join(self.outcome.unsettled),
+                "; ".join(f"{r.name} ({r.uuid}): {r.state}" for r in unsettled),
             )
         self.outcome.drain_s = self._clock() - stopped_at
+
+    def _results_missing(self) -> bool:
+        """True while a turret says it sent results that have not all arrived."""
+        received = self._stats.results_by_turret()
+        return any(
+            row.produced - row.dropped > row.received
+            for row in self._fleet.delivery(received)
+            if row.produced is not None and row.dropped is not None
+        )
 
     def _sample(self, now: float) -> float:
         """Close the past seconds of the series with the active canons; returns elapsed."""

@@ -82,6 +82,7 @@ class Summary:
     results_by_turret: dict[str, int]
     timers_dropped: int
     clamped: int
+    bad_timer_values: int = 0
 
 
 class LatencyRecorder:
@@ -201,6 +202,7 @@ class Stats:
         self._errors: Counter[str] = Counter()
         self._by_turret: Counter[str] = Counter()
         self.timers_dropped = 0
+        self.bad_timer_values = 0
 
     def record(self, result: Result, at_s: float) -> None:
         """Count one result that arrived ``at_s`` seconds after the start."""
@@ -208,6 +210,7 @@ class Stats:
         self.transaction.record(result.scriptrun_time, failed)
         self.series.record(at_s, result.scriptrun_time, failed)
         self._by_turret[result.turret_name or "(unnamed)"] += 1
+        self.bad_timer_values += result.bad_timers
         if failed:
             self._count_error(result.error)
         for name, seconds in result.custom_timers.items():
@@ -218,6 +221,10 @@ class Stats:
                     continue
                 recorder = self.timers[name] = LatencyRecorder(name)
             recorder.record(seconds, failed)
+
+    def results_by_turret(self) -> dict[str, int]:
+        """Results received so far, by turret name."""
+        return dict(self._by_turret)
 
     def _count_error(self, error: str) -> None:
         text = error if len(error) <= ERROR_TEXT_LIMIT else error[:ERROR_TEXT_LIMIT] + "…"
@@ -241,4 +248,5 @@ class Stats:
             results_by_turret=dict(sorted(self._by_turret.items())),
             timers_dropped=self.timers_dropped,
             clamped=clamped,
+            bad_timer_values=self.bad_timer_values,
         )

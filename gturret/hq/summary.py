@@ -7,9 +7,11 @@ encoding). It must never compute a statistic or decide a verdict; it only format
 
 from __future__ import annotations
 
+from gturret.hq.fleet import DeliveryRow
 from gturret.hq.options import format_duration, plural
 from gturret.hq.stats import MetricSummary, Summary
-from gturret.hq.thresholds import TestVerdict, Verdict
+from gturret.hq.thresholds import Verdict
+from gturret.hq.verdict import TestVerdict
 
 COLUMNS = ("count", "errors", "tx/s", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max")
 NAME_WIDTH = 28
@@ -69,6 +71,44 @@ def render_table(summary: Summary) -> str:
     return "\n".join(lines)
 
 
+def _count(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def render_delivery(rows: tuple[DeliveryRow, ...]) -> str:
+    """Per turret name: results produced (the turrets' count), received, dropped, lost."""
+    header = ("results", "produced", "received", "dropped", "lost")
+    table = [
+        (
+            _label(row.name),
+            _count(row.produced),
+            str(row.received),
+            _count(row.dropped),
+            _count(row.lost),
+        )
+        for row in rows
+    ]
+    widths = [max(len(header[i]), *(len(cells[i]) for cells in table)) for i in range(5)]
+    lines = [
+        " ".join(
+            [
+                header[0].ljust(widths[0]),
+                *(h.rjust(w) for h, w in zip(header[1:], widths[1:], strict=True)),
+            ]
+        )
+    ]
+    lines += [
+        " ".join(
+            [
+                cells[0].ljust(widths[0]),
+                *(c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)),
+            ]
+        )
+        for cells in table
+    ]
+    return "\n".join(lines)
+
+
 def render_summary(
     summary: Summary,
     verdicts: tuple[Verdict, ...],
@@ -76,6 +116,7 @@ def render_summary(
     *,
     turrets: int,
     canons: int | None,
+    delivery: tuple[DeliveryRow, ...] = (),
 ) -> str:
     """The whole block printed at the end of a test (ends with a newline)."""
     canon_text = "? canons" if canons is None else plural(canons, "canon")
@@ -89,6 +130,9 @@ def render_summary(
         parts.append("")
         parts.append(f"top errors ({summary.error_kinds} kinds):")
         parts += [f"  {count:>8}  {text}" for text, count in summary.top_errors[:TOP_ERRORS_SHOWN]]
+    if delivery:
+        parts.append("")
+        parts.append(render_delivery(delivery))
     if verdicts:
         parts.append("")
         parts.append("thresholds:")
@@ -97,6 +141,10 @@ def render_summary(
             f"  {'PASS' if v.passed else 'FAIL'}  {v.threshold.expression.ljust(width)}  {v.detail}"
             for v in verdicts
         ]
+    if len(verdict.problems) > 1:
+        parts.append("")
+        parts.append("problems:")
+        parts += [f"  FAIL  {problem}" for problem in verdict.problems]
     parts.append("")
     parts.append(f"{'PASS' if verdict.passed else 'FAIL'}: {verdict.reason}")
     return "\n".join(parts) + "\n"

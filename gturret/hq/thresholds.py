@@ -139,30 +139,3 @@ def evaluate(threshold: Threshold, summary: Summary) -> Verdict:
 def evaluate_all(thresholds: tuple[Threshold, ...], summary: Summary) -> tuple[Verdict, ...]:
     """Judge every threshold, in the order given."""
     return tuple(evaluate(threshold, summary) for threshold in thresholds)
-
-
-@dataclass(frozen=True, slots=True)
-class TestVerdict:
-    """The test as a whole: exit status 0 (passed) or 1 (failed), and why."""
-
-    exit_status: int
-    reason: str
-
-    @property
-    def passed(self) -> bool:
-        return self.exit_status == 0
-
-
-def judge(summary: Summary, verdicts: tuple[Verdict, ...]) -> TestVerdict:
-    """A test with no transaction fails, whatever the thresholds; so does any failed one."""
-    if summary.transaction.count == 0:
-        return TestVerdict(1, "no transactions were recorded: the turrets sent no results")
-    failed = [verdict for verdict in verdicts if not verdict.passed]
-    if failed:
-        names = ", ".join(verdict.threshold.expression for verdict in failed)
-        return TestVerdict(1, f"{len(failed)} of {len(verdicts)} thresholds failed: {names}")
-    if len(verdicts) == 1:
-        return TestVerdict(0, "the threshold passed")
-    if verdicts:
-        return TestVerdict(0, f"all {len(verdicts)} thresholds passed")
-    return TestVerdict(0, "transactions recorded; no thresholds were set")

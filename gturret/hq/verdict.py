@@ -1,0 +1,123 @@
+"""The verdict of one test: every rule that fails a run, in one place.
+
+Why it exists: a load test's verdict is what CI acts on, so it must never say PASS
+over a failure it could see. A run fails (exit status 1) when any of these holds,
+each named on its own line in the summary and in the JSON report:
+
+1. no transaction was recorded;
+2. a turret was killed or aborted during the test, or did not come back to
+   ``ready`` after the stop (it died, hung, or lost its link);
+3. results were lost: a turret says it produced more results than the HQ received
+   from turrets of that name (those it dropped itself, its outbox full, and those
+   lost on the way); only turrets that send counters can be checked;
+4. a transaction failed and no ``error_rate`` threshold on the transaction was
+   given (as Locust exits 1 on any failure; such a threshold replaces this rule);
+5. a threshold failed.
+
+It must never compute statistics or print: it reads what was measured and says
+what it means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gturret.hq.fleet import DeliveryRow, TurretRecord
+from gturret.hq.stats import Summary
+from gturret.hq.thresholds import Verdict
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TestVerdict:
+    """The test as a whole: passed or failed, why, and every problem found."""
+
+    exit_status: int
+    reason: str
+    problems: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_status == EXIT_PASSED
+
+
+def judge(
+    summary: Summary,
+    verdicts: tuple[Verdict, ...],
+    *,
+    turrets: Sequence[TurretRecord] = (),
+    unsettled: Sequence[TurretRecord] = (),
+    delivery: Sequence[DeliveryRow] = (),
+    ended_at: float = 0.0,
+) -> TestVerdict:
+    """Apply every rule of the module docstring; ``ended_at`` is the session's clock."""
+    problems: list[str] = []
+    if summary.transaction.count == 0:
+        problems.append("no transactions were recorded: the turrets sent no results")
+    problems += _turret_problems(turrets, unsettled, ended_at)
+    problems += [_lost(row) for row in delivery if row.lost]
+    problems += _failed_transactions(summary, verdicts)
+    failed = [verdict for verdict in verdicts if not verdict.passed]
+    if failed:
+        names = ", ".join(verdict.threshold.expression for verdict in failed)
+        problems.append(f"{len(failed)} of {len(verdicts)} thresholds failed: {names}")
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return TestVerdict(EXIT_FAILED, problems[0] + more, tuple(problems))
+    if len(verdicts) == 1:
+        return TestVerdict(EXIT_PASSED, "the threshold passed")
+    if verdicts:
+        return TestVerdict(EXIT_PASSED, f"all {len(verdicts)} thresholds passed")
+    return TestVerdict(EXIT_PASSED, "transactions recorded, none failed; no thresholds were set")
+
+
+def turret_label(record: TurretRecord) -> str:
+    """``navigation (d7b8a1cc)``: a name people know and enough uuid to tell twins apart."""
+    return f"{record.name} ({record.uuid[:8]})"
+
+
+def _turret_problems(
+    turrets: Sequence[TurretRecord], unsettled: Sequence[TurretRecord], ended_at: float
+) -> list[str]:
+    problems = []
+    unsettled_ids = {record.uuid for record in unsettled}
+    for record in turrets:
+        label = turret_label(record)
+        if record.state == "killed":
+            problems.append(f"turret {label} was killed during the test")
+        elif record.state == "aborted":
+            problems.append(f"turret {label} aborted during the test (see the turret's log)")
+        elif record.uuid in unsettled_ids:
+            silent = ended_at - record.last_seen
+            problems.append(
+                f"turret {label} did not come back to ready after the stop (last status "
+                f"{record.state!r}, {silent:.1f}s before the end): it died, hung or lost its link"
+            )
+    return problems
+
+
+def _lost(row: DeliveryRow) -> str:
+    parts = []
+    if row.dropped:
+        parts.append(f"{row.dropped} dropped by the turret: its outbox was full")
+    if row.lost_on_the_way:
+        parts.append(f"{row.lost_on_the_way} sent but never received")
+    turrets = "turret" if row.turrets == 1 else f"{row.turrets} turrets"
+    return f"{turrets} {row.name}: {row.lost} of {row.produced} results lost ({'; '.join(parts)})"
+
+
+def _failed_transactions(summary: Summary, verdicts: tuple[Verdict, ...]) -> list[str]:
+    transaction = summary.transaction
+    allowed = any(
+        v.threshold.metric == "error_rate" and v.threshold.timer is None for v in verdicts
+    )
+    if not transaction.errors or allowed:
+        return []
+    return [
+        f"{transaction.errors} of {transaction.count} transactions failed "
+        f"({transaction.error_rate_pct or 0:.2f} %) and no error_rate threshold was given "
+        "(add --threshold 'error_rate<N%' to allow some)"
+    ]
