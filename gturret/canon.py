@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 from gevent import GreenletExit, sleep
 
+from gturret.timers import clean_timers
+
 if TYPE_CHECKING:
     from gturret.battery import Battery
 
@@ -57,8 +59,7 @@ def fire(battery: Battery) -> None:
     t0 = battery.started_at
     yield_at = clock() + YIELD_BUDGET
     while battery.firing:
-        timers: dict[str, float] = {}
-        transaction.custom_timers = timers
+        transaction.custom_timers = {}
         error = ""
         run_time = 0.0
         try:
@@ -88,6 +89,11 @@ def fire(battery: Battery) -> None:
             except BaseException as exc:
                 error = error or "tear_down: " + describe(exc)
         now = clock()
+        # Read back, not the dict handed out: OCT reads the attribute after run(),
+        # so a script may assign a dict of its own.
+        timers, timer_error = clean_timers(getattr(transaction, "custom_timers", None))
+        if timer_error:
+            error = f"{error}; {timer_error}" if error else timer_error
         put((now - t0, wall(), run_time, error, timers))
         if now >= yield_at:
             drain()

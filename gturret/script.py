@@ -1,42 +1,37 @@
 """Import a user's test script by path and hand back its ``Transaction`` class.
 
-Why its own module: scripts written for OCT import ``oct_turrets.base`` and
-``oct_turrets.tools``; we make those names point at gturret's own classes (even when
-the real oct-turrets is installed), so old scripts run unchanged and every script
-gets one implementation. Every way a script can fail to load becomes one ScriptError
-line naming the file. It must never run the script's transactions.
+Why its own module: scripts written for OCT import ``oct_turrets.base``,
+``oct_turrets.tools`` and the package's other script-facing modules; we make those
+names point at :mod:`gturret.octcompat` (even when the real oct-turrets is
+installed), so old scripts run unchanged and every script gets one implementation.
+Every way a script can fail to load becomes one ScriptError line naming the file.
+It must never run the script's transactions.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import inspect
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from gturret import octcompat
 from gturret.errors import ScriptError
-from gturret.transaction import CustomTimer, Transaction
 
 TransactionFactory = Callable[[dict[str, Any], Any], Any]
 
 
 def install_oct_aliases() -> None:
-    """Make ``oct_turrets.base.BaseTransaction`` and ``oct_turrets.tools.CustomTimer`` ours."""
-    package = ModuleType("oct_turrets")
-    package.__path__ = []
-    base = ModuleType("oct_turrets.base")
-    base.BaseTransaction = Transaction  # type: ignore[attr-defined]
-    tools = ModuleType("oct_turrets.tools")
-    tools.CustomTimer = CustomTimer  # type: ignore[attr-defined]
-    package.base = base  # type: ignore[attr-defined]
-    package.tools = tools  # type: ignore[attr-defined]
-    sys.modules.update(
-        {"oct_turrets": package, "oct_turrets.base": base, "oct_turrets.tools": tools}
-    )
+    """Serve ``oct_turrets`` and its script-facing modules from :mod:`gturret.octcompat`."""
+    sys.modules["oct_turrets"] = octcompat
+    for name in octcompat.MODULES:
+        module = importlib.import_module(f"gturret.octcompat.{name}")
+        sys.modules[f"oct_turrets.{name}"] = module
+        setattr(octcompat, name, module)
 
 
 def load_transaction_class(path: Path) -> type:

@@ -43,6 +43,37 @@ def test_oct_script_runs_against_an_hq(hq, spawn_turret, tmp_path):
     assert all(r["error"] == "" for r in hq.results)
 
 
+EVERY_OCT_MODULE = """
+    import oct_turrets
+    from oct_turrets import base, tools, config, exceptions, utils
+    from oct_turrets.exceptions import InvalidConfiguration, InvalidTarTurret
+    from oct_turrets.config import REQUIRED_CONFIG_KEYS
+    from oct_turrets.utils import validate_conf
+
+    class Transaction(base.BaseTransaction):
+        def run(self):
+            with tools.CustomTimer(self, oct_turrets.__version__):
+                if "cannons" not in REQUIRED_CONFIG_KEYS:
+                    raise InvalidTarTurret("no cannons")
+                try:
+                    validate_conf("/no/such/config.json")
+                except InvalidConfiguration as exc:
+                    raise ValueError(str(exc))
+"""
+
+
+def test_every_script_facing_oct_module_resolves(hq, spawn_turret, tmp_path):
+    spawn_turret(str(write_turret(tmp_path, EVERY_OCT_MODULE, hq)))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    hq.collect(0.3)
+    assert hq.results
+    for result in hq.results:
+        assert result["error"] == "The given configuration file does not exist"
+        assert set(result["custom_timers"]) == {"0.2.8"}
+
+
 @pytest.mark.parametrize(
     ("init", "expected"),
     [
