@@ -10,12 +10,21 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_PYPI  := locust oct-turrets==0.2.8 geventhttpclient pyzmq ujson
 BENCH_ARGS  ?=
 
+# `make peers`: the real peers the tests meet, each in a venv of its own under .peers/.
+# oct 0.4.12 (the reference HQ, with oct-turrets 0.2.8) needs peewee 2.10.2, whose
+# setup.py imports collections.Callable: tests/peers/oct_compat_shim.py restores it
+# (and pandas.TimeGrouper for oct's report) through a .pth line, so peewee is built
+# without isolation; setuptools 65.5 still builds these old sdists.
+OCT_VENV  := .peers/oct
+OCT_STAMP := $(OCT_VENV)/.installed
+OCT_PYPI  := oct==0.4.12 oct-turrets==0.2.8 pandas==1.5.3 numpy==1.26.4
+
 # `make run`: the demo load test, against a local target it starts and stops itself.
 DEMO_PORT := 8089
 DEMO_ARGS ?= --run-time 10s --threshold "p95<250ms" --threshold "error_rate<1%" \
              --json out/summary.json --html out/report.html
 
-.PHONY: install test test-slow lint run browser bench clean
+.PHONY: install test test-slow lint run browser peers bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 2; }
@@ -31,8 +40,20 @@ install: $(STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "make: chromium could not be installed; the HTML screenshot test will say so"
 
-test: install browser
-	$(BIN)/python -m pytest -q
+$(OCT_STAMP): tests/peers/oct_compat_shim.py
+	rm -rf $(OCT_VENV)
+	$(PYTHON) -m venv $(OCT_VENV)
+	$(OCT_VENV)/bin/python -m pip install -q --upgrade pip setuptools==65.5.0 wheel
+	site=$$($(OCT_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	cp tests/peers/oct_compat_shim.py "$$site/" && echo "import oct_compat_shim" > "$$site/oct_compat_shim.pth"
+	$(OCT_VENV)/bin/python -m pip install -q --no-build-isolation peewee==2.10.2
+	$(OCT_VENV)/bin/python -m pip install -q --no-build-isolation $(OCT_PYPI)
+	touch $@
+
+peers: $(OCT_STAMP)
+
+test: install browser peers
+	$(BIN)/python -m pytest -q -rs
 
 run: install
 	@mkdir -p out
@@ -63,5 +84,5 @@ bench: install $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .peers build *.egg-info .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

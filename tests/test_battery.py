@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import write_turret
+from tests.support.turret_process import write_turret
 
 BIRTH_RECORDER = """
     import time

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import run_cli, write_turret
+from tests.support.turret_process import run_cli, write_turret
 
 
 def test_console_script_and_module_both_show_help(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from gturret.config import ExtractedTar, load_config
 from gturret.errors import ConfigError, TarError
-from tests.conftest import run_cli
+from tests.support.turret_process import run_cli
 
 GOOD = {
     "name": "nav",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.conftest import write_turret
+from tests.support.turret_process import write_turret
 
 LISTEN = "0A"
 

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.conftest import FakeHQ, write_turret
+from tests.support.fake_hq import FakeHQ
+from tests.support.turret_process import write_turret
 
 
 def start_test(hq: FakeHQ) -> None:

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from gturret import wire
 from gturret.errors import WireError
-from tests.conftest import FakeHQ, write_turret
+from tests.support.fake_hq import FakeHQ
+from tests.support.turret_process import write_turret
 
 FRAMES_PER_STATE = int(os.environ.get("GTURRET_FUZZ_FRAMES", "5000"))
 SYNC_EVERY = 250

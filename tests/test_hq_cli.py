@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from test_hq_fake_turret import FakeTurret
+from tests.support.fake_turret import FakeTurret
 
 HQ = Path(sys.executable).with_name("gturret-hq")
 BOUND = re.compile(

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import zmq
-from test_hq_fake_turret import FakeTurret
 
 from gturret.hq.options import HQOptions
 from gturret.hq.run import run_hq
 from gturret.hq.thresholds import parse_thresholds
+from tests.support.fake_turret import FakeTurret
 
 
 class Harness:

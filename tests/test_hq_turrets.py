@@ -1,8 +1,9 @@
 """Our HQ against real turrets in their own processes: oct-turrets 0.2.8 and gturret.
 
-oct-turrets 0.2.8 (the reference turret) runs on Python 3.11 as it is (its ``imp``
-import still exists there, with a DeprecationWarning); its ``oct-turrets-start``
-console script is broken, so it is started through its Python API. Its cannons
+oct-turrets 0.2.8 (the reference turret) runs from the ``oct`` peer venv (``make
+peers``) on Python 3.11 as it is (its ``imp`` import still exists there, with a
+DeprecationWarning); its ``oct-turrets-start`` console script is broken, so it is
+started through its Python API. Its cannons
 push results straight to the HQ without ``turret_name``; the HQ counts those as
 results. The script counts its runs in a file (one byte per ``tear_down``, which
 each cannon runs right before it pushes a result), so counts can be compared.
@@ -10,7 +11,6 @@ each cannon runs right before it pushes a result), so counts can be compared.
 
 from __future__ import annotations
 
-import importlib.metadata
 import io
 import json
 import os
@@ -25,6 +25,7 @@ import pytest
 from gturret.hq.options import HQOptions
 from gturret.hq.run import run_hq
 from gturret.hq.thresholds import parse_thresholds
+from tests.support.peers import OCT_VENV, peer_program
 
 OCT_LAUNCHER = """\
 import sys
@@ -67,14 +68,6 @@ class Transaction(Base):
         with CustomTimer(self, "nap"):
             time.sleep(0.005)
 """
-
-
-def _oct_turrets_installed() -> bool:
-    try:
-        importlib.metadata.version("oct-turrets")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 def _run(
@@ -131,14 +124,14 @@ def _run(
     return status, report, log_path.read_text(errors="replace")
 
 
-@pytest.mark.skipif(not _oct_turrets_installed(), reason="oct-turrets==0.2.8 is in the dev extra")
 @pytest.mark.parametrize("fail", [False, True])
 def test_the_reference_turret_oct_turrets_0_2_8(tmp_path: Path, fail: bool) -> None:
+    python = peer_program(OCT_VENV, "python")
     (tmp_path / "launch.py").write_text(OCT_LAUNCHER)
     count_file = tmp_path / "runs"
     status, report, log = _run(
         tmp_path,
-        [sys.executable, str(tmp_path / "launch.py")],
+        [str(python), str(tmp_path / "launch.py")],
         OCT_SCRIPT,
         {"COUNT_FILE": str(count_file)},
         context={"fail": fail},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import write_turret
+from tests.support.turret_process import write_turret
 
 SCRIPT = """
     import time

@@ -13,7 +13,8 @@ import pytest
 from gturret import wire
 from gturret.battery import Share
 from gturret.fleet import fleet_size
-from tests.conftest import FakeHQ, run_cli, write_turret
+from tests.support.fake_hq import FakeHQ
+from tests.support.turret_process import run_cli, write_turret
 
 # Each canon tags its results with its process and its own number in that process.
 TAGGER = """

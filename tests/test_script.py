@@ -6,7 +6,7 @@ import pytest
 
 from gturret import CustomTimer, Transaction
 from gturret.script import load_transaction_class, transaction_factory
-from tests.conftest import run_cli, write_turret
+from tests.support.turret_process import run_cli, write_turret
 
 OCT_SCRIPT = """
     import time

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli, write_turret
+from tests.support.turret_process import run_cli, write_turret
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "example_scripts"
 

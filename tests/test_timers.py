@@ -11,7 +11,7 @@ import pytest
 
 from gturret import wire
 from gturret.timers import clean_timers
-from tests.conftest import write_turret
+from tests.support.turret_process import write_turret
 
 
 def test_plain_float_timers_pass_through_untouched():

@@ -7,7 +7,8 @@ import signal
 import time
 
 from gturret import wire
-from tests.conftest import FakeHQ, write_turret
+from tests.support.fake_hq import FakeHQ
+from tests.support.turret_process import write_turret
 
 SLEEPY = """
     import time

@@ -5,9 +5,11 @@ Why it exists: scripts written for OCT import from ``oct_turrets`` (oct-turrets
 its ``config``, ``exceptions`` or ``utils``. :func:`gturret.script.install_oct_aliases`
 registers these modules under the ``oct_turrets`` names, whether or not the real
 package is installed, so every script gets gturret's one implementation. The
-modules of the reference turret's own engine (``turret``, ``cannon``,
-``start_turret``: threads and sockets that run a script) have no place inside
-gturret and are not served. Nothing here may import gevent, zmq or the turret.
+reference turret's own engine (the modules ``turret``, ``cannon`` and
+``start_turret``, and ``base``'s ``BaseTurret`` and ``BaseCannon``: threads and
+sockets that run a script) has no place inside gturret and is not served;
+``tests/test_oct_hq.py`` checks this list against the real package. Nothing here
+may import gevent, zmq or the turret.
 """
 
 from __future__ import annotations

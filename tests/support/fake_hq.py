@@ -1,0 +1,109 @@
+"""A fake OCT HQ on real sockets: the exact frames of docs/protocol.md, nothing more.
+
+It binds PUB + PULL on 127.0.0.1 (ephemeral ports unless told) and files every
+message it receives as a status or a result. It stands in for an HQ only where a
+test is about the turret; the real HQ of OCT has its own suite (test_oct_hq.py).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import zmq
+
+from gturret import wire
+
+
+class FakeHQ:
+    """An HQ on real sockets: publishes commands, collects statuses and results.
+
+    Its ``status_request`` asks for counters with gturret's handshake, as our HQ
+    does; ``asks_counters=False`` makes it send ``msg: null``, as the reference HQ.
+    """
+
+    def __init__(
+        self, pub_port: int | None = None, rc_port: int | None = None, *, asks_counters: bool = True
+    ) -> None:
+        self.asks_counters = asks_counters
+        self.context = zmq.Context()
+        self.pub = self.context.socket(zmq.PUB)
+        self.pub.setsockopt(zmq.LINGER, 0)
+        self.pub_port = _bind(self.pub, pub_port)
+        self.pull = self.context.socket(zmq.PULL)
+        self.pull.setsockopt(zmq.LINGER, 0)
+        self.rc_port = _bind(self.pull, rc_port)
+        self.raw: list[bytes] = []
+        self.statuses: list[dict[str, Any]] = []
+        self.results: list[dict[str, Any]] = []
+
+    def send(self, command: str, msg: Any = None, channel: str = "") -> None:
+        if command == "status_request" and msg is None and self.asks_counters:
+            msg = wire.status_request_msg(wire.WANT_COUNTERS)
+        self.pub.send(wire.encode_command(command, msg, channel))
+
+    def send_raw(self, frame: bytes) -> None:
+        self.pub.send(frame)
+
+    def poll(self, timeout: float) -> dict[str, Any] | None:
+        """Receive one message within ``timeout`` seconds, file it, and return it."""
+        if not self.pull.poll(int(timeout * 1000)):
+            return None
+        raw = self.pull.recv()
+        self.raw.append(raw)
+        message = wire.decode_message(raw)
+        (self.statuses if wire.is_status(message) else self.results).append(message)
+        return message
+
+    def collect(self, seconds: float) -> None:
+        """File every message that arrives in the next ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.poll(left)
+
+    def wait_status(self, status: str | None, timeout: float = 10.0) -> dict[str, Any]:
+        """File messages until a status message arrives: with ``status``, or any if None."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            message = self.poll(left)
+            is_wanted = message is not None and wire.is_status(message)
+            if is_wanted and (status is None or message["status"] == status):
+                return message
+        raise AssertionError(f"no {status!r} status within {timeout}s; got {self.statuses[-3:]}")
+
+    def register(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Send status_request until a turret answers (subscriptions take a moment).
+
+        Requests sent before the subscription was made are lost, but those sent
+        after it may be answered late: wait until the answers stop, so that no stale
+        "ready" is taken later for the answer to a later command.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.send("status_request")
+            message = self.poll(0.2)
+            if message is not None and wire.is_status(message):
+                settle_by = time.monotonic() + 1.0
+                while time.monotonic() < settle_by and self.poll(0.3) is not None:
+                    pass
+                return message
+        raise AssertionError(f"no turret registered within {timeout}s")
+
+    def close(self) -> None:
+        self.pub.close()
+        self.pull.close()
+        self.context.term()
+
+    def __enter__(self) -> FakeHQ:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _bind(socket: zmq.Socket, port: int | None) -> int:
+    """Bind on 127.0.0.1: ``port``, or an ephemeral one; return the port."""
+    if port is None:
+        return socket.bind_to_random_port("tcp://127.0.0.1")
+    socket.bind(f"tcp://127.0.0.1:{port}")
+    return port
