@@ -37,8 +37,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# apt waits for another apt to let go of its lock rather than failing at once; if
+# chromium still cannot be installed the screenshot test says so (and fails under CI).
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
+
 browser:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "make: chromium could not be installed; the HTML screenshot test will say so"
+	@command -v chromium >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq chromium >/dev/null; } || echo "make: chromium could not be installed; the HTML screenshot test will say so"
 
 $(OCT_STAMP): tests/peers/oct_compat_shim.py
 	rm -rf $(OCT_VENV)
@@ -74,7 +78,7 @@ lint: install
 	$(BIN)/mypy
 
 $(BENCH_STAMP):
-	command -v nginx >/dev/null && command -v wrk >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx wrk; }
+	command -v nginx >/dev/null && command -v wrk >/dev/null || { $(APT_GET) update && $(APT_GET) install -y -q nginx wrk; }
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
 	$(BENCH_VENV)/bin/python -m pip install -q $(BENCH_PYPI)

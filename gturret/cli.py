@@ -10,8 +10,8 @@ gturret's own bugs behind a friendly line.
 
 Exit statuses: 0 killed (by the HQ or a signal); 1 the turret broke (aborted, or
 one of its ``--processes`` workers died); 2 bad usage, config, tar or script. With
-``--standalone`` the in-process HQ's verdict: 0 passed, 1 a threshold failed or no
-transaction, 2 bad usage.
+``--standalone`` the in-process HQ's verdict (:mod:`gturret.hq.verdict`): 0 passed,
+1 failed, 2 bad usage.
 """
 
 from gevent import monkey
@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         "standalone run",
         "with --standalone the turret runs one test against gturret's own HQ in this "
         "process (loopback, ephemeral ports), prints a summary and exits with its "
-        "verdict: 0 passed, 1 a threshold failed or no transaction, 2 bad usage",
+        "verdict: 0 passed, 1 failed (a threshold, a failed transaction without an "
+        "error_rate threshold, lost results, a dead turret, or no transaction), 2 bad usage",
     )
     standalone.add_argument(
         "--standalone", action="store_true", help="run one test with an in-process HQ"

@@ -12,9 +12,10 @@ interrupted: after a ``kill`` the watchdog then sends the final ``killed`` statu
 itself and exits the process.
 
 It must never act while the loop is healthy (the dispatcher owns every state change)
-or while no test runs (then no script holds the loop: in ``--standalone`` the HQ may,
-writing its report), and never touch the turret's own sockets (ZeroMQ sockets are
-not thread-safe): it has its own.
+or while no test runs, never interrupt anything but a canon (in ``--standalone``
+the HQ shares the loop and may hold it, reading a backlog or writing its report: the
+main thread's stack must run through :func:`gturret.canon.fire`), and never touch
+the turret's own sockets (ZeroMQ sockets are not thread-safe): it has its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import sys
 from collections.abc import Callable
 from time import monotonic
 from typing import Any
@@ -31,6 +33,7 @@ import zmq
 from gevent import monkey
 
 from gturret import wire
+from gturret.canon import fire
 from gturret.errors import WireError
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ KILL_DEADLINE = 0.8
 _real_sleep = monkey.get_original("time", "sleep")
 _real_get_ident = monkey.get_original("_thread", "get_ident")
 _real_start_thread = monkey.get_original("_thread", "start_new_thread")
+_FIRE_CODE = fire.__code__
 
 
 class CanonInterrupted(Exception):
@@ -129,12 +133,16 @@ class Watchdog:
                 reported = False
                 self._order = None
                 continue
+            where = self._canon_holding_the_loop()
+            if where is None:
+                continue
             if not reported:
                 reported = True
                 log.warning(
-                    "the gevent loop has been blocked for %.1fs: a script is holding the CPU"
-                    " or blocking in C code without yielding",
+                    "the gevent loop has been blocked for %.1fs by a canon at %s: the script"
+                    " holds the CPU or blocks in C code without yielding",
                     blocked,
+                    where,
                 )
             if self._order is None:
                 continue
@@ -163,6 +171,18 @@ class Watchdog:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(
             ctypes.c_ulong(self._main_thread), ctypes.py_object(CanonInterrupted)
         )
+
+    def _canon_holding_the_loop(self) -> str | None:
+        """``file:line in function`` where a canon holds the main thread, or None if no
+        canon does (its stack would run through :func:`gturret.canon.fire`)."""
+        top = frame = sys._current_frames().get(self._main_thread)
+        while frame is not None:
+            if frame.f_code is _FIRE_CODE:
+                assert top is not None
+                code = top.f_code
+                return f"{code.co_filename}:{top.f_lineno} in {code.co_name}"
+            frame = frame.f_back
+        return None
 
     def _exit_killed(self, context: Any) -> None:
         log.error("the loop is blocked in C code and cannot be freed: exiting on kill")

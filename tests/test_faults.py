@@ -7,6 +7,7 @@ protocol's promises), not speed measurements.
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 
@@ -47,12 +48,12 @@ C_BLOCK = """
 def test_stop_frees_canons_that_never_yield(hq, spawn_turret, tmp_path, canons):
     turret = spawn_turret(str(write_turret(tmp_path, BUSY_LOOP, hq, canons=canons)))
     start_test(hq)
-    time.sleep(0.5)
+    turret.wait_log("the gevent loop has been blocked")
     sent = time.monotonic()
     hq.send("stop", "premature stop")
     hq.wait_status("ready", timeout=5)
     assert time.monotonic() - sent < 2.0
-    assert "the gevent loop has been blocked" in turret.log
+    assert re.search(r"blocked for [\d.]+s by a canon at \S+/script\.py:[67] in run:", turret.log)
     assert hq.results and all("interrupted" in r["error"] for r in hq.results)
     # The turret is whole: it answers and runs the next test.
     hq.send("status_request")
@@ -62,7 +63,7 @@ def test_stop_frees_canons_that_never_yield(hq, spawn_turret, tmp_path, canons):
 def test_kill_frees_canons_that_never_yield(hq, spawn_turret, tmp_path):
     turret = spawn_turret(str(write_turret(tmp_path, BUSY_LOOP, hq, canons=3)))
     start_test(hq)
-    time.sleep(0.3)
+    turret.wait_log("the gevent loop has been blocked")
     sent = time.monotonic()
     hq.send("kill")
     hq.wait_status("killed", timeout=3)
@@ -73,7 +74,7 @@ def test_kill_frees_canons_that_never_yield(hq, spawn_turret, tmp_path):
 def test_sigterm_frees_canons_that_never_yield(hq, spawn_turret, tmp_path):
     turret = spawn_turret(str(write_turret(tmp_path, BUSY_LOOP, hq, canons=3)))
     start_test(hq)
-    time.sleep(0.3)
+    turret.wait_log("the gevent loop has been blocked")
     turret.signal(signal.SIGTERM)
     hq.wait_status("killed", timeout=3)
     assert turret.wait(timeout=3) == 0
@@ -82,7 +83,7 @@ def test_sigterm_frees_canons_that_never_yield(hq, spawn_turret, tmp_path):
 def test_kill_ends_a_turret_blocked_in_c_code(hq, spawn_turret, tmp_path):
     turret = spawn_turret(str(write_turret(tmp_path, C_BLOCK, hq)))
     start_test(hq)
-    time.sleep(0.5)
+    turret.wait_log("the gevent loop has been blocked")
     sent = time.monotonic()
     hq.send("kill")
     hq.wait_status("killed", timeout=3)
@@ -94,9 +95,8 @@ def test_kill_ends_a_turret_blocked_in_c_code(hq, spawn_turret, tmp_path):
 def test_second_sigint_exits_at_once(hq, spawn_turret, tmp_path):
     turret = spawn_turret(str(write_turret(tmp_path, C_BLOCK, hq)))
     start_test(hq)
-    time.sleep(0.3)
+    turret.wait_log("the gevent loop has been blocked")
     turret.signal(signal.SIGINT)
-    time.sleep(0.1)
     turret.signal(signal.SIGINT)
     assert turret.wait(timeout=3) in (0, 130)
 
@@ -144,10 +144,13 @@ def test_memory_hungry_script_is_reported_and_stoppable(hq, spawn_turret, tmp_pa
     turret = spawn_turret(str(write_turret(tmp_path, script, hq, canons=2)))
     first = hq.register()
     hq.send("start", "open fire")
-    hq.collect(0.5)
-    hq.send("status_request")
-    grown = hq.wait_status("running")
-    assert grown["rss_bytes"] > first["rss_bytes"] + 150 * 1024 * 1024
+    hq.wait_status("running")
+    deadline = time.monotonic() + 30
+    grown = first
+    while grown["rss_bytes"] <= first["rss_bytes"] + 150 * 1024 * 1024:
+        assert time.monotonic() < deadline, f"rss_bytes never grew: {grown['rss_bytes']}"
+        hq.send("status_request")
+        grown = hq.wait_status("running")
     hq.send("stop", "premature stop")
     hq.wait_status("ready", timeout=3)
     assert turret.proc.poll() is None
@@ -190,9 +193,8 @@ def test_a_turret_started_before_its_hq_registers_when_it_binds(spawn_turret, tm
             )
         )
     )
-    time.sleep(1.0)
+    turret.wait_log(f"waiting for the HQ at tcp://127.0.0.1:{pub}")
     assert turret.proc.poll() is None
-    assert f"tcp://127.0.0.1:{pub}" in turret.log
     with FakeHQ(pub_port=pub, rc_port=rc) as late_hq:
         assert late_hq.register()["status"] == "ready"
 
@@ -206,7 +208,7 @@ def test_hq_gone_mid_test_drops_are_bounded_counted_and_reported(spawn_turret, t
         )
         start_test(first_hq)
         first_hq.collect(0.2)
-    time.sleep(2.0)
+    turret.wait_log("results dropped since the last report")
     with FakeHQ(pub_port=pub, rc_port=rc) as second_hq:
         status = second_hq.register()
         while status.get("status") != "running":

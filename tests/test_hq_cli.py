@@ -5,80 +5,14 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
-from typing import IO, Any
 
-from tests.support.fake_turret import FakeTurret
-
-HQ = Path(sys.executable).with_name("gturret-hq")
-BOUND = re.compile(
-    r"commands \(PUB\) on tcp://127\.0\.0\.1:(\d+), results \(PULL\) on tcp://127\.0\.0\.1:(\d+)"
-)
-TIMEOUT_S = 30
-
-
-class HQProcess:
-    """``gturret-hq --pub 0 --rc 0 ARGS``; reads its start-up line to learn the ports."""
-
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [str(HQ), "--pub", "0", "--rc", "0", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        self.stdout: list[bytes] = []
-        self.stderr: list[bytes] = []
-        self._readers = [
-            threading.Thread(target=self._read, args=(self.process.stdout, self.stdout)),
-            threading.Thread(target=self._read, args=(self.process.stderr, self.stderr)),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _read(stream: IO[bytes] | None, into: list[bytes]) -> None:
-        assert stream is not None
-        for line in stream:
-            into.append(line)
-
-    def ports(self) -> tuple[int, int]:
-        deadline = time.monotonic() + TIMEOUT_S
-        while time.monotonic() < deadline:
-            match = BOUND.search(b"".join(self.stderr).decode())
-            if match:
-                return int(match[1]), int(match[2])
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise AssertionError(f"no start-up line: {b''.join(self.stderr).decode()}")
-
-    def finish(self) -> tuple[int, str, str]:
-        try:
-            code = self.process.wait(timeout=TIMEOUT_S)
-        finally:
-            self.process.kill()
-            for reader in self._readers:
-                reader.join(timeout=5)
-        return code, b"".join(self.stdout).decode(), b"".join(self.stderr).decode()
-
-
-def run_cli(*args: str, **turret: Any) -> tuple[int, str, str, FakeTurret]:
-    hq = HQProcess("--run-time", "1", *args)
-    fake = FakeTurret(*hq.ports(), **turret).start()
-    try:
-        code, out, err = hq.finish()
-    finally:
-        fake.close()
-    return code, out, err, fake
+from tests.support.hq_process import HQ, TIMEOUT_S, HQProcess, run_hq_cli
 
 
 def test_passing_thresholds_exit_0_and_output_is_plain(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    code, out, err, fake = run_cli(
+    code, out, err, fake = run_hq_cli(
         "--threshold", "p95<1s", "--threshold", "error_rate<=100%", "--json", str(report)
     )
     assert code == 0, err
@@ -91,7 +25,7 @@ def test_passing_thresholds_exit_0_and_output_is_plain(tmp_path: Path) -> None:
 
 
 def test_a_failing_threshold_exits_1(tmp_path: Path) -> None:
-    code, out, err, _ = run_cli("--threshold", "p50<1ms", "--threshold", "tx_per_s>1")
+    code, out, err, _ = run_hq_cli("--threshold", "p50<1ms", "--threshold", "tx_per_s>1")
     assert code == 1, err
     assert "  FAIL  p50<1ms" in out
     assert "  PASS  tx_per_s>1" in out
@@ -99,7 +33,7 @@ def test_a_failing_threshold_exits_1(tmp_path: Path) -> None:
 
 
 def test_no_transactions_exit_1(tmp_path: Path) -> None:
-    code, out, _, _ = run_cli(max_results=0)
+    code, out, _, _ = run_hq_cli(max_results=0)
     assert code == 1
     assert "FAIL: no transactions were recorded" in out
 
@@ -133,7 +67,7 @@ def test_turrets_that_never_come_exit_2() -> None:
 
 def test_json_report_schema(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    code, _, err, fake = run_cli(
+    code, _, err, fake = run_hq_cli(
         "--json",
         str(report),
         "--context",

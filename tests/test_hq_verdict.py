@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
 from gturret.hq.fleet import DeliveryRow, TurretRecord
 from gturret.hq.messages import Delivery
 from gturret.hq.thresholds import evaluate, evaluate_all, parse_threshold, parse_thresholds
 from gturret.hq.verdict import judge
+from tests.support.hq_process import HQProcess
 from tests.support.summaries import summary_of
+from tests.support.turret_process import write_turret
 
 UUID = "d7b8a1cc-639a-405c-9b16-62ce5cd66f36"
 
@@ -89,3 +98,124 @@ def test_lost_results_fail_the_run_and_say_where_they_went() -> None:
     unknown = DeliveryRow("ref", 2, produced=None, received=7, dropped=None, lost=None)
     whole = DeliveryRow("nav", 1, produced=1, received=1, dropped=0, lost=0)
     assert judge(summary, (), delivery=[unknown, whole]).passed
+
+
+# Through the real processes: gturret-hq and gturret turrets, nothing faked.
+
+# Leaves a file once 20 transactions ran in this process: the test then acts.
+NAP = """
+    import itertools, os, time
+    from gturret import Transaction as Base
+
+    RUNS = itertools.count(1)
+
+    class Transaction(Base):
+        def run(self):
+            time.sleep(0.01)
+            if next(RUNS) == 20:
+                open(f"ran-{os.getpid()}", "w").close()
+"""
+
+NOOP = """
+    from gturret import Transaction as Base
+
+    class Transaction(Base):
+        pass
+"""
+
+ALWAYS_FAILS = """
+    import time
+    from gturret import Transaction as Base
+
+    class Transaction(Base):
+        def run(self):
+            time.sleep(0.01)
+            raise RuntimeError("HTTP 500")
+"""
+
+
+def verdict_of(hq: HQProcess) -> tuple[int, str, str]:
+    code, out, _ = hq.finish()
+    return code, out.rstrip().splitlines()[-1], out
+
+
+def ran(folder: Path, pid: int) -> None:
+    """Wait until process ``pid`` has run 20 transactions (see NAP)."""
+    deadline = time.monotonic() + 30
+    while not (folder / f"ran-{pid}").exists():
+        assert time.monotonic() < deadline, "the turret never ran 20 transactions"
+        time.sleep(0.02)
+
+
+def test_a_turret_killed_mid_test_fails_the_run(spawn_turret, tmp_path):
+    hq = HQProcess("--run-time", "3s", "--drain-timeout", "2s", "--threshold", "p95<1s")
+    turret = spawn_turret(str(write_turret(tmp_path, NAP, hq.ports())))
+    ran(tmp_path, turret.proc.pid)
+    turret.signal(signal.SIGKILL)
+    code, last, out = verdict_of(hq)
+    assert code == 1, out
+    assert re.fullmatch(
+        r"FAIL: turret test-turret \([0-9a-f]{8}\) did not come back to ready after the stop"
+        r" \(last status 'running', [\d.]+s before the end\): it died, hung or lost its link",
+        last,
+    ), out
+
+
+def test_a_turret_that_aborts_fails_the_run(spawn_turret, tmp_path):
+    hq = HQProcess("--run-time", "3s", "--drain-timeout", "2s", "--threshold", "p95<1s")
+    turret = spawn_turret(
+        str(write_turret(tmp_path, NAP, hq.ports(), canons=4)), "--processes", "2"
+    )
+    hq.wait_for("is now running")
+    worker = _children(turret.proc.pid)[0]
+    ran(tmp_path, worker)
+    os.kill(worker, signal.SIGKILL)
+    code, last, out = verdict_of(hq)
+    assert code == 1, out
+    aborted = r"turret test-turret \([0-9a-f]{8}\) aborted during the test \(see the turret's log\)"
+    assert re.fullmatch("FAIL: " + aborted, last), out
+    assert turret.wait(10) == 1
+
+
+def test_results_the_hq_never_received_fail_the_run(spawn_turret, tmp_path):
+    hq = HQProcess("--run-time", "2s", "--threshold", "p95<1s", "--json", str(tmp_path / "r.json"))
+    config = write_turret(tmp_path, NOOP, hq.ports(), canons=1000, outbox_limit=1)
+    spawn_turret(str(config))
+    code, last, out = verdict_of(hq)
+    assert code == 1, out
+    match = re.fullmatch(
+        r"FAIL: turret test-turret: (\d+) of (\d+) results lost \((\d+) dropped by the turret:"
+        r" its outbox was full\)",
+        last,
+    )
+    assert match, out
+    lost, produced, dropped = map(int, match.groups())
+    (row,) = json.loads((tmp_path / "r.json").read_text())["delivery"]
+    assert row == {
+        "name": "test-turret",
+        "turrets": 1,
+        "produced": produced,
+        "received": produced - lost,
+        "dropped": dropped,
+        "lost": lost,
+    }
+    assert lost == dropped > 0
+    assert re.search(rf"^test-turret +{produced} +{produced - lost} +{dropped} +{lost}$", out, re.M)
+
+
+def test_failed_transactions_without_an_error_rate_threshold_fail_the_run(spawn_turret, tmp_path):
+    hq = HQProcess("--run-time", "2s")
+    spawn_turret(str(write_turret(tmp_path, ALWAYS_FAILS, hq.ports())))
+    code, last, out = verdict_of(hq)
+    assert code == 1, out
+    assert re.fullmatch(
+        r"FAIL: (\d+) of \1 transactions failed \(100\.00 %\) and no error_rate threshold was"
+        r" given \(add --threshold 'error_rate<N%' to allow some\)",
+        last,
+    ), out
+
+
+def _children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert children, "the fleet has no workers"
+    return [int(child) for child in children]

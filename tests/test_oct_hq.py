@@ -70,9 +70,7 @@ def assert_stored(run: OctRun, uuid: str) -> list[dict]:
     return results
 
 
-def test_results_stored_intact_over_two_runs_and_the_hq_builds_its_report(
-    spawn_turret, tmp_path
-):
+def test_results_stored_intact_over_two_runs_and_the_hq_builds_its_report(spawn_turret, tmp_path):
     project = OctProject(tmp_path / "project", STATUS_IN_TEXT)
     turret = spawn_turret(str(project.turret_config))
     first = project.run(report=True)

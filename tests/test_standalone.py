@@ -106,6 +106,23 @@ def test_a_test_without_transactions_fails_loudly(tmp_path):
     assert "no transaction" in (done.stdout + done.stderr).lower()
 
 
+def test_failing_transactions_fail_the_run_unless_an_error_rate_threshold_allows_them(tmp_path):
+    script = """
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def run(self):
+                raise ValueError("HTTP 502")
+    """
+    config = write_turret(tmp_path, script, None, canons=2)
+    done = run_cli([str(config), "--standalone", "--run-time", "1s"], tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "transactions failed (100.00 %) and no error_rate threshold" in done.stdout
+    allowed = ["--threshold", "error_rate<=100%"]
+    done = run_cli([str(config), "--standalone", "--run-time", "1s", *allowed], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import gevent
 import zmq.green as zmq
 
 from gturret.errors import HQError
@@ -70,7 +71,13 @@ class HQLink:
         self._pub.send(encode_command(command, msg, channel))
 
     def receive(self, timeout_s: float, limit: int) -> list[bytes]:
-        """Wait up to ``timeout_s`` for a message, then take what is queued, up to ``limit``."""
+        """Wait up to ``timeout_s`` for a message, then take what is queued, up to ``limit``.
+
+        A green poll returns at once while messages are waiting, so reading a backlog
+        would never give the loop away: each batch first yields, so that a turret in
+        the same process (``--standalone``) keeps its turn.
+        """
+        gevent.sleep(0)
         if not self._pull.poll(max(0, int(timeout_s * 1000))):
             return []
         batch: list[bytes] = []

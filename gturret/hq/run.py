@@ -2,7 +2,7 @@
 
 Why it exists: ``gturret-hq`` and ``gturret config.json --standalone`` share this
 one entry point, so both behave the same. It returns an exit status instead of
-exiting: 0 passed, 1 failed (a threshold, or no transactions at all), 2 no test
+exiting: 0 passed, 1 failed (by a rule of :mod:`gturret.hq.verdict`), 2 no test
 could run (a port it cannot bind, turrets that never came, a report it cannot
 write). It must never call ``sys.exit`` or monkey-patch: the caller owns the process.
 """

@@ -43,7 +43,7 @@ from gturret.hq.stats import Stats
 
 log = logging.getLogger(__name__)
 
-BATCH = 5000
+BATCH = 1000
 QUIET_S = 0.3
 #: Seconds of quiet after which results a turret says it sent are given up on.
 LATE_RESULTS_S = 1.0

@@ -35,6 +35,14 @@ class TurretProcess:
     def log(self) -> str:
         return self.log_path.read_text()
 
+    def wait_log(self, text: str, timeout: float = 15.0) -> None:
+        """Wait until the turret has logged ``text``: a condition, never a fixed sleep."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} in the turret's log:\n{self.log}")
+            time.sleep(0.02)
+
     def wait(self, timeout: float) -> int:
         return self.proc.wait(timeout)
 
@@ -51,22 +59,29 @@ class TurretProcess:
 def write_turret(
     folder: Path,
     script: str,
-    hq: FakeHQ | None = None,
+    hq: FakeHQ | tuple[int, int] | None = None,
     *,
     canons: int = 2,
     rampup: float = 0,
     **extra: Any,
 ) -> Path:
-    """Write ``script.py`` and ``config.json`` into ``folder``; return the config path."""
+    """Write ``script.py`` and ``config.json`` into ``folder``; return the config path.
+
+    ``hq`` is a fake HQ or the (PUB, PULL) ports of a real one.
+    """
     (folder / "script.py").write_text(textwrap.dedent(script))
+    if isinstance(hq, FakeHQ):
+        publisher, rc = hq.pub_port, hq.rc_port
+    else:
+        publisher, rc = hq or (1, 1)
     config = {
         "name": "test-turret",
         "canons": canons,
         "rampup": rampup,
         "script": "script.py",
         "hq_address": "127.0.0.1",
-        "hq_publisher": hq.pub_port if hq else 1,
-        "hq_rc": hq.rc_port if hq else 1,
+        "hq_publisher": publisher,
+        "hq_rc": rc,
         **extra,
     }
     path = folder / "config.json"
