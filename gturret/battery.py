@@ -85,6 +85,10 @@ class Battery:
         """Canons running now."""
         return len(self._group)
 
+    def is_canon(self, greenlet: object) -> bool:
+        """True if ``greenlet`` is one of this battery's canons (safe from another thread)."""
+        return greenlet in self._group.greenlets
+
     def start(self) -> None:
         """Open fire: the rampup greenlet spawns the canons on schedule."""
         self.started_at = perf_counter()

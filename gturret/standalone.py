@@ -37,8 +37,16 @@ def run_standalone(config: TurretConfig, factory: TransactionFactory, options: H
         turret = Turret(local, factory)
         turrets.append((turret, gevent.spawn(turret.serve)))
 
-    hq = gevent.spawn(run_hq, options, on_bound=start_turret)
-    _interrupt_on_sigint(hq)
+    def stop_blocked_canons_at_the_end() -> None:
+        # The HQ shares the loop: a canon that never yields would keep it from ever
+        # sending stop, so the turret's watchdog gets the order from the clock too.
+        for turret, _ in turrets:
+            turret.watchdog.order_after("stop", options.run_time)
+
+    hq = gevent.spawn(
+        run_hq, options, on_bound=start_turret, on_start=stop_blocked_canons_at_the_end
+    )
+    _interrupt_on_sigint(hq, turrets)
     try:
         status: int = hq.get()
     finally:
@@ -48,15 +56,24 @@ def run_standalone(config: TurretConfig, factory: TransactionFactory, options: H
     return status
 
 
-def _interrupt_on_sigint(hq: gevent.Greenlet) -> None:
-    """First Ctrl-C: the HQ stops the test early and reports; the second exits at once."""
+def _interrupt_on_sigint(
+    hq: gevent.Greenlet, turrets: list[tuple[Turret, gevent.Greenlet]]
+) -> None:
+    """First Ctrl-C: the HQ stops the test early and reports; the second exits at once.
+
+    A plain ``signal`` handler, not gevent's: it runs at the next bytecode even while
+    a script holds the loop, and tells the watchdog, which then frees the loop.
+    """
     interrupted = False
 
-    def on_sigint() -> None:
+    def on_sigint(signum: int, frame: object) -> None:
         nonlocal interrupted
         if interrupted:
+            os.write(2, b"gturret: second SIGINT: exiting now\n")
             os._exit(130)
         interrupted = True
+        for turret, _ in turrets:
+            turret.watchdog.order("stop")
         hq.kill(KeyboardInterrupt, block=False)
 
-    gevent.signal_handler(signal.SIGINT, on_sigint)
+    signal.signal(signal.SIGINT, on_sigint)

@@ -86,6 +86,7 @@ class Turret(CommandReader):
             self.link.route.statuses,
             self.uuid,
             running=lambda: self.state is State.RUNNING,
+            is_canon=lambda greenlet: self.battery is not None and self.battery.is_canon(greenlet),
             cease_fire=self._halt_canons,
             killed_status=lambda: self._status_frame(State.KILLED),
         )

@@ -2,20 +2,24 @@
 
 Why it exists: canons are greenlets, so a script that never yields (a CPU loop, a
 blocking C call) holds the one thread every greenlet shares, and no command, signal
-or result gets through. The watchdog lives outside the gevent loop: a greenlet beats
-a heartbeat; the thread watches it. When the loop has been blocked for
-``BLOCKED_AFTER`` seconds it logs that once, and if meanwhile a ``stop`` or ``kill``
-(seen on the watchdog's own SUB connection) or a signal is pending, it interrupts the
-running canon with :class:`CanonInterrupted` and ceases fire, so the loop comes back
-and the dispatcher handles the order as usual. A block in C code cannot be
-interrupted: after a ``kill`` the watchdog then sends the final ``killed`` status
-itself and exits the process.
+or result gets through. The watchdog lives outside the gevent loop. gevent's
+``HubSwitchTracer`` (compiled, called by greenlet on every switch) notes when the
+hub last got the thread back and which greenlet runs now; the watchdog thread reads
+it. When one canon has held the thread for ``BLOCKED_AFTER`` seconds without giving
+it back, the watchdog logs that once, naming the script line, and if meanwhile a
+``stop`` or ``kill`` (seen on the watchdog's own SUB connection) or a signal is
+pending, it interrupts that canon with :class:`CanonInterrupted` and ceases fire, so
+the loop comes back and the dispatcher handles the order as usual. A block in C code
+cannot be interrupted: after a ``kill`` the watchdog then sends the final ``killed``
+status itself and exits the process.
+
+Many busy canons only make the loop late (each gives the thread back to the hub
+every millisecond): that is loop lag, not a block, and the watchdog leaves it alone.
 
 It must never act while the loop is healthy (the dispatcher owns every state change)
 or while no test runs, never interrupt anything but a canon (in ``--standalone``
-the HQ shares the loop and may hold it, reading a backlog or writing its report: the
-main thread's stack must run through :func:`gturret.canon.fire`), and never touch
-the turret's own sockets (ZeroMQ sockets are not thread-safe): it has its own.
+the HQ shares the loop), and never touch the turret's own sockets (ZeroMQ sockets
+are not thread-safe): it has its own.
 """
 
 from __future__ import annotations
@@ -25,23 +29,21 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from time import monotonic
+from time import monotonic, perf_counter
 from typing import Any
 
-import gevent
 import zmq
-from gevent import monkey
+from gevent import get_hub, monkey
+from gevent._tracer import HubSwitchTracer
 
 from gturret import wire
-from gturret.canon import fire
 from gturret.errors import WireError
 
 log = logging.getLogger(__name__)
 
-#: Seconds between heartbeats, and between two looks by the watchdog thread.
-BEAT_INTERVAL = 0.05
+#: Seconds between two looks by the watchdog thread.
 CHECK_INTERVAL = 0.1
-#: Seconds without a heartbeat after which the loop counts as blocked.
+#: Seconds one canon may hold the thread before the loop counts as blocked.
 BLOCKED_AFTER = 0.3
 #: Seconds a kill may wait on a loop that interrupting did not free, before exiting.
 KILL_DEADLINE = 0.8
@@ -49,7 +51,6 @@ KILL_DEADLINE = 0.8
 _real_sleep = monkey.get_original("time", "sleep")
 _real_get_ident = monkey.get_original("_thread", "get_ident")
 _real_start_thread = monkey.get_original("_thread", "start_new_thread")
-_FIRE_CODE = fire.__code__
 
 
 class CanonInterrupted(Exception):
@@ -60,7 +61,7 @@ class CanonInterrupted(Exception):
 
 
 class Watchdog:
-    """Watches the loop's heartbeat from a real thread; frees or ends a blocked turret."""
+    """Watches from a real thread which greenlet holds the loop; frees or ends a blocked turret."""
 
     def __init__(
         self,
@@ -68,6 +69,7 @@ class Watchdog:
         collector_endpoint: str,
         uuid: str,
         running: Callable[[], bool],
+        is_canon: Callable[[Any], bool],
         cease_fire: Callable[[], None],
         killed_status: Callable[[], bytes],
     ) -> None:
@@ -75,28 +77,34 @@ class Watchdog:
         self._collector_endpoint = collector_endpoint
         self._uuid = uuid
         self._running = running
+        self._is_canon = is_canon
         self._cease_fire = cease_fire
         self._killed_status = killed_status
         self._main_thread = _real_get_ident()
-        self._beat = monotonic()
+        self._hub = get_hub()
+        self._tracer: HubSwitchTracer | None = None
         self._order: str | None = None
         self._order_at = 0.0
+        self._due: tuple[str, float] | None = None
         self._closing = False
-        self._beater: gevent.Greenlet | None = None
 
     @property
     def loop_blocked_for(self) -> float:
-        """Seconds since the loop last beat (about BEAT_INTERVAL when healthy)."""
-        return monotonic() - self._beat
+        """Seconds the greenlet running now has held the thread (0 when the hub has it)."""
+        tracer = self._tracer
+        if tracer is None or tracer.active_greenlet in (None, self._hub):
+            return 0.0
+        return max(0.0, perf_counter() - tracer.last_entered_hub)
 
     def start(self) -> None:
-        self._beater = gevent.spawn(self._beat_forever)
+        """Trace greenlet switches (from this, the loop's thread) and start watching."""
+        self._tracer = HubSwitchTracer(self._hub, BLOCKED_AFTER)
         _real_start_thread(self._watch, ())
 
     def close(self) -> None:
         self._closing = True
-        if self._beater is not None:
-            self._beater.kill()
+        if self._tracer is not None:
+            self._tracer.kill()
 
     def order(self, name: str) -> None:
         """Note a pending stop/kill (from a signal handler or the watchdog's own SUB)."""
@@ -104,10 +112,13 @@ class Watchdog:
             self._order = name
             self._order_at = monotonic()
 
-    def _beat_forever(self) -> None:
-        while True:
-            self._beat = monotonic()
-            gevent.sleep(BEAT_INTERVAL)
+    def order_after(self, name: str, seconds: float) -> None:
+        """A stop/kill due ``seconds`` from now: pending whenever a canon blocks after that.
+
+        For ``--standalone``, whose HQ shares the loop: a canon that never yields
+        would keep the HQ from ever sending its stop.
+        """
+        self._due = (name, monotonic() + seconds)
 
     def _watch(self) -> None:
         context = zmq.Context()
@@ -128,13 +139,12 @@ class Watchdog:
         while not self._closing:
             _real_sleep(CHECK_INTERVAL)
             self._read_orders(sub)
+            self._order_if_due()
             blocked = self.loop_blocked_for
-            if blocked < BLOCKED_AFTER or not self._running():
+            canon = self._tracer.active_greenlet if self._tracer else None
+            if blocked < BLOCKED_AFTER or not self._running() or not self._is_canon(canon):
                 reported = False
                 self._order = None
-                continue
-            where = self._canon_holding_the_loop()
-            if where is None:
                 continue
             if not reported:
                 reported = True
@@ -142,7 +152,7 @@ class Watchdog:
                     "the gevent loop has been blocked for %.1fs by a canon at %s: the script"
                     " holds the CPU or blocks in C code without yielding",
                     blocked,
-                    where,
+                    self._where(),
                 )
             if self._order is None:
                 continue
@@ -150,6 +160,10 @@ class Watchdog:
             if self._order == "kill" and monotonic() - self._order_at > KILL_DEADLINE:
                 sub.close()
                 self._exit_killed(context)
+
+    def _order_if_due(self) -> None:
+        if self._due is not None and monotonic() >= self._due[1]:
+            self.order(self._due[0])
 
     def _read_orders(self, sub: Any) -> None:
         while True:
@@ -165,24 +179,17 @@ class Watchdog:
                 self.order(command.name)
 
     def _interrupt(self) -> None:
-        if self.loop_blocked_for < BLOCKED_AFTER:
-            return
         self._cease_fire()
         ctypes.pythonapi.PyThreadState_SetAsyncExc(
             ctypes.c_ulong(self._main_thread), ctypes.py_object(CanonInterrupted)
         )
 
-    def _canon_holding_the_loop(self) -> str | None:
-        """``file:line in function`` where a canon holds the main thread, or None if no
-        canon does (its stack would run through :func:`gturret.canon.fire`)."""
-        top = frame = sys._current_frames().get(self._main_thread)
-        while frame is not None:
-            if frame.f_code is _FIRE_CODE:
-                assert top is not None
-                code = top.f_code
-                return f"{code.co_filename}:{top.f_lineno} in {code.co_name}"
-            frame = frame.f_back
-        return None
+    def _where(self) -> str:
+        """``file:line in function`` the main thread is running now."""
+        frame = sys._current_frames().get(self._main_thread)
+        if frame is None:
+            return "an unknown place"
+        return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
 
     def _exit_killed(self, context: Any) -> None:
         log.error("the loop is blocked in C code and cannot be freed: exiting on kill")

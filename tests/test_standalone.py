@@ -4,6 +4,7 @@ against the demo HTTP target (a real server on 127.0.0.1)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.turret_process import run_cli, write_turret
+from tests.support.turret_process import TurretProcess, run_cli, write_turret
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "example_scripts"
 
@@ -121,6 +122,38 @@ def test_failing_transactions_fail_the_run_unless_an_error_rate_threshold_allows
     allowed = ["--threshold", "error_rate<=100%"]
     done = run_cli([str(config), "--standalone", "--run-time", "1s", *allowed], tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+NEVER_YIELDS = """
+    from gturret import Transaction as Base
+
+    class Transaction(Base):
+        def run(self):
+            while True:
+                pass
+"""
+
+
+def test_a_script_that_never_yields_still_ends_at_the_run_time(tmp_path):
+    """The HQ shares the loop: the watchdog stops the canon when the run time is over."""
+    config = write_turret(tmp_path, NEVER_YIELDS, None, canons=1)
+    done = run_cli([str(config), "--standalone", "--run-time", "1s"], tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "interrupted: the script held the loop" in done.stdout
+    assert "FAIL: 1 of 1 transactions failed" in done.stdout
+
+
+def test_ctrl_c_stops_a_script_that_never_yields_and_still_reports(tmp_path):
+    config = write_turret(tmp_path, NEVER_YIELDS, None, canons=1)
+    turret = TurretProcess([str(config), "--standalone", "--run-time", "5m"], tmp_path)
+    try:
+        turret.wait_log("blocked for")
+        turret.signal(signal.SIGINT)
+        assert turret.wait(30) == 1
+        assert "interrupted: stopping the test early" in turret.log
+        assert "FAIL: 1 of 1 transactions failed" in turret.log
+    finally:
+        turret.stop()
 
 
 @pytest.mark.parametrize(

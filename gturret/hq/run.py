@@ -33,8 +33,14 @@ __all__ = ["HQOptions", "run_hq"]
 log = logging.getLogger(__name__)
 
 
-def run_hq(options: HQOptions, *, on_bound: Callable[[int, int], None] | None = None) -> int:
-    """Run one test; ``on_bound(pub_port, rc_port)`` is called once both sockets are bound."""
+def run_hq(
+    options: HQOptions,
+    *,
+    on_bound: Callable[[int, int], None] | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> int:
+    """Run one test; ``on_bound(pub_port, rc_port)`` is called once both sockets are
+    bound, ``on_start()`` right after the start is sent."""
     out = options.out or sys.stdout
     try:
         link = HQLink(options.bind, options.pub_port, options.rc_port)
@@ -43,7 +49,7 @@ def run_hq(options: HQOptions, *, on_bound: Callable[[int, int], None] | None = 
         return 2
     stats, fleet = Stats(), Fleet()
     progress = Progress(out, enabled=options.progress, plain_interval=options.progress_interval)
-    session = Session(link, options, stats, fleet, progress)
+    session = Session(link, options, stats, fleet, progress, on_start=on_start)
     ports = (link.pub_port, link.rc_port)
     try:
         log.info(

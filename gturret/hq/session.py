@@ -93,6 +93,7 @@ class Session:
         fleet: Fleet,
         progress: Progress,
         clock: Callable[[], float] = time.monotonic,
+        on_start: Callable[[], None] | None = None,
     ) -> None:
         self._link = link
         self._options = options
@@ -100,6 +101,7 @@ class Session:
         self._fleet = fleet
         self._progress = progress
         self._clock = clock
+        self._on_start = on_start
         self._t0: float | None = None
         self._running = False
         self._silent_warned: set[str] = set()
@@ -145,6 +147,8 @@ class Session:
     def _start(self) -> None:
         self._link.publish("set_transaction_context", self._options.context)
         self._link.publish("start", "open fire")
+        if self._on_start is not None:
+            self._on_start()
         self._t0 = self._clock()
         self._running = True
         self.outcome.started_at = time.time()
