@@ -77,8 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return turret.serve()
     finally:
-        if os.getppid() != args.parent:
-            _remove_sockets(route)
+        # A worker ends only when its fleet ends. If the parent was killed outright,
+        # nobody else will remove its ipc sockets; and its death may not be complete
+        # yet (getppid() still names it while its last threads die), so do not ask.
+        _remove_sockets(route)
 
 
 def die_with_parent(parent: int, turret: Turret) -> None:
@@ -95,7 +97,7 @@ def die_with_parent(parent: int, turret: Turret) -> None:
 
 
 def _remove_sockets(route: Route) -> None:
-    """Remove the ipc sockets of a parent that died, and their folder once it is empty."""
+    """Remove the parent's ipc sockets, and their folder once it is empty."""
     paths = [Path(endpoint.removeprefix("ipc://")) for endpoint in (route.commands, route.statuses)]
     for path in paths:
         path.unlink(missing_ok=True)

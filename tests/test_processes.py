@@ -186,7 +186,7 @@ def test_workers_die_with_their_parent(hq, spawn_turret, tmp_path):
     turret.signal(signal.SIGKILL)
     turret.wait(timeout=2)
     wait_gone(uuid, timeout=5)
-    assert not sockets.exists(), "the workers left the dead parent's ipc sockets behind"
+    assert not sockets.exists(), f"the workers left the dead parent's ipc sockets behind: {list(sockets.iterdir())}\n{turret.log}"
 
 
 @pytest.mark.parametrize(
