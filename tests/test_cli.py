@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.support.turret_process import run_cli, write_turret
@@ -56,17 +57,19 @@ def test_scripts_run_monkey_patched_and_requests_concurrently(hq, spawn_turret, 
         spawn_turret(str(write_turret(tmp_path, script, hq, canons=20)))
         hq.register()
         hq.send("start", "open fire")
-        hq.collect(1.5)
+        deadline = time.monotonic() + 60
+        while len(hq.results) < 20:
+            assert time.monotonic() < deadline, f"{len(hq.results)} results"
+            hq.poll(1.0)
         for result in hq.results:
             assert result["error"] == ""
             assert result["custom_timers"]["patched"] == 1.0
-        # Each request takes 0.5 s on the server, then the canon sleeps 0.2 s: run one
-        # after another, 20 transactions would need 14 s; overlapping, all 20 first
-        # transactions began together and ended within the first second.
-        first_round = [r for r in hq.results if r["elapsed"] < 1.0]
-        assert len(first_round) == 20
-        began = sorted(r["custom_timers"]["began"] for r in first_round)
-        assert began[-1] - began[0] < 0.4
+        # Each request takes 0.5 s on the server: run one after another, no two
+        # transactions would overlap in time. Overlapping, most of the first 20 are
+        # under way at one same instant, however slow the machine.
+        spans = [(r["custom_timers"]["began"], r["epoch"]) for r in hq.results[:20]]
+        most = max(sum(began <= end <= ended for began, ended in spans) for _, end in spans)
+        assert most >= 15, f"at most {most} of 20 transactions overlapped"
     finally:
         server.kill()
         server.wait()
