@@ -32,6 +32,18 @@ log = logging.getLogger(__name__)
 
 #: Seconds a stop waits for killed canons to unwind before giving up on them.
 KILL_TIMEOUT = 2.0
+#: Shortest wait of the rampup between two spawns. Never 0: ``sleep(0)`` is a loop
+#: callback, queued behind every canon that is ready to run (thousands, right after
+#: a large spawn), while a timer fires at the loop's next turn.
+RAMP_MIN_WAIT = 0.001
+
+
+@dataclass(frozen=True, slots=True)
+class Killed:
+    """Canons killed at a stop in one phase, and the longest time one had spent in it."""
+
+    count: int
+    longest_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +87,30 @@ class Battery:
         self.firing = False
         self.started_at = 0.0
         self.spawned = 0
+        self.started = 0
+        self.completed = 0
         self.failed = 0
         self.killed_phases: Counter[str] = Counter()
+        self.killed_longest: dict[str, float] = {}
         self._group = Group()
         self._ramp: gevent.Greenlet | None = None
 
     @property
     def active(self) -> int:
-        """Canons running now."""
+        """Canons spawned and not yet finished."""
         return len(self._group)
+
+    @property
+    def finished(self) -> int:
+        """Canons whose greenlet has ended (stopped, killed, or failed to start)."""
+        return self.spawned - len(self._group)
+
+    def killed(self) -> dict[str, Killed]:
+        """Canons killed at the stop, by the phase they were in."""
+        return {
+            phase: Killed(count, self.killed_longest[phase])
+            for phase, count in sorted(self.killed_phases.items())
+        }
 
     def is_canon(self, greenlet: object) -> bool:
         """True if ``greenlet`` is one of this battery's canons (safe from another thread)."""
@@ -107,7 +134,8 @@ class Battery:
                 self.spawned += 1
             if self.spawned < len(mine):
                 next_at = mine[self.spawned] * step
-                gevent.sleep(max(0.0, next_at - (perf_counter() - self.started_at)))
+                wait = next_at - (perf_counter() - self.started_at)
+                gevent.sleep(max(RAMP_MIN_WAIT, wait))
 
     def stop(self, grace: float) -> int:
         """Cease fire; canons still busy after ``grace`` seconds are killed. Returns how many."""
@@ -120,9 +148,11 @@ class Battery:
             self._group.kill(block=True, timeout=KILL_TIMEOUT)
         return busy
 
-    def killed_in(self, phase: str) -> None:
-        """Note the phase a killed canon was in, for the stop's log line."""
+    def killed_in(self, phase: str, since: float) -> None:
+        """Note a canon killed in ``phase``, which it entered at ``since`` (perf_counter)."""
         self.killed_phases[phase] += 1
+        spent = perf_counter() - since
+        self.killed_longest[phase] = max(spent, self.killed_longest.get(phase, 0.0))
 
     def canon_failed(self, exc: BaseException) -> None:
         """A canon could not build its Transaction: report it once per canon, log once."""

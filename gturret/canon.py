@@ -52,12 +52,15 @@ def fire(battery: Battery) -> None:
     except BaseException as exc:
         battery.canon_failed(exc)
         return
+    battery.started += 1
     put = battery.outbox.put_result
     drain = battery.drain
     clock = perf_counter
     wall = time.time
     t0 = battery.started_at
-    yield_at = clock() + YIELD_BUDGET
+    now = clock()
+    yield_at = now + YIELD_BUDGET
+    completed = False
     while battery.firing:
         transaction.custom_timers = {}
         error = ""
@@ -65,7 +68,7 @@ def fire(battery: Battery) -> None:
         try:
             transaction.setup()
         except GreenletExit:
-            battery.killed_in("setup")
+            battery.killed_in("setup", now)
             raise
         except BaseException as exc:
             error = "setup: " + describe(exc)
@@ -74,17 +77,18 @@ def fire(battery: Battery) -> None:
             try:
                 transaction.run()
             except GreenletExit:
-                battery.killed_in("run")
+                battery.killed_in("run", began)
                 raise
             except BaseException as exc:
-                run_time = clock() - began
+                ran = clock()
                 error = describe(exc)
             else:
-                run_time = clock() - began
+                ran = clock()
+            run_time = ran - began
             try:
                 transaction.tear_down()
             except GreenletExit:
-                battery.killed_in("tear_down")
+                battery.killed_in("tear_down", ran)
                 raise
             except BaseException as exc:
                 error = error or "tear_down: " + describe(exc)
@@ -95,7 +99,11 @@ def fire(battery: Battery) -> None:
         if timer_error:
             error = f"{error}; {timer_error}" if error else timer_error
         put((now - t0, wall(), run_time, error, timers))
+        if not completed:
+            completed = True
+            battery.completed += 1
         if now >= yield_at:
             drain()
             sleep(0)
-            yield_at = clock() + YIELD_BUDGET
+            now = clock()
+            yield_at = now + YIELD_BUDGET

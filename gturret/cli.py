@@ -25,18 +25,13 @@ from collections.abc import Sequence  # noqa: E402
 from contextlib import ExitStack  # noqa: E402
 
 from gturret import __version__  # noqa: E402
-from gturret.config import ExtractedTar, TurretConfig, load_config  # noqa: E402
+from gturret.config import ExtractedTar, load_config  # noqa: E402
 from gturret.errors import UsageError  # noqa: E402
 from gturret.fleet import Fleet, fleet_size  # noqa: E402
 from gturret.hq.cli import add_test_arguments, options_from_args  # noqa: E402
-from gturret.requests_tuning import patch_urllib3_pool_queue  # noqa: E402
-from gturret.script import (  # noqa: E402
-    TransactionFactory,
-    check_construction,
-    load_transaction_class,
-    transaction_factory,
-)
+from gturret.script import prepare_factory  # noqa: E402
 from gturret.standalone import run_standalone  # noqa: E402
+from gturret.startup import prepare_process  # noqa: E402
 from gturret.turret import Turret  # noqa: E402
 
 log = logging.getLogger("gturret")
@@ -124,8 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 config = load_config(package.config_path)
             else:
                 config = load_config(args.config)
-            factory = prepare_factory(config)
             options = options_from_args(args, turrets=1, pub_port=0, rc_port=0)
+            prepare_process(config.canons)
+            factory = prepare_factory(config)
         except UsageError as exc:
             print(f"gturret: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -142,13 +138,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         turret.install_signal_handlers()
         return turret.serve()
     return EXIT_ABORTED
-
-
-def prepare_factory(config: TurretConfig) -> TransactionFactory:
-    """Load the script and check its Transaction can be built; UsageError if not."""
-    if patch_urllib3_pool_queue():
-        log.info("urllib3 pools now use gevent's LifoQueue (this gevent does not patch it)")
-    cls = load_transaction_class(config.script)
-    factory = transaction_factory(cls)
-    check_construction(cls, factory, config.raw, config.script)
-    return factory

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import uuid as uuid_module
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from time import monotonic
 from typing import Any
@@ -57,6 +57,9 @@ CLOSE_LINGER_MS = 300
 #: Status counters summed over the workers.
 SUMMED = (
     "canons_active",
+    "canons_spawned",
+    "canons_started",
+    "canons_completed",
     "results_produced",
     "results_sent",
     "results_dropped",
@@ -347,6 +350,9 @@ class Fleet(CommandReader):
         extra["loop_blocked_s"] = max(
             (w.status.get("loop_blocked_s", 0) for w in self.workers if w.status), default=0
         )
+        extra["canons_killed"] = _merged_kills(
+            w.status.get("canons_killed", {}) for w in self.workers if w.status
+        )
         extra["processes"] = len(self.workers)
         return extra
 
@@ -411,6 +417,17 @@ class Fleet(CommandReader):
             socket.close()
         self._context.term()
         shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _merged_kills(reports: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """The workers' canons killed at the stop, by phase: counts added, longest kept."""
+    merged: dict[str, dict[str, float]] = {}
+    for report in reports:
+        for phase, killed in report.items():
+            into = merged.setdefault(phase, {"count": 0, "longest_s": 0.0})
+            into["count"] += killed["count"]
+            into["longest_s"] = max(into["longest_s"], killed["longest_s"])
+    return merged
 
 
 def _receive(socket: zmq.Socket[bytes]) -> bytes | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gturret import octcompat
+from gturret.config import TurretConfig
 from gturret.errors import ScriptError
 
 TransactionFactory = Callable[[dict[str, Any], Any], Any]
@@ -92,6 +93,14 @@ def check_construction(
         raise ScriptError(
             f"{_where(exc, path)}: {cls.__name__}() raised {_describe(exc)}"
         ) from None
+
+
+def prepare_factory(config: TurretConfig) -> TransactionFactory:
+    """Load the config's script and build one Transaction to check it; ScriptError if not."""
+    cls = load_transaction_class(config.script)
+    factory = transaction_factory(cls)
+    check_construction(cls, factory, config.raw, config.script)
+    return factory
 
 
 def _describe(exc: BaseException) -> str:

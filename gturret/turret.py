@@ -184,9 +184,17 @@ class Turret(CommandReader):
     def status_extra(self) -> dict[str, Any]:
         """Counters for an HQ that asked for them; results count since the last start."""
         produced, sent, dropped = self._counts_since_start()
+        battery = self.battery
         return {
             "gturret": wire.PROTOCOL_VERSION,
-            "canons_active": self.battery.active if self.battery else 0,
+            "canons_active": battery.active if battery else 0,
+            "canons_spawned": battery.spawned if battery else 0,
+            "canons_started": battery.started if battery else 0,
+            "canons_completed": battery.completed if battery else 0,
+            "canons_killed": {
+                phase: {"count": killed.count, "longest_s": round(killed.longest_s, 3)}
+                for phase, killed in (battery.killed() if battery else {}).items()
+            },
             "results_produced": produced,
             "results_sent": sent,
             "results_dropped": dropped,
@@ -293,7 +301,10 @@ class Turret(CommandReader):
         killed = self.battery.stop(grace)
         delivered = self.link.flush(flush_timeout)
         produced, sent, dropped = self._counts_since_start()
-        phases = ", ".join(f"in {p}: {n}" for p, n in sorted(self.battery.killed_phases.items()))
+        phases = ", ".join(
+            f"in {phase}: {killed.count}, the longest after {killed.longest_s:.1f}s"
+            for phase, killed in self.battery.killed().items()
+        )
         log.info(
             "cease fire: %d results produced, %d sent, %d dropped, %d still queued;"
             " %d canons killed after %gs grace%s",

@@ -130,7 +130,12 @@ def _document_with_error(error: str) -> dict[str, object]:
         "delivery": [
             {"name": error, "turrets": 1, "produced": 1, "received": 1, "dropped": 0, "lost": 0}
         ],
-        "canons": {"total": 1},
+        "canons": {
+            "total": 1,
+            "started": 1,
+            "never_completed": 1,
+            "killed_at_stop": {error: {"count": 1, "longest_s": 2.0}},
+        },
         "transaction": metric,
         "timers": {error: dict(metric, name=error)},
         "errors": {"kinds": 1, "top": [{"error": error, "count": 1}]},

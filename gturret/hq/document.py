@@ -38,7 +38,10 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
         "produced": 1234 | null, "received": 1234,
         "dropped": 0 | null, "lost": 0 | null  # null: a turret of that name sent no counts
       }],
-      "canons": {"total": 150 | null},                         # null: a turret did not say
+      "canons": {"total": 150 | null,        # configured; null: a turret did not say
+                 "started": 150 | null,      # in their first transaction; null: no turret
+                 "never_completed": 0 | null,  # of those, none completed  (sent counts)
+                 "killed_at_stop": {"run": {"count": 3, "longest_s": 12.5}}},
       "transaction": METRIC,                                   # scriptrun_time of each result
       "timers": {"login": METRIC, …},                          # one per custom timer, by name
       "errors": {"kinds": 2, "top": [{"error": "HTTP 503", "count": 12}, …]},  # top 10
@@ -77,7 +80,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gturret.hq.fleet import DeliveryRow, TurretRecord
+from gturret.hq.fleet import CanonSummary, DeliveryRow, TurretRecord
 from gturret.hq.options import HQOptions
 from gturret.hq.session import Outcome
 from gturret.hq.stats import Summary
@@ -138,6 +141,7 @@ def build_document(
     turrets: list[TurretRecord],
     delivery: tuple[DeliveryRow, ...],
     canons_total: int | None,
+    canon_summary: CanonSummary,
     now: float,
 ) -> dict[str, Any]:
     """The document described in this module's docstring."""
@@ -174,7 +178,15 @@ def build_document(
             }
             for row in delivery
         ],
-        "canons": {"total": canons_total},
+        "canons": {
+            "total": canons_total,
+            "started": canon_summary.started if canon_summary.reporting else None,
+            "never_completed": canon_summary.never_completed if canon_summary.reporting else None,
+            "killed_at_stop": {
+                phase: {"count": count, "longest_s": longest}
+                for phase, (count, longest) in canon_summary.killed.items()
+            },
+        },
         "transaction": asdict(summary.transaction),
         "timers": {name: asdict(metric) for name, metric in summary.timers.items()},
         "errors": {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from gturret.hq.messages import Delivery, Status
+from gturret.hq.messages import CanonCounts, Delivery, Status
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ class TurretRecord:
     first_seen: float
     last_seen: float
     delivery: Delivery | None = None
+    canon_counts: CanonCounts | None = None
     joined_late: bool = False
     starts_sent: int = 0
     last_start_at: float | None = None
@@ -78,6 +79,7 @@ class Fleet:
                 first_seen=now,
                 last_seen=now,
                 delivery=status.delivery,
+                canon_counts=status.canon_counts,
                 joined_late=started,
             )
             self._turrets[status.uuid] = record
@@ -99,6 +101,7 @@ class Fleet:
         record.script = status.script
         record.rampup = status.rampup
         record.delivery = status.delivery
+        record.canon_counts = status.canon_counts
         record.last_seen = now
         return record
 
@@ -111,6 +114,21 @@ class Fleet:
         """Sum of active canons; None unless every turret's count is known."""
         counts = [record.active_canons() for record in self._turrets.values()]
         return None if not counts or None in counts else sum(c for c in counts if c is not None)
+
+    def canon_summary(self) -> CanonSummary:
+        """Canons of every turret that sends canon counts, added up."""
+        counts = [r.canon_counts for r in self._turrets.values() if r.canon_counts is not None]
+        killed: dict[str, tuple[int, float]] = {}
+        for count in counts:
+            for phase, (number, longest) in count.killed.items():
+                before = killed.get(phase, (0, 0.0))
+                killed[phase] = (before[0] + number, max(before[1], longest))
+        return CanonSummary(
+            reporting=len(counts),
+            started=sum(c.started for c in counts),
+            never_completed=sum(c.never_completed for c in counts),
+            killed=dict(sorted(killed.items())),
+        )
 
     def unsettled(self, since: float) -> list[TurretRecord]:
         """Turrets with no ready/killed/aborted status received after ``since``."""
@@ -146,6 +164,16 @@ class Fleet:
             lost = max(0, produced - received)
             rows.append(DeliveryRow(name, len(records), produced, received, dropped, lost))
         return tuple(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class CanonSummary:
+    """Canons over the turrets that report them (``reporting`` of them)."""
+
+    reporting: int
+    started: int
+    never_completed: int
+    killed: dict[str, tuple[int, float]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,21 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class CanonCounts:
+    """A turret's canons in the current (or last) test: started (in their first
+    transaction), completed (at least one transaction), killed at the stop by phase
+    as (count, longest seconds spent in that phase)."""
+
+    started: int
+    completed: int
+    killed: dict[str, tuple[int, float]]
+
+    @property
+    def never_completed(self) -> int:
+        return max(0, self.started - self.completed)
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
     """A turret's status; counters only when the turret sends them (when asked)."""
 
@@ -46,6 +61,7 @@ class Status:
     script: str | None
     rampup: float | None
     delivery: Delivery | None = None
+    canon_counts: CanonCounts | None = None
 
     @property
     def state(self) -> str:
@@ -116,7 +132,26 @@ def _status(message: dict[str, Any]) -> Message:
         script=script if isinstance(script, str) else None,
         rampup=_number(message.get("rampup")),
         delivery=_delivery(message),
+        canon_counts=_canon_counts(message),
     )
+
+
+def _canon_counts(message: dict[str, Any]) -> CanonCounts | None:
+    """The canon counters, if the turret sent them as counts."""
+    started = _count(message.get("canons_started"))
+    completed = _count(message.get("canons_completed"))
+    if started is None or completed is None:
+        return None
+    killed: dict[str, tuple[int, float]] = {}
+    reported = message.get("canons_killed")
+    if isinstance(reported, dict):
+        for phase, entry in reported.items():
+            if not isinstance(entry, dict):
+                continue
+            count, longest = _count(entry.get("count")), _number(entry.get("longest_s"))
+            if count is not None and longest is not None:
+                killed[str(phase)] = (count, longest)
+    return CanonCounts(started, completed, killed)
 
 
 def _delivery(message: dict[str, Any]) -> Delivery | None:

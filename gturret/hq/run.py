@@ -81,9 +81,16 @@ def run_hq(
         ended_at=outcome.ended_at,
     )
     canons = fleet.canons_total()
+    canon_summary = fleet.canon_summary()
     out.write(
         render_summary(
-            summary, verdicts, verdict, turrets=len(fleet), canons=canons, delivery=delivery
+            summary,
+            verdicts,
+            verdict,
+            turrets=len(fleet),
+            canons=canons,
+            canon_summary=canon_summary,
+            delivery=delivery,
         )
     )
     out.flush()
@@ -97,6 +104,7 @@ def run_hq(
         turrets=fleet.records(),
         delivery=delivery,
         canons_total=canons,
+        canon_summary=canon_summary,
         now=time.time(),
     )
     if not _write_reports(options, document):

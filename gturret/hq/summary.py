@@ -7,7 +7,7 @@ encoding). It must never compute a statistic or decide a verdict; it only format
 
 from __future__ import annotations
 
-from gturret.hq.fleet import DeliveryRow
+from gturret.hq.fleet import CanonSummary, DeliveryRow
 from gturret.hq.options import format_duration, plural
 from gturret.hq.stats import MetricSummary, Summary
 from gturret.hq.thresholds import Verdict
@@ -109,6 +109,20 @@ def render_delivery(rows: tuple[DeliveryRow, ...]) -> str:
     return "\n".join(lines)
 
 
+def render_canons(canons: CanonSummary) -> str:
+    """Canons started, those that never completed a transaction, those killed at the stop."""
+    line = (
+        f"canons: {canons.started} started, {canons.never_completed} never completed a transaction"
+    )
+    if canons.killed:
+        killed = ", ".join(
+            f"{count} in {phase} (the longest after {longest:.1f}s)"
+            for phase, (count, longest) in canons.killed.items()
+        )
+        line += f"; killed at the stop: {killed}"
+    return line
+
+
 def render_summary(
     summary: Summary,
     verdicts: tuple[Verdict, ...],
@@ -116,6 +130,7 @@ def render_summary(
     *,
     turrets: int,
     canons: int | None,
+    canon_summary: CanonSummary | None = None,
     delivery: tuple[DeliveryRow, ...] = (),
 ) -> str:
     """The whole block printed at the end of a test (ends with a newline)."""
@@ -126,6 +141,9 @@ def render_summary(
         f"{plural(turrets, 'turret')}, {canon_text}; times in ms",
         render_table(summary),
     ]
+    if canon_summary is not None and canon_summary.reporting:
+        parts.append("")
+        parts.append(render_canons(canon_summary))
     if summary.top_errors:
         parts.append("")
         parts.append(f"top errors ({summary.error_kinds} kinds):")

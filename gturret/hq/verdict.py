@@ -10,9 +10,11 @@ each named on its own line in the summary and in the JSON report:
 3. results were lost: a turret says it produced more results than the HQ received
    from turrets of that name (those it dropped itself, its outbox full, and those
    lost on the way); only turrets that send counters can be checked;
-4. a transaction failed and no ``error_rate`` threshold on the transaction was
+4. canons starved: a turret started canons that never completed a transaction (the
+   load generator, its connections or the target could not keep up);
+5. a transaction failed and no ``error_rate`` threshold on the transaction was
    given (as Locust exits 1 on any failure; such a threshold replaces this rule);
-5. a threshold failed.
+6. a threshold failed.
 
 It must never compute statistics or print: it reads what was measured and says
 what it means.
@@ -59,6 +61,7 @@ def judge(
         problems.append("no transactions were recorded: the turrets sent no results")
     problems += _turret_problems(turrets, unsettled, ended_at)
     problems += [_lost(row) for row in delivery if row.lost]
+    problems += _starved(turrets)
     problems += _failed_transactions(summary, verdicts)
     failed = [verdict for verdict in verdicts if not verdict.passed]
     if failed:
@@ -107,6 +110,27 @@ def _lost(row: DeliveryRow) -> str:
         parts.append(f"{row.lost_on_the_way} sent but never received")
     turrets = "turret" if row.turrets == 1 else f"{row.turrets} turrets"
     return f"{turrets} {row.name}: {row.lost} of {row.produced} results lost ({'; '.join(parts)})"
+
+
+def _starved(turrets: Sequence[TurretRecord]) -> list[str]:
+    problems = []
+    for record in turrets:
+        counts = record.canon_counts
+        if counts is None or not counts.never_completed:
+            continue
+        killed = sum(number for number, _ in counts.killed.values())
+        longest = max((seconds for _, seconds in counts.killed.values()), default=0.0)
+        detail = (
+            f"; {killed} killed at the stop, the longest after {longest:.1f}s in its phase"
+            if killed
+            else ""
+        )
+        problems.append(
+            f"turret {turret_label(record)}: {counts.never_completed} of {counts.started}"
+            f" canons never completed a transaction{detail} (starved: the load generator,"
+            " its connections or the target could not keep up)"
+        )
+    return problems
 
 
 def _failed_transactions(summary: Summary, verdicts: tuple[Verdict, ...]) -> list[str]:
