@@ -134,3 +134,43 @@ def test_ten_thousand_canons_all_run(hq, spawn_turret, tmp_path):
     ready = hq.wait_status("ready", timeout=10)
     hq.collect(0.5)
     assert ready["results_produced"] == len(hq.results)
+
+
+def test_counters_tell_spawned_started_completed_and_killed_canons(hq, spawn_turret, tmp_path):
+    script = """
+        import itertools, time
+        from gturret import Transaction as Base
+
+        NUMBERS = itertools.count()
+
+        class Transaction(Base):
+            def __init__(self, config, context=None):
+                super().__init__(config, context)
+                self.number = next(NUMBERS)
+                if self.number % 5 == 4:
+                    raise RuntimeError("no token for this canon")
+
+            def run(self):
+                time.sleep(60 if self.number % 5 == 3 else 0.01)
+    """
+    # Transaction 0 is built at start-up to check the script; canons get 1 to 10:
+    # 4 and 9 cannot start, 3 and 8 hang in run(), the other six complete.
+    spawn_turret(str(write_turret(tmp_path, script, hq, canons=10, stop_grace=0.1)))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    deadline = time.monotonic() + 30
+    while True:
+        hq.send("status_request")
+        status = hq.wait_status("running")
+        if status["canons_completed"] == 6 or time.monotonic() > deadline:
+            break
+    assert status["canons_spawned"] == 10
+    assert status["canons_started"] == 8
+    assert status["canons_completed"] == 6
+    assert status["canons_active"] == 8
+    hq.send("stop", "premature stop")
+    ready = hq.wait_status("ready")
+    assert ready["canons_killed"]["run"]["count"] == 2
+    assert ready["canons_killed"]["run"]["longest_s"] > 0
+    assert ready["canons_active"] == 0

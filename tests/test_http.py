@@ -13,6 +13,7 @@ import gzip
 import importlib.util
 import itertools
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -421,6 +422,22 @@ def test_head_has_headers_and_no_body(client: Client) -> None:
 def test_keep_alive_reuses_one_connection(client: Client) -> None:
     ids = {client.get("/echo").headers["x-connection-id"] for _ in range(20)}
     assert len(ids) == 1
+
+
+def test_keep_alive_works_on_file_descriptors_above_1023(base_url: str) -> None:
+    """select() refuses fds above 1023; thousands of canons have such sockets."""
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with Client(base_url) as c:
+            first = c.get("/echo")
+            assert first.status_code == 200
+            ids = {c.get("/echo").headers["x-connection-id"] for _ in range(20)}
+            ids.add(first.headers["x-connection-id"])
+            assert len(ids) == 1, f"{len(ids)} connections for 21 requests"
+            assert max(filler) > 1023
+    finally:
+        for fd in filler:
+            os.close(fd)
 
 
 def test_connection_close_and_dropped_connections_are_replaced(client: Client) -> None:
