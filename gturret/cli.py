@@ -26,19 +26,19 @@ from contextlib import ExitStack  # noqa: E402
 
 from gturret import __version__  # noqa: E402
 from gturret.config import ExtractedTar, load_config  # noqa: E402
-from gturret.errors import UsageError  # noqa: E402
+from gturret.errors import ExitStatus, UsageError  # noqa: E402
 from gturret.fleet import Fleet, fleet_size  # noqa: E402
-from gturret.hq.cli import add_test_arguments, options_from_args  # noqa: E402
+from gturret.hq.options import (  # noqa: E402
+    TEST_OPTIONS,
+    add_arguments,
+    given_test_options,
+    options_from_args,
+)
 from gturret.script import prepare_factory  # noqa: E402
-from gturret.standalone import run_standalone  # noqa: E402
 from gturret.startup import prepare_process  # noqa: E402
 from gturret.turret import Turret  # noqa: E402
 
 log = logging.getLogger("gturret")
-
-EXIT_OK = 0
-EXIT_ABORTED = 1
-EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,18 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     standalone.add_argument(
         "--standalone", action="store_true", help="run one test with an in-process HQ"
     )
-    add_test_arguments(standalone)
+    add_arguments(standalone, TEST_OPTIONS)
     return parser
-
-
-def _standalone_only(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
-    """Test options given without --standalone (they would be silently ignored)."""
-    names = ("run_time", "drain_timeout", "context", "threshold", "json", "html", "no_progress")
-    return [
-        "--" + name.replace("_", "-")
-        for name in names
-        if getattr(args, name) != parser.get_default(name)
-    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,19 +89,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bool(args.config) == bool(args.tar):
         parser.print_usage(sys.stderr)
         print("gturret: error: give a config file or --tar, not both", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitStatus.USAGE
     if args.processes == 0 or args.processes < -1:
         print(
             "gturret: error: --processes must be 1 or more, or -1 (one per core)", file=sys.stderr
         )
-        return EXIT_USAGE
+        return ExitStatus.USAGE
     if args.standalone and args.processes != 1:
         print("gturret: error: --processes does not work with --standalone", file=sys.stderr)
-        return EXIT_USAGE
-    stray = [] if args.standalone else _standalone_only(parser, args)
+        return ExitStatus.USAGE
+    stray = [] if args.standalone else given_test_options(args)
     if stray:
         print(f"gturret: error: {', '.join(stray)} need --standalone", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitStatus.USAGE
     with ExitStack() as cleanup:
         try:
             if args.tar:
@@ -119,13 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 config = load_config(package.config_path)
             else:
                 config = load_config(args.config)
-            options = options_from_args(args, turrets=1, pub_port=0, rc_port=0)
+            options = options_from_args(args, TEST_OPTIONS, turrets=1, pub_port=0, rc_port=0)
             prepare_process(config.canons)
             factory = prepare_factory(config)
         except UsageError as exc:
             print(f"gturret: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitStatus.USAGE
         if args.standalone:
+            # Only a standalone run loads our HQ (its statistics, reports, templates).
+            from gturret.standalone import run_standalone
+
             return run_standalone(config, factory, options)
         processes = fleet_size(args.processes, config.canons)
         if processes < args.processes:
@@ -137,4 +130,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         turret = Turret(config, factory)
         turret.install_signal_handlers()
         return turret.serve()
-    return EXIT_ABORTED
+    return ExitStatus.FAILED

@@ -18,10 +18,26 @@ broke" (exit 1) by class alone, without parsing messages.
                             bind, turrets that never report); exit 2
 
 Messages name the file and, where there is one, the key: a user must be able to
-act on the line alone.
+act on the line alone. The exit statuses these errors (and the verdict) lead to
+are named once, in :class:`ExitStatus`.
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Every exit status of ``gturret`` and ``gturret-hq``, and what it means."""
+
+    #: a turret killed by its HQ or a signal; a test that passed its verdict
+    OK = 0
+    #: a turret that broke (aborted, a worker died); a test that failed its verdict
+    FAILED = 1
+    #: bad usage, config, tar or script; our HQ could not run a test at all
+    USAGE = 2
+    #: a second Ctrl-C: out at once, without flushing (128 + SIGINT)
+    INTERRUPTED = 130
 
 
 class GturretError(Exception):

@@ -26,21 +26,19 @@ import signal
 import subprocess
 import sys
 import tempfile
-import uuid as uuid_module
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from time import monotonic
 from typing import Any
 
-import gevent
 import zmq.green as zmq
 
 from gturret import wire
 from gturret.battery import Share
 from gturret.config import TurretConfig
-from gturret.dispatch import CommandReader
-from gturret.link import Route
-from gturret.turret import State
+from gturret.dispatch import StatusCounters, TurretFace
+from gturret.errors import ExitStatus
+from gturret.link import Route, command_socket, receive
+from gturret.wire import State
 
 log = logging.getLogger(__name__)
 
@@ -54,19 +52,6 @@ STATUS_WAIT = 0.25
 KILL_TIMEOUT = 1.3
 #: Milliseconds ZeroMQ keeps trying to deliver the last status when the parent exits.
 CLOSE_LINGER_MS = 300
-#: Status counters summed over the workers.
-SUMMED = (
-    "canons_active",
-    "canons_spawned",
-    "canons_started",
-    "canons_completed",
-    "results_produced",
-    "results_sent",
-    "results_dropped",
-    "results_queued",
-    "frames_ignored",
-    "rss_bytes",
-)
 #: Workers always report their counters to us, whatever the HQ asked for.
 WORKER_STATUS_REQUEST = wire.status_request_msg(wire.WANT_COUNTERS)
 
@@ -127,22 +112,17 @@ class Worker:
         return f"worker {self.index} (pid {self.pid}) {how}"
 
 
-class Fleet(CommandReader):
+class Fleet(TurretFace):
     """The turret the HQ sees, made of worker processes."""
 
     def __init__(self, config: TurretConfig, processes: int, log_level: str) -> None:
-        self.config = config
-        self.uuid = str(uuid_module.uuid4())
-        self.state = State.INIT
-        self.frames_ignored = 0
+        super().__init__(config)
         self.workers: list[Worker] = []
         self._by_uuid: dict[str, Worker] = {}
         self._processes = processes
         self._log_level = log_level
-        self._kill_reason: str | None = None
         self._ending = False
         self._asked_at: float | None = None
-        self.hq_wants: frozenset[str] = frozenset()
         self._folder = tempfile.mkdtemp(prefix="gturret-fleet-")
         self._route = Route(f"ipc://{self._folder}/commands", f"ipc://{self._folder}/statuses")
         self._context = zmq.Context()
@@ -152,36 +132,13 @@ class Fleet(CommandReader):
         self._reports = self._context.socket(zmq.PULL)
         self._reports.setsockopt(zmq.LINGER, 0)
         self._reports.bind(self._route.statuses)
-        self._sub = self._context.socket(zmq.SUB)
-        self._sub.setsockopt(zmq.LINGER, 0)
-        self._sub.setsockopt(zmq.SUBSCRIBE, b"")
-        self._sub.setsockopt(zmq.SUBSCRIBE, self.uuid.encode())
-        self._sub.connect(config.publisher_endpoint)
+        self._sub = command_socket(self._context, config.publisher_endpoint, self.uuid)
         self._push = self._context.socket(zmq.PUSH)
         self._push.setsockopt(zmq.LINGER, CLOSE_LINGER_MS)
         self._push.connect(config.collector_endpoint)
         self._poller = zmq.Poller()
         for socket in (self._sub, self._reports, self._orders):
             self._poller.register(socket, zmq.POLLIN)
-        self._handlers: dict[str, Callable[[Any], None]] = {
-            "status_request": self._on_status_request,
-            "set_transaction_context": self._on_set_transaction_context,
-            "start": lambda msg: self._relay("start", msg),
-            "stop": self._on_stop,
-            "kill": lambda msg: self._kill("kill command"),
-        }
-
-    def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT kill the turret and its workers; a second SIGINT exits at once."""
-
-        def on_signal(signum: int) -> None:
-            if self._kill_reason is not None and signum == signal.SIGINT:
-                os.write(2, b"gturret: second SIGINT: exiting now; workers die with us\n")
-                os._exit(130)
-            self._kill_reason = signal.Signals(signum).name
-
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            gevent.signal_handler(signum, on_signal, signum)
 
     def serve(self) -> int:
         """Start the workers, then relay commands until killed; the process's exit status."""
@@ -190,13 +147,13 @@ class Fleet(CommandReader):
             while lost is None and self.state is not State.KILLED:
                 lost = self._tick()
             if lost is None:
-                return 0
+                return ExitStatus.OK
             self._abort(lost)
-            return 1
+            return ExitStatus.FAILED
         except Exception:
             log.exception("turret error; aborting")
             self._abort("the parent process failed")
-            return 1
+            return ExitStatus.FAILED
         finally:
             self._close()
 
@@ -217,7 +174,7 @@ class Fleet(CommandReader):
         self._by_uuid = {worker.uuid: worker for worker in self.workers}
         deadline = monotonic() + START_TIMEOUT
         while not all(worker.status for worker in self.workers):
-            if self._kill_reason is not None:
+            if self.kill_reason is not None:
                 return None
             if monotonic() > deadline:
                 return f"the workers did not all start within {START_TIMEOUT:g}s"
@@ -241,20 +198,20 @@ class Fleet(CommandReader):
 
     def _tick(self) -> str | None:
         """One turn: handle a kill, the workers' statuses, the HQ's frames; why lost, if so."""
-        if self._kill_reason is not None:
-            self._kill(self._kill_reason)
+        if self.kill_reason is not None:
+            self.kill(self.kill_reason)
             return None
         lost = self._read_workers() or self._lost_worker()
         if lost:
             return lost
-        while (frame := _receive(self._sub)) is not None:
+        while (frame := receive(self._sub)) is not None:
             self.handle_frame(frame)
         if self._asked_at is not None and (
             all(worker.reported_at >= self._asked_at for worker in self.workers)
             or monotonic() - self._asked_at > STATUS_WAIT
         ):
             self._asked_at = None
-            self._send_status()
+            self.send_status()
         self._poller.poll(POLL_MS)
         return None
 
@@ -262,24 +219,24 @@ class Fleet(CommandReader):
         """Order every worker (as a broadcast: the uuid the HQ used is ours, not theirs)."""
         self._orders.send(wire.encode_command(name, msg))
 
-    def _on_status_request(self, msg: Any) -> None:
+    def answer_status_request(self) -> None:
         """Ask the workers too; answer once all have (fresh counters) or STATUS_WAIT passed.
 
         The workers always send us their counters; the HQ gets them only if it asked.
         """
-        self.hq_wants = wire.hq_wants(msg)
         self._relay("status_request", WORKER_STATUS_REQUEST)
         if self._asked_at is None:
             self._asked_at = monotonic()
 
-    def _on_set_transaction_context(self, msg: Any) -> None:
-        # Checked here, so that a bad one is counted once, not once per worker.
-        if not isinstance(msg, dict):
-            self._ignore(f"set_transaction_context with a {type(msg).__name__}, not an object")
-            return
-        self._relay("set_transaction_context", msg)
+    def set_context(self, context: dict[str, Any]) -> None:
+        # Checked by the face, so that a bad one is counted once, not once per worker.
+        self._relay("set_transaction_context", context)
 
-    def _on_stop(self, msg: Any) -> None:
+    def start_test(self, msg: Any) -> None:
+        """Relay; ``running`` follows once every worker runs."""
+        self._relay("start", msg)
+
+    def stop_test(self, msg: Any) -> None:
         """Relay; the ready that answers it comes once every worker is ready (again)."""
         self._relay("stop", msg)
         if self.state is State.READY and self._asked_at is None:
@@ -287,9 +244,9 @@ class Fleet(CommandReader):
 
     def _read_workers(self) -> str | None:
         """File the workers' subscriptions and statuses, following their state; why lost."""
-        while (raw := _receive(self._orders)) is not None:
+        while (raw := receive(self._orders)) is not None:
             self._subscribed(raw)
-        while (raw := _receive(self._reports)) is not None:
+        while (raw := receive(self._reports)) is not None:
             status = wire.decode_message(raw)
             worker = self._by_uuid[status["uuid"]]
             worker.status = status
@@ -304,10 +261,10 @@ class Fleet(CommandReader):
         states = {worker.state for worker in self.workers}
         if states == {State.RUNNING} and self.state is State.READY:
             log.info("open fire: all %d workers running", len(self.workers))
-            self._set_state(State.RUNNING)
+            self.set_state(State.RUNNING)
         elif states == {State.READY} and self.state is State.RUNNING:
-            self._log_cease_fire()
-            self._set_state(State.READY)
+            self.log_cease_fire(self.counters(), f"; all {len(self.workers)} workers ready")
+            self.set_state(State.READY)
 
     def _subscribed(self, frame: bytes) -> None:
         """A worker that subscribed to its uuid hears our orders: ask it for a status."""
@@ -327,57 +284,22 @@ class Fleet(CommandReader):
                 return ended
         return None
 
-    def _summed(self) -> dict[str, int]:
-        statuses = [worker.status for worker in self.workers if worker.status]
-        return {key: sum(status.get(key, 0) for status in statuses) for key in SUMMED}
-
-    def _log_cease_fire(self) -> None:
-        counts = self._summed()
-        log.info(
-            "cease fire: all %d workers ready; %d results produced, %d sent, %d dropped,"
-            " %d still queued",
-            len(self.workers),
-            counts["results_produced"],
-            counts["results_sent"],
-            counts["results_dropped"],
-            counts["results_queued"],
+    def counters(self) -> StatusCounters:
+        """The workers' counters as one turret's, with our own bad frames and size."""
+        counters = StatusCounters.combined(
+            StatusCounters.from_status(worker.status) for worker in self.workers if worker.status
         )
+        counters.frames_ignored += self.frames_ignored
+        counters.processes = len(self.workers)
+        return counters
 
-    def _status_extra(self) -> dict[str, Any]:
-        """The workers' counters summed (results: since the last start), for an HQ that asked."""
-        extra: dict[str, Any] = {"gturret": wire.PROTOCOL_VERSION, **self._summed()}
-        extra["frames_ignored"] += self.frames_ignored
-        extra["loop_blocked_s"] = max(
-            (w.status.get("loop_blocked_s", 0) for w in self.workers if w.status), default=0
-        )
-        extra["canons_killed"] = _merged_kills(
-            w.status.get("canons_killed", {}) for w in self.workers if w.status
-        )
-        extra["processes"] = len(self.workers)
-        return extra
-
-    def _status_frame(self) -> bytes:
-        return wire.encode_status(
-            turret=self.config.name,
-            status=self.state.value,
-            uuid=self.uuid,
-            rampup=round(self.config.rampup),
-            script=self.config.raw["script"],
-            cannons=self.config.canons,
-            extra=self._status_extra() if wire.WANT_COUNTERS in self.hq_wants else None,
-        )
-
-    def _send_status(self) -> None:
+    def push_status(self, frame: bytes) -> None:
         try:
-            self._push.send(self._status_frame(), zmq.NOBLOCK)
+            self._push.send(frame, zmq.NOBLOCK)
         except zmq.Again:
             log.warning("the HQ is not taking statuses; %s not sent", self.state.value)
 
-    def _set_state(self, state: State) -> None:
-        self.state = state
-        self._send_status()
-
-    def _kill(self, reason: str) -> None:
+    def kill(self, reason: str) -> None:
         """Kill every worker, report ``killed`` once they have (or KILL_TIMEOUT passed)."""
         log.info("killing the turret (%s) and its %d workers", reason, len(self.workers))
         self._ending = True
@@ -388,14 +310,14 @@ class Fleet(CommandReader):
         ):
             self._poller.poll(POLL_MS // 2)
             self._read_workers()
-        self._set_state(State.KILLED)
+        self.set_state(State.KILLED)
         self._end_workers(deadline)
 
     def _abort(self, why: str) -> None:
         log.error("%s: aborting the turret and killing the other workers", why)
         self._ending = True
         self._orders.send(wire.encode_command("kill", "turret aborted"))
-        self._set_state(State.ABORTED)
+        self.set_state(State.ABORTED)
         self._end_workers(monotonic() + KILL_TIMEOUT)
 
     def _end_workers(self, deadline: float) -> None:
@@ -417,22 +339,3 @@ class Fleet(CommandReader):
             socket.close()
         self._context.term()
         shutil.rmtree(self._folder, ignore_errors=True)
-
-
-def _merged_kills(reports: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """The workers' canons killed at the stop, by phase: counts added, longest kept."""
-    merged: dict[str, dict[str, float]] = {}
-    for report in reports:
-        for phase, killed in report.items():
-            into = merged.setdefault(phase, {"count": 0, "longest_s": 0.0})
-            into["count"] += killed["count"]
-            into["longest_s"] = max(into["longest_s"], killed["longest_s"])
-    return merged
-
-
-def _receive(socket: zmq.Socket[bytes]) -> bytes | None:
-    try:
-        frame: bytes = socket.recv(zmq.NOBLOCK)
-    except zmq.Again:
-        return None
-    return frame

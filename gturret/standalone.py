@@ -16,6 +16,7 @@ import signal
 import gevent
 
 from gturret.config import TurretConfig
+from gturret.errors import ExitStatus
 from gturret.hq import HQOptions, run_hq
 from gturret.script import TransactionFactory
 from gturret.turret import Turret
@@ -70,7 +71,7 @@ def _interrupt_on_sigint(
         nonlocal interrupted
         if interrupted:
             os.write(2, b"gturret: second SIGINT: exiting now\n")
-            os._exit(130)
+            os._exit(ExitStatus.INTERRUPTED)
         interrupted = True
         for turret, _ in turrets:
             turret.watchdog.order("stop")

@@ -37,7 +37,8 @@ from gevent import get_hub, monkey
 from gevent._tracer import HubSwitchTracer
 
 from gturret import wire
-from gturret.errors import WireError
+from gturret.errors import ExitStatus, WireError
+from gturret.link import command_socket, receive
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +122,8 @@ class Watchdog:
         self._due = (name, monotonic() + seconds)
 
     def _watch(self) -> None:
-        context = zmq.Context()
-        sub = context.socket(zmq.SUB)
-        sub.setsockopt(zmq.LINGER, 0)
-        sub.setsockopt(zmq.SUBSCRIBE, b"")
-        sub.connect(self._command_endpoint)
+        context: zmq.Context[Any] = zmq.Context()
+        sub = command_socket(context, self._command_endpoint, None)
         try:
             self._watch_loop(sub, context)
         except Exception:
@@ -166,11 +164,7 @@ class Watchdog:
             self.order(self._due[0])
 
     def _read_orders(self, sub: Any) -> None:
-        while True:
-            try:
-                frame = sub.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while (frame := receive(sub)) is not None:
             try:
                 command = wire.decode_command(frame)
             except WireError:
@@ -199,4 +193,4 @@ class Watchdog:
         push.send(self._killed_status())
         push.close()
         context.term()
-        os._exit(0)
+        os._exit(ExitStatus.OK)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import ujson
@@ -30,6 +31,17 @@ WANT_COUNTERS = "counters"
 # before it is always escaped itself ("\\status"), so the swap never changes meaning.
 _STATUS = "status"
 _STATUS_ESCAPED = "st\\u0061tus"
+
+
+class State(StrEnum):
+    """A turret's state as its status messages spell it (oct-turrets capitalises some:
+    compare ``status.lower()``)."""
+
+    INIT = "init"
+    READY = "ready"
+    RUNNING = "running"
+    KILLED = "killed"
+    ABORTED = "aborted"
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ import gevent  # noqa: E402
 
 from gturret.battery import Share  # noqa: E402
 from gturret.config import load_config  # noqa: E402
-from gturret.errors import UsageError  # noqa: E402
+from gturret.errors import ExitStatus, UsageError  # noqa: E402
 from gturret.link import Route  # noqa: E402
 from gturret.script import prepare_factory  # noqa: E402
 from gturret.startup import prepare_process  # noqa: E402
@@ -40,7 +40,6 @@ from gturret.turret import Turret  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-EXIT_USAGE = 2
 #: linux/prctl.h
 PR_SET_PDEATHSIG = 1
 #: Seconds between two looks at the parent's pid where PR_SET_PDEATHSIG is missing.
@@ -69,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         factory = prepare_factory(config)
     except UsageError as exc:
         log.error("%s", exc)
-        return EXIT_USAGE
+        return ExitStatus.USAGE
     route = Route(args.commands, args.statuses)
     turret = Turret(
         config, factory, uuid=args.uuid, route=route, share=Share(args.index, args.count)

@@ -9,7 +9,7 @@ import signal
 import time
 from pathlib import Path
 
-from gturret.hq.fleet import DeliveryRow, TurretRecord
+from gturret.hq.roster import DeliveryRow, TurretRecord
 from gturret.hq.messages import Delivery
 from gturret.hq.thresholds import evaluate, evaluate_all, parse_threshold, parse_thresholds
 from gturret.hq.verdict import judge

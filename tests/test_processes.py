@@ -110,7 +110,7 @@ def test_one_turret_to_the_hq_and_every_canon_once(hq, spawn_turret, tmp_path):
         assert ready["results_sent"] == len(results) and ready["canons_active"] == 0
         assert {s["uuid"] for s in hq.statuses} == {uuid}
     assert turret.proc.poll() is None
-    assert turret.log.count("cease fire: all 2 workers ready") == 2
+    assert turret.log.count("; all 2 workers ready") == 2
 
 
 def test_rampup_is_one_schedule_across_workers(hq, spawn_turret, tmp_path):

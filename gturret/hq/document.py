@@ -80,8 +80,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gturret.hq.fleet import CanonSummary, DeliveryRow, TurretRecord
 from gturret.hq.options import HQOptions
+from gturret.hq.roster import CanonSummary, DeliveryRow, TurretRecord
 from gturret.hq.session import Outcome
 from gturret.hq.stats import Summary
 from gturret.hq.thresholds import Verdict

@@ -1,20 +1,25 @@
 """The settings of one HQ run, declared once, and the parsers for their text forms.
 
 Why it exists: the ``gturret-hq`` CLI and the turret's ``--standalone`` mode both
-build an :class:`HQOptions`; validation lives here so both get the same checks
-and the same messages. It must never touch a socket or the clock.
+build an :class:`HQOptions`. Every command-line option is declared once in
+``OPTIONS``, with its flag, the setting it fills, its default and its meaning, as
+``gturret.config.SETTINGS`` declares the turret's settings; ``test`` marks those of
+one test, which ``gturret --standalone`` takes too. Validation lives here so both
+get the same checks and the same messages. It must never touch a socket or the clock.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from gturret.errors import UsageError, WireError
-from gturret.hq.thresholds import Threshold
+from gturret.hq.thresholds import Threshold, parse_thresholds
 from gturret.wire import decode_message
 
 LATE_START_MODES = {
@@ -120,3 +125,196 @@ class HQOptions:
 def plural(count: int, word: str) -> str:
     """``plural(1, "turret")`` → ``"1 turret"``; ``plural(3, "turret")`` → ``"3 turrets"``."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One command-line option: the HQOptions ``setting`` it fills and how.
+
+    ``action`` is argparse's (``store``, ``store_true``, ``append``); ``parse`` turns
+    the parsed value into the setting (UsageError, one line, if it cannot).
+    """
+
+    flag: str
+    setting: str
+    default: Any
+    help: str
+    parse: Callable[[Any], Any]
+    metavar: str | None = None
+    action: str = "store"
+    test: bool = False
+    choices: tuple[str, ...] | None = None
+    argtype: Callable[[str], Any] | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+def _duration(flag: str) -> Callable[[str], float]:
+    return lambda text: parse_duration(text, name=flag)
+
+
+def _report_path(flag: str) -> Callable[[Path | None], Path | None]:
+    def check(path: Path | None) -> Path | None:
+        if path is not None and not path.parent.is_dir():
+            raise UsageError(f"{flag} {path}: the folder {path.parent} does not exist")
+        return path
+
+    return check
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+OPTIONS = (
+    Option(
+        "--pub",
+        "pub_port",
+        5000,
+        "port of the PUB socket, for commands (default 5000; 0: any)",
+        _same,
+        "PORT",
+        argtype=int,
+    ),
+    Option(
+        "--rc",
+        "rc_port",
+        5001,
+        "port of the PULL socket, for results (default 5001; 0: any)",
+        _same,
+        "PORT",
+        argtype=int,
+    ),
+    Option(
+        "--bind",
+        "bind",
+        "127.0.0.1",
+        "address to bind (default 127.0.0.1; 0.0.0.0 for every interface)",
+        _same,
+        "ADDR",
+    ),
+    Option(
+        "--turrets",
+        "turrets",
+        1,
+        "turrets to wait for before the start (default 1)",
+        _same,
+        "N",
+        argtype=int,
+    ),
+    Option(
+        "--wait-timeout",
+        "wait_timeout",
+        "60s",
+        "give up (exit 2) if the turrets have not reported by then (default 60s)",
+        _duration("--wait-timeout"),
+        "DURATION",
+    ),
+    Option(
+        "--late-start",
+        "late_start",
+        "direct",
+        "how to start a turret that is ready during the run: direct (default), broadcast "
+        "(use it with oct-turrets 0.2.8 turrets, which crash on any direct order), off",
+        _same,
+        choices=tuple(LATE_START_MODES),
+    ),
+    Option(
+        "--run-time",
+        "run_time",
+        "30s",
+        "how long the test runs: 45, 30s, 2m, 1h, 1m30s (default 30s)",
+        _duration("--run-time"),
+        "DURATION",
+        test=True,
+    ),
+    Option(
+        "--drain-timeout",
+        "drain_timeout",
+        "10s",
+        "after stop, wait at most this long for turrets to be ready (default 10s)",
+        _duration("--drain-timeout"),
+        "DURATION",
+        test=True,
+    ),
+    Option(
+        "--context",
+        "context",
+        "{}",
+        "JSON object sent with set_transaction_context (default {})",
+        lambda text: parse_context(text),
+        "JSON",
+        test=True,
+    ),
+    Option(
+        "--threshold",
+        "thresholds",
+        [],
+        "pass/fail rule, repeatable: p95<100ms, error_rate<1%%, ... (gturret-hq --help)",
+        parse_thresholds,
+        "EXPR",
+        action="append",
+        test=True,
+    ),
+    Option(
+        "--json",
+        "json_path",
+        None,
+        "write the JSON report here",
+        _report_path("--json"),
+        "PATH",
+        test=True,
+        argtype=Path,
+    ),
+    Option(
+        "--html",
+        "html_path",
+        None,
+        "write the HTML report here",
+        _report_path("--html"),
+        "PATH",
+        test=True,
+        argtype=Path,
+    ),
+    Option(
+        "--no-progress",
+        "progress",
+        False,
+        "no live progress line",
+        lambda given: not given,
+        action="store_true",
+        test=True,
+    ),
+)
+
+#: The options of one test, which ``gturret --standalone`` takes too.
+TEST_OPTIONS = tuple(option for option in OPTIONS if option.test)
+
+
+def add_arguments(parser: argparse._ActionsContainer, options: Iterable[Option]) -> None:
+    """Declare ``options`` on an argparse parser or group."""
+    for option in options:
+        settings: dict[str, Any] = {"default": option.default, "help": option.help}
+        if option.action != "store_true":
+            settings["metavar"] = option.metavar
+        if option.argtype is not None:
+            settings["type"] = option.argtype
+        if option.choices:
+            settings["choices"] = list(option.choices)
+        parser.add_argument(option.flag, action=option.action, **settings)
+
+
+def options_from_args(
+    args: argparse.Namespace, options: Iterable[Option], **fixed: Any
+) -> HQOptions:
+    """HQOptions from parsed ``args`` for ``options`` (``fixed`` overrides); UsageError."""
+    settings = {option.setting: option.parse(getattr(args, option.dest)) for option in options}
+    settings.update(fixed)
+    return HQOptions(**settings)
+
+
+def given_test_options(args: argparse.Namespace) -> list[str]:
+    """The flags of TEST_OPTIONS set to something other than their default."""
+    return [option.flag for option in TEST_OPTIONS if getattr(args, option.dest) != option.default]

@@ -16,12 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gturret.errors import HQError
+from gturret.errors import ExitStatus, HQError
 from gturret.hq.document import build_document, write_json
-from gturret.hq.fleet import Fleet
 from gturret.hq.link import HQLink
 from gturret.hq.options import HQOptions, format_duration, plural
 from gturret.hq.progress import Progress
+from gturret.hq.roster import Roster
 from gturret.hq.session import Session
 from gturret.hq.stats import Stats
 from gturret.hq.summary import render_summary
@@ -46,10 +46,10 @@ def run_hq(
         link = HQLink(options.bind, options.pub_port, options.rc_port)
     except HQError as exc:
         log.error("%s", exc)
-        return 2
-    stats, fleet = Stats(), Fleet()
+        return ExitStatus.USAGE
+    stats, roster = Stats(), Roster()
     progress = Progress(out, enabled=options.progress, plain_interval=options.progress_interval)
-    session = Session(link, options, stats, fleet, progress, on_start=on_start)
+    session = Session(link, options, stats, roster, progress, on_start=on_start)
     ports = (link.pub_port, link.rc_port)
     try:
         log.info(
@@ -65,29 +65,29 @@ def run_hq(
         outcome = session.run()
     except HQError as exc:
         log.error("%s", exc)
-        return 2
+        return ExitStatus.USAGE
     finally:
         link.close()
 
     summary = stats.summarize(outcome.duration_s)
     verdicts = evaluate_all(options.thresholds, summary)
-    delivery = fleet.delivery(summary.results_by_turret)
+    delivery = roster.delivery(summary.results_by_turret)
     verdict = judge(
         summary,
         verdicts,
-        turrets=fleet.records(),
+        turrets=roster.records(),
         unsettled=outcome.unsettled,
         delivery=delivery,
         ended_at=outcome.ended_at,
     )
-    canons = fleet.canons_total()
-    canon_summary = fleet.canon_summary()
+    canons = roster.canons_total()
+    canon_summary = roster.canon_summary()
     out.write(
         render_summary(
             summary,
             verdicts,
             verdict,
-            turrets=len(fleet),
+            turrets=len(roster),
             canons=canons,
             canon_summary=canon_summary,
             delivery=delivery,
@@ -101,14 +101,14 @@ def run_hq(
         verdicts=verdicts,
         verdict=verdict,
         outcome=outcome,
-        turrets=fleet.records(),
+        turrets=roster.records(),
         delivery=delivery,
         canons_total=canons,
         canon_summary=canon_summary,
         now=time.time(),
     )
     if not _write_reports(options, document):
-        return 2
+        return ExitStatus.USAGE
     return verdict.exit_status
 
 

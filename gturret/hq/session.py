@@ -34,12 +34,13 @@ from typing import Any
 
 from gturret import wire
 from gturret.errors import HQError
-from gturret.hq.fleet import Fleet, TurretRecord
 from gturret.hq.link import HQLink
 from gturret.hq.messages import Result, Status, classify
 from gturret.hq.options import HQOptions, format_duration, plural
 from gturret.hq.progress import Progress, Snapshot
+from gturret.hq.roster import Roster, TurretRecord
 from gturret.hq.stats import Stats
+from gturret.wire import State
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +84,14 @@ class Outcome:
 
 
 class Session:
-    """Drives one test over ``link``; feeds ``stats`` and ``fleet``; shows ``progress``."""
+    """Drives one test over ``link``; feeds ``stats`` and ``roster``; shows ``progress``."""
 
     def __init__(
         self,
         link: HQLink,
         options: HQOptions,
         stats: Stats,
-        fleet: Fleet,
+        roster: Roster,
         progress: Progress,
         clock: Callable[[], float] = time.monotonic,
         on_start: Callable[[], None] | None = None,
@@ -98,7 +99,7 @@ class Session:
         self._link = link
         self._options = options
         self._stats = stats
-        self._fleet = fleet
+        self._roster = roster
         self._progress = progress
         self._clock = clock
         self._on_start = on_start
@@ -123,7 +124,7 @@ class Session:
         start = self._clock()
         deadline = start + self._options.wait_timeout
         next_request = start
-        while len(self._fleet) < wanted:
+        while len(self._roster) < wanted:
             now = self._clock()
             if now >= deadline:
                 raise HQError(self._missing_turrets_message(wanted))
@@ -136,9 +137,9 @@ class Session:
         self._link.publish("status_request", STATUS_REQUEST)
 
     def _missing_turrets_message(self, wanted: int) -> str:
-        seen = ", ".join(f"{r.name} ({r.uuid})" for r in self._fleet.records()) or "none"
+        seen = ", ".join(f"{r.name} ({r.uuid})" for r in self._roster.records()) or "none"
         return (
-            f"only {len(self._fleet)} of {wanted} turrets reported within "
+            f"only {len(self._roster)} of {wanted} turrets reported within "
             f"{format_duration(self._options.wait_timeout)} (--wait-timeout); seen: {seen}. "
             f"Point turrets at hq_publisher {self._link.pub_port} and hq_rc "
             f"{self._link.rc_port} on this host."
@@ -152,12 +153,12 @@ class Session:
         self._t0 = self._clock()
         self._running = True
         self.outcome.started_at = time.time()
-        for record in self._fleet.records():
+        for record in self._roster.records():
             record.starts_sent, record.last_start_at = 1, self._t0
         log.info(
             "started %s (%s canons); collecting for %s",
-            plural(len(self._fleet), "turret"),
-            self._fleet.canons_total() or "?",
+            plural(len(self._roster), "turret"),
+            self._roster.canons_total() or "?",
             format_duration(self._options.run_time),
         )
 
@@ -191,15 +192,16 @@ class Session:
         log.info(
             "stop sent after %s; draining until %s ready (--drain-timeout %s)",
             format_duration(self.outcome.duration_s),
-            "the turret is" if len(self._fleet) == 1 else f"{len(self._fleet)} turrets are",
+            "the turret is" if len(self._roster) == 1 else f"{len(self._roster)} turrets are",
             format_duration(self._options.drain_timeout),
         )
         return stopped_at
 
     def _warn_silent(self, now: float) -> None:
         """Say once, while the test runs, when a turret stops answering."""
-        for record in self._fleet.silent(now, SILENT_S):
-            if record.uuid not in self._silent_warned and record.state not in ("killed", "aborted"):
+        for record in self._roster.silent(now, SILENT_S):
+            ended = record.state in (State.KILLED, State.ABORTED)
+            if record.uuid not in self._silent_warned and not ended:
                 self._silent_warned.add(record.uuid)
                 log.warning(
                     "turret %s (%s) has sent no status for %.0fs: is it still alive?",
@@ -211,9 +213,9 @@ class Session:
     def _drain(self, stopped_at: float) -> None:
         deadline = stopped_at + self._options.drain_timeout
         next_request = stopped_at + self._options.status_interval
-        gone = {record.uuid for record in self._fleet.silent(stopped_at, SILENT_S)}
+        gone = {record.uuid for record in self._roster.silent(stopped_at, SILENT_S)}
         while (now := self._clock()) < deadline and any(
-            record.uuid not in gone for record in self._fleet.unsettled(stopped_at)
+            record.uuid not in gone for record in self._roster.unsettled(stopped_at)
         ):
             self._sample(now)
             if now >= next_request:
@@ -227,7 +229,7 @@ class Session:
             elif not self._results_missing() or now - quiet_since >= LATE_RESULTS_S:
                 break
         self._sample(self._clock())
-        unsettled = self._fleet.unsettled(stopped_at)
+        unsettled = self._roster.unsettled(stopped_at)
         self.outcome.unsettled = unsettled
         self.outcome.ended_at = self._clock()
         if unsettled:
@@ -244,14 +246,14 @@ class Session:
         received = self._stats.results_by_turret()
         return any(
             row.produced - row.dropped > row.received
-            for row in self._fleet.delivery(received)
+            for row in self._roster.delivery(received)
             if row.produced is not None and row.dropped is not None
         )
 
     def _sample(self, now: float) -> float:
         """Close the past seconds of the series with the active canons; returns elapsed."""
         elapsed = now - (self._t0 if self._t0 is not None else now)
-        self._stats.series.advance(elapsed, self._fleet.canons_active())
+        self._stats.series.advance(elapsed, self._roster.canons_active())
         return elapsed
 
     def _snapshot(self, elapsed: float) -> Snapshot:
@@ -259,8 +261,8 @@ class Session:
         return Snapshot(
             elapsed_s=elapsed,
             run_time_s=self._options.run_time,
-            canons_active=self._fleet.canons_active(),
-            canons_total=self._fleet.canons_total(),
+            canons_active=self._roster.canons_active(),
+            canons_total=self._roster.canons_total(),
             tx=transaction.count,
             errors=transaction.errors,
             p95_ms=transaction.percentile_ms(95.0),
@@ -280,7 +282,7 @@ class Session:
         message = classify(raw)
         if isinstance(message, Status):
             counts.statuses += 1
-            record = self._fleet.update(message, now, started=self._t0 is not None)
+            record = self._roster.update(message, now, started=self._t0 is not None)
             if record is not None and self._running:
                 self._start_if_idle(record, now)
         elif isinstance(message, Result):
@@ -307,7 +309,7 @@ class Session:
     def _start_if_idle(self, record: TurretRecord, now: float) -> None:
         """Start a turret that says ``ready`` while the test runs (per ``late_start``)."""
         mode = self._options.late_start
-        if record.state != "ready" or mode == "off":
+        if record.state != State.READY or mode == "off":
             return
         if record.last_start_at is not None and now - record.last_start_at < START_RETRY_S:
             return

@@ -7,8 +7,8 @@ encoding). It must never compute a statistic or decide a verdict; it only format
 
 from __future__ import annotations
 
-from gturret.hq.fleet import CanonSummary, DeliveryRow
 from gturret.hq.options import format_duration, plural
+from gturret.hq.roster import CanonSummary, DeliveryRow
 from gturret.hq.stats import MetricSummary, Summary
 from gturret.hq.thresholds import Verdict
 from gturret.hq.verdict import TestVerdict

@@ -22,9 +22,12 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gturret.errors import ThresholdError
-from gturret.hq.stats import MetricSummary, Summary
+
+if TYPE_CHECKING:
+    from gturret.hq.stats import MetricSummary, Summary
 
 _TIME_METRICS = {
     "p50": "p50_ms",

@@ -25,12 +25,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gturret.hq.fleet import DeliveryRow, TurretRecord
+from gturret.errors import ExitStatus
+from gturret.hq.roster import DeliveryRow, TurretRecord
 from gturret.hq.stats import Summary
 from gturret.hq.thresholds import Verdict
-
-EXIT_PASSED = 0
-EXIT_FAILED = 1
+from gturret.wire import State
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +42,7 @@ class TestVerdict:
 
     @property
     def passed(self) -> bool:
-        return self.exit_status == EXIT_PASSED
+        return self.exit_status == ExitStatus.OK
 
 
 def judge(
@@ -69,12 +68,12 @@ def judge(
         problems.append(f"{len(failed)} of {len(verdicts)} thresholds failed: {names}")
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        return TestVerdict(EXIT_FAILED, problems[0] + more, tuple(problems))
+        return TestVerdict(ExitStatus.FAILED, problems[0] + more, tuple(problems))
     if len(verdicts) == 1:
-        return TestVerdict(EXIT_PASSED, "the threshold passed")
+        return TestVerdict(ExitStatus.OK, "the threshold passed")
     if verdicts:
-        return TestVerdict(EXIT_PASSED, f"all {len(verdicts)} thresholds passed")
-    return TestVerdict(EXIT_PASSED, "transactions recorded, none failed; no thresholds were set")
+        return TestVerdict(ExitStatus.OK, f"all {len(verdicts)} thresholds passed")
+    return TestVerdict(ExitStatus.OK, "transactions recorded, none failed; no thresholds were set")
 
 
 def turret_label(record: TurretRecord) -> str:
@@ -89,9 +88,9 @@ def _turret_problems(
     unsettled_ids = {record.uuid for record in unsettled}
     for record in turrets:
         label = turret_label(record)
-        if record.state == "killed":
+        if record.state == State.KILLED:
             problems.append(f"turret {label} was killed during the test")
-        elif record.state == "aborted":
+        elif record.state == State.ABORTED:
             problems.append(f"turret {label} aborted during the test (see the turret's log)")
         elif record.uuid in unsettled_ids:
             silent = ended_at - record.last_seen

@@ -1,4 +1,4 @@
-"""What the HQ knows of each turret, from its status messages alone.
+"""The roster: what the HQ knows of each turret, from its status messages alone.
 
 Why it exists: the session must know how many turrets reported, which ones joined
 after the start (they get a direct start), whether all are ready again after the
@@ -12,11 +12,12 @@ import logging
 from dataclasses import dataclass
 
 from gturret.hq.messages import CanonCounts, Delivery, Status
+from gturret.wire import State
 
 log = logging.getLogger(__name__)
 
 MAX_TURRETS = 10_000
-SETTLED_STATES = frozenset({"ready", "killed", "aborted"})
+SETTLED_STATES = frozenset({State.READY, State.KILLED, State.ABORTED})
 
 
 @dataclass(slots=True)
@@ -42,10 +43,10 @@ class TurretRecord:
         """Active canons if known: reported, or 0 for a turret that is not running."""
         if self.canons_active is not None:
             return self.canons_active
-        return None if self.state == "running" else 0
+        return None if self.state == State.RUNNING else 0
 
 
-class Fleet:
+class Roster:
     """Every turret that reported, by uuid, in the order they first reported."""
 
     def __init__(self) -> None:
