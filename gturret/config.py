@@ -6,7 +6,8 @@ the file and the key. It must never start sockets or import the script; tar
 extraction must never write outside its own temporary folder.
 
 Settings beyond docs/protocol.md's keys are declared once in ``SETTINGS`` with their
-default and meaning; like every extra key they are also handed to the script.
+default and meaning (the README's table says the same, checked by a test); like
+every extra key they are also handed to the script.
 """
 
 from __future__ import annotations
@@ -56,13 +57,14 @@ SETTINGS = {
             0,
             0,
             "seconds without any frame from the HQ while running after which the turret"
-            " ceases fire and returns to ready; 0 (the default, as OCT) waits forever",
+            " ceases fire and returns to ready; 0 waits forever (as OCT: the reference HQ"
+            " sends nothing during a test)",
         ),
         Setting(
             "stop_grace",
             0.5,
             0,
-            "seconds canons get at stop to finish the transaction they are in "
+            "seconds canons get at `stop` to finish the transaction they are in "
             "before they are killed",
         ),
     )

@@ -95,7 +95,8 @@ class Watchdog:
         tracer = self._tracer
         if tracer is None or tracer.active_greenlet in (None, self._hub):
             return 0.0
-        return max(0.0, perf_counter() - tracer.last_entered_hub)
+        entered: float = tracer.last_entered_hub
+        return max(0.0, perf_counter() - entered)
 
     def start(self) -> None:
         """Trace greenlet switches (from this, the loop's thread) and start watching."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from gturret.config import ExtractedTar, load_config
+from gturret.config import SETTINGS, ExtractedTar, load_config
 from gturret.errors import ConfigError, TarError
 from tests.support.turret_process import run_cli
 
@@ -245,3 +246,16 @@ def test_turret_from_a_tar_removes_its_folder_when_killed(hq, spawn_turret, tmp_
     hq.send("kill")
     assert turret.wait(timeout=5) == 0
     assert list(scratch.iterdir()) == []
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/protocol.md"])
+def test_the_documented_settings_are_the_declared_ones(document):
+    """The tables are written from config.SETTINGS, key, default and meaning."""
+    text = (ROOT / document).read_text()
+    documented = re.findall(r"^\| `(\w+)` \| (?:no \()?([\d.]+)\)? \| (.+) \|$", text, re.M)
+    declared = {key: (f"{s.default:g}", s.description) for key, s in SETTINGS.items()}
+    found = {key: (default, meaning) for key, default, meaning in documented if key in declared}
+    assert found == declared

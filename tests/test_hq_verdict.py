@@ -9,8 +9,8 @@ import signal
 import time
 from pathlib import Path
 
-from gturret.hq.roster import DeliveryRow, TurretRecord
 from gturret.hq.messages import Delivery
+from gturret.hq.roster import DeliveryRow, TurretRecord
 from gturret.hq.thresholds import evaluate, evaluate_all, parse_threshold, parse_thresholds
 from gturret.hq.verdict import judge
 from tests.support.hq_process import HQProcess

@@ -13,15 +13,13 @@ from __future__ import annotations
 import json
 import resource
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.support.demo_target import demo_target
 from tests.support.turret_process import GTURRET, write_turret
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "example_scripts"
 CANONS = 2000
 
 REQUESTS_CANON = """
@@ -44,17 +42,8 @@ REQUESTS_CANON = """
 
 @pytest.fixture(scope="module")
 def target() -> Iterator[str]:
-    server = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / "target.py"), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        yield f"http://localhost:{int(server.stdout.readline())}/"
-    finally:
-        server.kill()
-        server.wait()
+    with demo_target() as port:
+        yield f"http://localhost:{port}/"
 
 
 def soft_limit_1024() -> None:

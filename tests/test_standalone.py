@@ -5,31 +5,19 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.demo_target import EXAMPLES, demo_target
 from tests.support.turret_process import TurretProcess, run_cli, write_turret
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "example_scripts"
 
 
 @pytest.fixture(scope="module")
 def target() -> Iterator[str]:
-    server = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / "target.py"), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        yield f"http://127.0.0.1:{int(server.stdout.readline())}"
-    finally:
-        server.kill()
-        server.wait()
+    with demo_target() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def demo_config(folder: Path, target: str, **extra: object) -> Path:
