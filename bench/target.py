@@ -2,12 +2,18 @@
 
 nginx answers a tiny fixed body with no access log and long keep-alive, so the
 target costs as little as possible and every load generator meets the same server.
+It must hold the "many" scenario's 10,000 concurrent keep-alive connections: its
+worker takes as many connections and open files as the hard open-files limit allows
+(held to 4,096 it closes idle keep-alive connections to make room for new ones, so
+clients would keep reconnecting), and its listen backlog asks for as much (the kernel
+caps it at ``net.core.somaxconn``).
 Its config lives in a temporary folder, never in /etc, and only the process started
 here is ever stopped.
 """
 
 from __future__ import annotations
 
+import resource
 import socket
 import subprocess
 import tempfile
@@ -18,10 +24,11 @@ from pathlib import Path
 
 _CONFIG = """\
 worker_processes 1;
+worker_rlimit_nofile {connections};
 daemon off;
 pid {root}/nginx.pid;
 error_log {root}/error.log warn;
-events {{ worker_connections 4096; }}
+events {{ worker_connections {connections}; }}
 http {{
     access_log off;
     default_type text/plain;
@@ -33,11 +40,25 @@ http {{
     uwsgi_temp_path {root}/uwsgi;
     scgi_temp_path {root}/scgi;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port} backlog={connections};
         location / {{ return 200 "ok"; }}
     }}
 }}
 """
+
+# Enough for the largest row (10,000 connections) with room to spare; more would only
+# cost nginx memory for connection slots no row uses.
+_MOST_CONNECTIONS = 32_768
+
+
+def connections() -> int:
+    """Connections (and open files) the nginx worker may hold: the hard limit, capped.
+
+    nginx inherits this process's limits; ``worker_rlimit_nofile`` raises its soft
+    limit, which only root could take above the hard one.
+    """
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return _MOST_CONNECTIONS if hard == resource.RLIM_INFINITY else min(hard, _MOST_CONNECTIONS)
 
 
 def free_port() -> int:
@@ -67,7 +88,7 @@ def nginx(cpu: str) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="gturret-bench-nginx-") as root:
         port = free_port()
         conf = Path(root) / "nginx.conf"
-        conf.write_text(_CONFIG.format(root=root, port=port))
+        conf.write_text(_CONFIG.format(root=root, port=port, connections=connections()))
         process = subprocess.Popen(
             ["taskset", "-c", cpu, "nginx", "-p", root, "-c", str(conf)],
             stdout=subprocess.DEVNULL,
