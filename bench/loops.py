@@ -1,15 +1,21 @@
 """The peer load generators, run in a subprocess: ``python -m bench.loops KIND ...``.
 
-Each kind keeps ``--users`` concurrent users firing GETs at ``--url`` with no think
-time, warms up, then counts the requests completed in ``--window`` seconds and prints
-one JSON line ``{"count", "seconds", "errors"}``. Kinds:
+Each kind starts ``--users`` users evenly over ``--rampup`` seconds, each firing GETs
+at ``--url`` with no think time, warms up (the rampup, then ``--warmup``), counts the
+requests completed in ``--window`` seconds and prints one JSON line: ``count``,
+``seconds``, ``errors``, the latency percentiles ``p50_ms``/``p95_ms``/``p99_ms`` of
+the requests completed in the window (each timed with ``perf_counter``), ``started``
+(users started by the window's end) and ``never_completed`` (of those, users that
+never completed a request). A failed request counts as completed and as an error,
+as a turret counts a failed transaction. Kinds:
 
 - ``bare-requests``: greenlets each looping on a requests Session (the floor for a
   turret running a requests script; run under the project venv so gevent and
   requests are the very versions gturret uses);
 - ``bare-geventhttpclient``: greenlets each looping on a geventhttpclient client;
 - ``locust-http`` / ``locust-fast``: Locust ``HttpUser`` / ``FastHttpUser`` with
-  ``constant(0)`` wait, driven as a library so its window starts after the spawn.
+  ``constant(0)`` wait, driven as a library (spawn rate users / rampup) so its
+  window starts after the spawn.
 
 gevent must patch the stdlib before requests or Locust import socket, so every
 third-party import sits inside the function that needs it, after ``patch_all``.
@@ -19,9 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+from bench.latency import percentiles_ms
 
 # Every loop is bounded by count as well as by time.
 MAX_REQUESTS = 20_000_000
@@ -29,20 +40,69 @@ MAX_REQUESTS = 20_000_000
 
 @dataclass(slots=True)
 class _Tally:
+    """What every user adds to: requests, errors, latencies, who completed one."""
+
     count: int = 0
     errors: int = 0
     running: bool = True
+    timing: bool = False
+    started: int = 0
+    completed: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def done(self, seconds: float) -> None:
+        """One request finished after ``seconds``; timed only inside the window."""
+        self.count += 1
+        if self.timing:
+            self.latencies.append(seconds)
 
 
-def _measure(tally: _Tally, warmup: float, window: float) -> dict[str, float]:
+def raise_open_files() -> None:
+    """Soft open-files limit up to the hard one, as gturret does at start-up.
+
+    10,000 users hold 10,000 sockets; at the common soft limit of 1,024 the rest
+    would fail with "Too many open files". Locust raises it only from its CLI, which
+    the bench does not use. An unlimited hard limit is left as it is.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _measure(
+    tally: _Tally, warmup: float, window: float, on_window: Callable[[], None] = lambda: None
+) -> dict[str, Any]:
+    """Wait ``warmup``, then count and time for ``window``; ``on_window`` at its start."""
     import gevent
 
     gevent.sleep(warmup)
+    on_window()
     start, before = time.monotonic(), tally.count
+    tally.timing = True
     gevent.sleep(window)
     end, after = time.monotonic(), tally.count
+    tally.timing = False
     tally.running = False
-    return {"count": after - before, "seconds": end - start, "errors": tally.errors}
+    return {
+        "count": after - before,
+        "seconds": end - start,
+        "errors": tally.errors,
+        "started": tally.started,
+        "never_completed": tally.started - tally.completed,
+        **percentiles_ms(tally.latencies),
+    }
+
+
+def _spawn_over(target: Callable[[], None], users: int, rampup: float, spawned: list) -> None:
+    """Start ``users`` greenlets evenly over ``rampup`` seconds, as gturret's rampup does."""
+    import gevent
+
+    began = time.monotonic()
+    for index in range(users):
+        wait = began + index * rampup / users - time.monotonic()
+        if wait > 0:
+            gevent.sleep(wait)
+        spawned.append(gevent.spawn(target))
 
 
 def _bare(make_get: Callable[[str], Callable[[], bool]], args: argparse.Namespace) -> dict:
@@ -51,14 +111,26 @@ def _bare(make_get: Callable[[str], Callable[[], bool]], args: argparse.Namespac
     tally = _Tally()
 
     def user() -> None:
+        tally.started += 1
         get = make_get(args.url)
+        completed = False
         while tally.running and tally.count < MAX_REQUESTS:
-            if not get():
+            began = perf_counter()
+            try:
+                ok = get()
+            except Exception:  # a failed request is an error, and the user goes on
+                ok = False
+            tally.done(perf_counter() - began)
+            if not ok:
                 tally.errors += 1
-            tally.count += 1
+            if not completed:
+                completed = True
+                tally.completed += 1
 
-    users = [gevent.spawn(user) for _ in range(args.users)]
-    result = _measure(tally, args.warmup, args.window)
+    users: list[gevent.Greenlet] = []
+    spawner = gevent.spawn(_spawn_over, user, args.users, args.rampup, users)
+    result = _measure(tally, args.rampup + args.warmup, args.window)
+    spawner.kill()
     gevent.joinall(users, timeout=5)
     gevent.killall(users, block=False)
     return result
@@ -88,31 +160,40 @@ def _geventhttpclient_get(url: str) -> Callable[[], bool]:
 
 
 def _locust(fast: bool, args: argparse.Namespace) -> dict:
+    """Locust's own counts and failures; latency and completion timed around its client.
+
+    Locust builds one User instance per user, so each instance notes its own first
+    completion; ``on_start`` runs in the user's greenlet before its first task.
+    """
     from locust import FastHttpUser, HttpUser, constant, task
     from locust.env import Environment
 
     base = FastHttpUser if fast else HttpUser
+    tally = _Tally()
 
     class User(base):  # type: ignore[valid-type, misc]
         host = args.url.rstrip("/")
         wait_time = constant(0)
+        completed = False
+
+        def on_start(self) -> None:
+            tally.started += 1
 
         @task
         def get(self) -> None:
+            began = perf_counter()
             self.client.get("/")
+            tally.done(perf_counter() - began)
+            if not self.completed:
+                self.completed = True
+                tally.completed += 1
 
     env = Environment(user_classes=[User])
     runner = env.create_local_runner()
-    runner.start(args.users, spawn_rate=args.users)
-    import gevent
-
-    gevent.sleep(args.warmup)
-    env.stats.reset_all()
-    start = time.monotonic()
-    gevent.sleep(args.window)
-    end = time.monotonic()
+    runner.start(args.users, spawn_rate=args.users / args.rampup if args.rampup else args.users)
+    result = _measure(tally, args.rampup + args.warmup, args.window, env.stats.reset_all)
     total = env.stats.total
-    result = {"count": total.num_requests, "seconds": end - start, "errors": total.num_failures}
+    result.update(count=total.num_requests, errors=total.num_failures)
     runner.quit()
     return result
 
@@ -124,10 +205,12 @@ def main() -> None:
     )
     parser.add_argument("--url", required=True)
     parser.add_argument("--users", type=int, required=True)
-    parser.add_argument("--warmup", type=float, required=True)
+    parser.add_argument("--rampup", type=float, default=0.0, help="seconds to start the users")
+    parser.add_argument("--warmup", type=float, required=True, help="seconds after the rampup")
     parser.add_argument("--window", type=float, required=True)
     args = parser.parse_args()
 
+    raise_open_files()
     from gevent import monkey
 
     monkey.patch_all()

@@ -2,7 +2,8 @@
 (each in its own pinned subprocess, under the venv it needs) and wrk.
 
 Every peer answers with a :class:`Rate`, the same shape the sink gives for a turret,
-so the orchestrator compares like with like.
+so the orchestrator compares like with like; a loop's latency percentiles and
+starved users come along in ``Rate.extra``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,31 +23,49 @@ _UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 @dataclass(frozen=True, slots=True)
 class Rate:
-    """``count`` requests done in ``seconds``, ``errors`` of them failed."""
+    """``count`` requests done in ``seconds``, ``errors`` of them failed.
+
+    ``extra`` holds what a loop measured besides: ``p50_ms``, ``p95_ms``, ``p99_ms``,
+    ``started`` and ``never_completed`` (see ``bench.loops``); wrk gives none.
+    """
 
     count: int
     seconds: float
     errors: int
+    extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def per_second(self) -> float:
         return self.count / self.seconds
 
 
+# Seconds a loop may take beyond its rampup, warm-up and window: starting Python and
+# Locust, and ending 10,000 users.
+_LOOP_GRACE = 120.0
+
+
 def loop(
-    python: Path, kind: str, url: str, users: int, warmup: float, window: float, cpu: str
+    python: Path,
+    kind: str,
+    url: str,
+    users: int,
+    warmup: float,
+    window: float,
+    cpu: str,
+    rampup: float = 0.0,
 ) -> Rate:
-    """One run of a ``bench.loops`` kind, pinned to ``cpu``."""
+    """One run of a ``bench.loops`` kind, pinned to ``cpu``; users start over ``rampup``."""
     command = ["taskset", "-c", cpu, str(python), "-m", "bench.loops", kind]
-    command += ["--url", url, "--users", str(users)]
+    command += ["--url", url, "--users", str(users), "--rampup", str(rampup)]
     command += ["--warmup", str(warmup), "--window", str(window)]
-    done = subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, timeout=warmup + window + 60
-    )
+    timeout = rampup + warmup + window + _LOOP_GRACE
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} exited with code {done.returncode}:\n{done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    return Rate(int(result["count"]), float(result["seconds"]), int(result["errors"]))
+    count, seconds, errors = result.pop("count"), result.pop("seconds"), result.pop("errors")
+    extra = {key: float(value) for key, value in result.items()}
+    return Rate(int(count), float(seconds), int(errors), extra)
 
 
 def wrk(url: str, connections: int, window: float, cpu: str) -> Rate:

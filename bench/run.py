@@ -110,7 +110,7 @@ def detect() -> Features:
 
 
 def _from_rate(rate: Rate) -> Sample:
-    return Sample(rate.per_second, rate.errors)
+    return Sample(rate.per_second, rate.errors, extra=dict(rate.extra))
 
 
 def _from_turret(run: TurretRun, ideal: float | None = None) -> Sample:
