@@ -123,6 +123,12 @@ def _from_turret(run: TurretRun, ideal: float | None = None) -> Sample:
         extra["stop_to_ready"] = run.stop_to_ready
     if ideal is not None:
         extra["of_ideal"] = run.rate / ideal
+    extra.update(run.latency)
+    if run.canons_spawned is not None:
+        extra["spawned"] = float(run.canons_spawned)
+    if run.canons_started is not None and run.canons_completed is not None:
+        extra["started"] = float(run.canons_started)
+        extra["never_completed"] = float(run.canons_started - run.canons_completed)
     return Sample(run.rate, run.errors, run.first_error, extra)
 
 

@@ -7,6 +7,12 @@ turret claims it sent never counts). Then it sends ``stop``, times the wait for 
 ``ready`` status, reads the turret's peak RSS and sends ``kill``. It speaks the wire
 through ``gturret.wire`` so the bench and the turret share one codec, and it must
 never leave a turret process behind.
+
+With ``Plan.detail`` it also keeps the ``scriptrun_time`` of every result counted
+in the window (for latency percentiles), and at the window's end asks for gturret's
+canon counters with the status handshake (docs/protocol.md, "Handshake") to tell
+how many canons never completed a transaction. A turret that ignores the handshake
+(oct-turrets) answers with a plain status: then there is nothing to report.
 """
 
 from __future__ import annotations
@@ -17,13 +23,21 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import zmq
 
-from gturret.wire import decode_message, encode_command, is_result, is_status
+from bench.latency import percentiles_ms
+from gturret.wire import (
+    WANT_COUNTERS,
+    decode_message,
+    encode_command,
+    is_result,
+    is_status,
+    status_request_msg,
+)
 
 # The reference HQ asks again each time a reply arrives or this many seconds pass; the
 # bench does the same after `stop`, so a turret that never announces `ready` by itself
@@ -46,6 +60,9 @@ class Plan:
     window: float
     register_timeout: float = 30.0
     ready_timeout: float = 15.0
+    #: Keep the window's latencies and ask for the canon counters at its end.
+    detail: bool = False
+    counters_timeout: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +77,12 @@ class TurretRun:
     stop_to_ready: float | None
     peak_rss: int
     threads: int
+    #: ``p50_ms``, ``p95_ms``, ``p99_ms`` of the window's ``scriptrun_time`` (detail).
+    latency: dict[str, float] = field(default_factory=dict)
+    #: From the status asked for at the window's end (detail; None from oct-turrets).
+    canons_spawned: int | None = None
+    canons_started: int | None = None
+    canons_completed: int | None = None
 
     @property
     def rate(self) -> float:
@@ -127,6 +150,9 @@ class _Sink:
         self.registered: set[str] = set()
         self.ready: set[str] = set()
         self.stopped = False
+        self.statuses = 0
+        self.latencies: list[float] | None = None  # a list while the window is timed
+        self.counters: dict[str, int] | None = None
 
     def send(self, command: str, msg: Any = None) -> None:
         self.pub.send(encode_command(command, msg))
@@ -148,6 +174,8 @@ class _Sink:
 
     def _handle(self, message: dict[str, Any]) -> None:
         if is_status(message):
+            self.statuses += 1
+            self._note_counters(message)
             uuid = str(message["uuid"])
             if not self.stopped:
                 self.registered.add(uuid)
@@ -157,11 +185,22 @@ class _Sink:
         # Whatever is not a status is a result: oct-turrets 0.2.8 sends its results
         # without `turret_name`, so those are counted and also tallied as incomplete.
         self.results += 1
+        if self.latencies is not None:
+            scriptrun_time = message.get("scriptrun_time")
+            if isinstance(scriptrun_time, int | float):
+                self.latencies.append(scriptrun_time)
         if not is_result(message):
             self.incomplete += 1
         if message.get("error"):
             self.errors += 1
             self.first_error = self.first_error or str(message["error"])
+
+    def _note_counters(self, message: dict[str, Any]) -> None:
+        counters = {
+            name: message.get(f"canons_{name}") for name in ("spawned", "started", "completed")
+        }
+        if all(isinstance(count, int) for count in counters.values()):
+            self.counters = counters
 
     def close(self) -> None:
         self.context.destroy(linger=0)
@@ -223,6 +262,23 @@ def _register(sink: _Sink, turret: _Turret, plan: Plan) -> None:
     sink.pump(_REGISTER_SETTLE)
 
 
+def _canon_counters(sink: _Sink, turret: _Turret, plan: Plan) -> dict[str, int] | None:
+    """Canons spawned, started and completed, from the first status answering the handshake.
+
+    Every status after this request carries the counters if the turret speaks the
+    handshake, so the first one decides; None when it has none (oct-turrets) or
+    none came within ``plan.counters_timeout``.
+    """
+    seen = sink.statuses
+    sink.counters = None
+    sink.send("status_request", status_request_msg(WANT_COUNTERS))
+    deadline = time.monotonic() + plan.counters_timeout
+    while sink.statuses == seen and time.monotonic() < deadline:
+        turret.check_alive("while asked for its counters")
+        sink.pump(0.005)
+    return sink.counters
+
+
 def _wait_ready(sink: _Sink, turret: _Turret, plan: Plan) -> float | None:
     stopped_at = time.monotonic()
     sink.stopped = True
@@ -266,9 +322,12 @@ def drive(command: list[str], script: Path, config: dict[str, Any], plan: Plan) 
         sink.pump(plan.warmup)
         turret.check_alive("during warm-up")
         counted_from, results_before = time.monotonic(), sink.results
+        sink.latencies = [] if plan.detail else None
         sink.pump(plan.window)
         counted_to, results = time.monotonic(), sink.results - results_before
+        latencies, sink.latencies = sink.latencies, None
         turret.check_alive("during the measured window")
+        counters = _canon_counters(sink, turret, plan) if plan.detail else None
         pid = turret.process.pid
         threads_then, rss_then = threads(pid), peak_rss(pid)
         stop_to_ready = _wait_ready(sink, turret, plan)
@@ -281,6 +340,10 @@ def drive(command: list[str], script: Path, config: dict[str, Any], plan: Plan) 
             stop_to_ready=stop_to_ready,
             peak_rss=max(rss_then, peak_rss(pid)),
             threads=threads_then,
+            latency=percentiles_ms(latencies or []),
+            canons_spawned=counters["spawned"] if counters else None,
+            canons_started=counters["started"] if counters else None,
+            canons_completed=counters["completed"] if counters else None,
         )
     finally:
         if turret is not None:
