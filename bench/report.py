@@ -7,6 +7,7 @@ from a run, and a row that could not run says why ("n/a: ...") instead of a numb
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,10 @@ class Row:
     def ok(self) -> bool:
         return not self.na and bool(self.samples)
 
+    def has(self, key: str) -> bool:
+        """True when every sample measured ``extra[key]`` (a row may lack one: oct-turrets)."""
+        return all(key in sample.extra for sample in self.samples)
+
     def median(self, key: str | None = None) -> float:
         """Median of the values, or of ``extra[key]`` where every sample has it."""
         if key is None:
@@ -52,22 +57,29 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """A ratio or an absolute value held against its goal; ``met`` is None when n/a."""
+    """A ratio or an absolute value held against its goal; ``met`` is None when n/a.
+
+    ``unit``, when given, is the unit ``value`` is shown in (else the row's, or MB).
+    """
 
     row: str
     label: str
     value: float | None
     goal: str
     met: bool | None
+    unit: str = ""
 
 
 def ratio(row: Row, peer: Row, goal: float | None) -> Check:
-    """``row`` / ``peer`` (medians), with ``goal`` as the least ratio that passes."""
+    """``row`` / ``peer`` (medians), with ``goal`` as the least ratio that passes.
+
+    A peer that completed nothing makes the ratio infinite (n/a if both did nothing).
+    """
     label = f"vs {peer.name}"
     goal_text = f"≥ {goal:g}x" if goal is not None else "(reference)"
-    if not (row.ok and peer.ok):
+    if not (row.ok and peer.ok) or row.median() == peer.median() == 0:
         return Check(row.name, label, None, goal_text, None)
-    value = row.median() / peer.median()
+    value = row.median() / peer.median() if peer.median() else math.inf
     return Check(row.name, label, value, goal_text, None if goal is None else value >= goal)
 
 
@@ -78,19 +90,24 @@ def bound(
     limit: float | None,
     at_most: bool,
     show: Callable[[float], str],
+    unit: str = "",
 ) -> Check:
-    """The median (of ``extra[key]`` if given) against ``limit``; None: shown, no goal."""
+    """The median (of ``extra[key]`` if given) against ``limit``; None: shown, no goal.
+
+    n/a when the row did not run or one of its samples lacks ``extra[key]``.
+    """
     goal_text = "(info)" if limit is None else f"{'≤' if at_most else '≥'} {show(limit)}"
-    if not row.ok:
-        return Check(row.name, label, None, goal_text, None)
+    if not row.ok or (key is not None and not row.has(key)):
+        return Check(row.name, label, None, goal_text, None, unit)
     value = row.median(key)
-    if limit is None:
-        return Check(row.name, label, value, goal_text, None)
-    return Check(row.name, label, value, goal_text, value <= limit if at_most else value >= limit)
+    met = None if limit is None else (value <= limit if at_most else value >= limit)
+    return Check(row.name, label, value, goal_text, met, unit)
 
 
 def _plain(value: float, unit: str) -> str:
-    return f"{value:.3f}" if unit == "s" else f"{value:,.0f}"
+    if unit == "s":
+        return f"{value:.3f}"
+    return f"{value:,.1f}" if unit == "ms" else f"{value:,.0f}"
 
 
 def _number(value: float, unit: str) -> str:
@@ -100,8 +117,12 @@ def _number(value: float, unit: str) -> str:
 def _check_value(check: Check, row: Row) -> str:
     if check.value is None:
         return "n/a"
+    if math.isinf(check.value):
+        return "∞"
     if check.label.startswith("vs ") or check.label.startswith("of ideal"):
         return f"{check.value:.2f}x"
+    if check.unit:
+        return _number(check.value, check.unit)
     return _number(check.value, "MB" if "RSS" in check.label else row.unit)
 
 
@@ -137,6 +158,27 @@ def markdown(rows: list[Row], checks: list[Check]) -> str:
     return "\n".join(lines + (["", *notes] if notes else []))
 
 
+def detail_table(rows: list[Row], columns: list[tuple[str, str, str]]) -> str:
+    """Medians of each row's value and of the extras in ``columns`` (key, header, unit).
+
+    For rows whose one number hides the rest (latency, starved users); a cell is "n/a"
+    where the row did not run or one of its samples lacks that extra.
+    """
+    headers = ["row", rows[0].unit if rows else "", *(header for _, header, _ in columns)]
+    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    for row in rows:
+        cells = [row.name, _plain(row.median(), row.unit) if row.ok else "n/a"]
+        for key, _, unit in columns:
+            cells.append(_plain(row.median(key), unit) if row.ok and row.has(key) else "n/a")
+        lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def _json_number(value: float | None) -> float | str | None:
+    """JSON has no infinity: an infinite ratio is written as the string "inf"."""
+    return "inf" if value is not None and math.isinf(value) else value
+
+
 def as_json(rows: list[Row], checks: list[Check]) -> list[dict[str, Any]]:
     """Rows with their samples and checks, for machines."""
     return [
@@ -153,7 +195,7 @@ def as_json(rows: list[Row], checks: list[Check]) -> list[dict[str, Any]]:
             "failures": row.failures,
             "notes": row.notes,
             "checks": [
-                {"check": c.label, "value": c.value, "goal": c.goal, "met": c.met}
+                {"check": c.label, "value": _json_number(c.value), "goal": c.goal, "met": c.met}
                 for c in checks
                 if c.row == row.name
             ],
