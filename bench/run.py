@@ -5,7 +5,9 @@ that the noise of a shared machine falls on all of them alike; each row reports 
 median of its reps. CPUs are pinned: this process, its counting HQ (the sink) and
 nginx on CPU 1; the load generator under test (turret, bare loop, Locust, wrk) on
 CPU 0; ``--processes 2`` gets both. A row that cannot run prints "n/a: why", never
-a number it did not measure.
+a number it did not measure. The "many" scenario's rows also carry latency
+percentiles and the users or canons that never completed a request, shown in a
+table of their own after the main one.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from bench.sink import Plan, TurretRun, drive
 from bench.target import nginx
 
 # Table order; "stop" is derived from the "scale" reps.
-SCENARIOS = ("http-requests", "http-fast", "overhead", "scale", "stop", "cores")
+SCENARIOS = ("http-requests", "http-fast", "overhead", "scale", "stop", "cores", "many")
 LOAD_CPU = "0"
 TARGET_CPU = "1"
 BOTH_CPUS = "0,1"
 USERS = 50
 OVERHEAD_CANONS = 1000
+MANY_SIZES = (1_000, 3_000, 10_000)
+MANY_RAMPUP = 2
 
 PROJECT_PY = REPO / ".venv" / "bin" / "python"
 GTURRET = REPO / ".venv" / "bin" / "gturret"
@@ -56,6 +60,24 @@ SCALE_100K = "gturret 100k canons x sleep(10)"
 STOP = "gturret stop -> ready, 10k canons mid-transaction"
 GT_PROCESSES = "gturret --processes 2, no-op, 1000 canons"
 SCALE_NAMES = {10_000: SCALE_10K, 100_000: SCALE_100K}
+# The "many" rows, one of each per size: str.format(n=size).
+MANY_GT_REQUESTS = "gturret + requests, {n:,} canons"
+MANY_GT_FAST = "gturret + gturret.http, {n:,} canons"
+MANY_HTTP_USER = "Locust HttpUser, {n:,} users"
+MANY_FAST_USER = "Locust FastHttpUser, {n:,} users"
+MANY_BARE_REQUESTS = "bare gevent + requests loop, {n:,} users"
+MANY_BARE_GHC = "bare geventhttpclient loop, {n:,} users"
+# Each gturret "many" row against the Locust user on the same client library.
+MANY_PAIRS = ((MANY_GT_REQUESTS, MANY_HTTP_USER), (MANY_GT_FAST, MANY_FAST_USER))
+# The extras the "many" rows show in their own table: (key, header, unit).
+MANY_COLUMNS = [
+    ("p50_ms", "p50 ms", "ms"),
+    ("p95_ms", "p95 ms", "ms"),
+    ("p99_ms", "p99 ms", "ms"),
+    ("started", "started", ""),
+    ("never_completed", "never completed", ""),
+    ("not_started", "not started", ""),
+]
 
 # Seconds a rep costs beyond its warm-up and window (start, register, stop, kill),
 # used only to print the budget before the run.
@@ -132,6 +154,22 @@ def _from_turret(run: TurretRun, ideal: float | None = None) -> Sample:
     return Sample(run.rate, run.errors, run.first_error, extra)
 
 
+def _with_not_started(measure: Measure, users: int) -> Measure:
+    """``measure`` plus ``not_started``: of ``users``, those not started by the window's end.
+
+    Every user is due within the rampup, well before the window ends; one that has
+    not even started by then starves as surely as one that never completed.
+    """
+
+    def measured() -> Sample:
+        sample = measure()
+        if "started" in sample.extra:
+            sample.extra["not_started"] = users - sample.extra["started"]
+        return sample
+
+    return measured
+
+
 def _turret(
     command: list[str],
     script: str,
@@ -158,11 +196,20 @@ def _plan(settings: Settings, features: Features, url: str) -> list[Planned]:
             row = Row(scenario, name, "tx/s", na=na)
             planned.append(Planned(row, None if na else measure, 0.0 if na else seconds))
 
-    def loop(scenario: str, name: str, python: Path, kind: str) -> None:
+    def loop(
+        scenario: str, name: str, python: Path, kind: str, users: int = USERS, rampup: float = 0
+    ) -> None:
         def measure() -> Sample:
-            return _from_rate(peers.loop(python, kind, url, USERS, warmup, window, LOAD_CPU))
+            return _from_rate(
+                peers.loop(python, kind, url, users, warmup, window, LOAD_CPU, rampup)
+            )
 
-        add(scenario, name, measure, warmup + window + _PEER_EXTRA)
+        add(
+            scenario,
+            name,
+            _with_not_started(measure, users),
+            rampup + warmup + window + _PEER_EXTRA,
+        )
 
     def turret(
         scenario: str,
@@ -174,7 +221,9 @@ def _plan(settings: Settings, features: Features, url: str) -> list[Planned]:
         ideal: float | None = None,
         na: str = "",
     ) -> None:
-        measure = _turret(_gturret(processes), script, config, plan, ideal)
+        measure = _with_not_started(
+            _turret(_gturret(processes), script, config, plan, ideal), config["canons"]
+        )
         # A stop waits for the canons' think time at most: budget it too.
         seconds = plan.warmup + plan.window + _TURRET_EXTRA + config.get("sleep", 0)
         add(scenario, name, measure, seconds, features.gturret or na)
@@ -208,6 +257,18 @@ def _plan(settings: Settings, features: Features, url: str) -> list[Planned]:
         turret("scale", SCALE_NAMES[canons_n], "sleep.py", config, scale, ideal=canons_n / think)
 
     turret("cores", GT_PROCESSES, "noop.py", noop, overhead, processes=2, na=features.processes)
+
+    # Thousands of canons or users on the HTTP rows' target, all started over the same
+    # rampup; the window opens one warm-up after it.
+    many = Plan(warmup=MANY_RAMPUP + warmup, window=window, detail=True)
+    for n in MANY_SIZES:
+        config = {"name": "bench", "canons": n, "rampup": MANY_RAMPUP, "url": url}
+        turret("many", MANY_GT_REQUESTS.format(n=n), "requests_get.py", config, many)
+        loop("many", MANY_HTTP_USER.format(n=n), BENCH_PY, "locust-http", n, MANY_RAMPUP)
+        loop("many", MANY_BARE_REQUESTS.format(n=n), PROJECT_PY, "bare-requests", n, MANY_RAMPUP)
+        turret("many", MANY_GT_FAST.format(n=n), "http_get.py", config, many, na=features.http)
+        loop("many", MANY_FAST_USER.format(n=n), BENCH_PY, "locust-fast", n, MANY_RAMPUP)
+        loop("many", MANY_BARE_GHC.format(n=n), BENCH_PY, "bare-geventhttpclient", n, MANY_RAMPUP)
     return planned
 
 
@@ -261,6 +322,14 @@ def _annotate(rows: dict[str, Row]) -> None:
         if errors:
             first = next(s.first_error for s in row.samples if s.errors)
             row.notes.append(f"{errors} failed transactions over its reps (first: {first[:200]})")
+    for row in rows.values():
+        if row.ok and row.has("spawned") and row.has("started"):
+            spawned, started = row.median("spawned"), row.median("started")
+            if started < spawned:
+                row.notes.append(
+                    f"at the window's end the turret had spawned {spawned:,.0f} canons, "
+                    f"of which {started:,.0f} had started (built their Transaction)"
+                )
     oct_row = rows.get(OCT_NOOP)
     if oct_row is not None and oct_row.ok:
         oct_row.notes.append(
@@ -295,6 +364,38 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
+def _ms(value: float) -> str:
+    return f"{value:,.0f} ms"
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _starvation_and_p99(row: Row, held: bool, who: str) -> list[report.Check]:
+    """``who`` (canons, users) that never completed or never started, and p99: goals if
+    ``held``, else shown for comparison."""
+    starved, p99 = (0, 1000) if held else (None, None)
+    return [
+        bound(row, "never completed", "never_completed", starved, True, _count, unit=who),
+        bound(row, "not started", "not_started", starved, True, _count, unit=who),
+        bound(row, "p99", "p99_ms", p99, True, _ms, unit="ms"),
+    ]
+
+
+def _many_checks(row: Callable[[str], Row]) -> list[report.Check]:
+    """Per size and client: gturret starves no canon, keeps p99 under 1 s and beats
+    Locust on the same library; Locust's own starvation and p99 are shown beside."""
+    checks = []
+    for n in MANY_SIZES:
+        for gturret_name, locust_name in MANY_PAIRS:
+            gturret, locust = row(gturret_name.format(n=n)), row(locust_name.format(n=n))
+            checks += _starvation_and_p99(gturret, held=True, who="canons")
+            checks.append(ratio(gturret, locust, 1.0))
+            checks += _starvation_and_p99(locust, held=False, who="users")
+    return checks
+
+
 def _checks(rows: dict[str, Row]) -> list[report.Check]:
     def row(name: str) -> Row:
         return rows.get(name) or Row("", name, "", na="not run (--only)")
@@ -318,6 +419,7 @@ def _checks(rows: dict[str, Row]) -> list[report.Check]:
         bound(scale_100k, "peak RSS", "peak_rss_mb", 1536, True, _mb),
         bound(row(STOP), "stop -> ready", None, 1.0, True, _seconds),
         ratio(row(GT_PROCESSES), gturret_noop, 1.8),
+        *_many_checks(row),
     ]
     return [check for check in checks if check.row in rows]
 
@@ -346,7 +448,7 @@ def _settings() -> Settings:
         "--only",
         default="",
         help="comma-separated scenarios: http-requests, http-fast, overhead, "
-        "scale (and stop), cores",
+        "scale (and stop), cores, many",
     )
     args = parser.parse_args()
     only = frozenset(filter(None, args.only.split(",")))
@@ -387,6 +489,8 @@ def main() -> None:
         "settings": {
             **{key: value for key, value in asdict(settings).items() if key != "only"},
             "users / canons in HTTP rows": USERS,
+            "users / canons in many rows": ", ".join(f"{n:,}" for n in MANY_SIZES)
+            + f", each started over a {MANY_RAMPUP} s rampup",
             "scenarios": ", ".join(sorted(settings.only)) or "all",
         },
         "features": {
@@ -408,6 +512,10 @@ def main() -> None:
     checks = _checks(rows)
     total = time.monotonic() - started
     table = report.markdown(ordered, checks)
+    many_rows = [row for row in ordered if row.scenario == "many"]
+    if many_rows:
+        table += "\n\n**many: medians of the latency and starvation extras**\n\n"
+        table += report.detail_table(many_rows, MANY_COLUMNS)
     info["machine"]["load average at the end"] = machine.machine()["load average (1, 5, 15 min)"]
     footer = f"\nTotal bench time: {total:.0f} s (planned measuring ≈ {budget:.0f} s)\n"
     print(table + "\n" + footer, flush=True)
