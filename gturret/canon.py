@@ -45,6 +45,7 @@ def describe(exc: BaseException) -> str:
 
 def fire(battery: Battery) -> None:
     """Run one canon until the battery stops firing; the greenlet target."""
+    battery.started += 1
     try:
         transaction = battery.factory(battery.config, battery.context)
     except GreenletExit:
@@ -52,7 +53,6 @@ def fire(battery: Battery) -> None:
     except BaseException as exc:
         battery.canon_failed(exc)
         return
-    battery.started += 1
     put = battery.outbox.put_result
     drain = battery.drain
     clock = perf_counter

@@ -40,14 +40,17 @@ BAD_FRAMES_LOGGED = 5
 class StatusCounters:
     """What a turret counts, sent in its status to an HQ that asked for counters.
 
-    Canons and results count the current (or last) test; ``canons_killed`` maps a
-    phase to the canons killed there at the stop and the longest time one had
-    spent in it. ``processes`` is set by a fleet parent only.
+    Canons and results count the current (or last) test. A canon is spawned on the
+    rampup schedule, started once its greenlet first runs, failed if its
+    Transaction could not be built, completed once it finished a transaction;
+    ``canons_killed`` maps a phase to the canons killed there at the stop and the
+    longest time one had spent in it. ``processes`` is set by a fleet parent only.
     """
 
     canons_active: int = 0
     canons_spawned: int = 0
     canons_started: int = 0
+    canons_failed: int = 0
     canons_completed: int = 0
     canons_killed: dict[str, dict[str, float]] = field(default_factory=dict)
     results_produced: int = 0

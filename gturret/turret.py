@@ -149,6 +149,7 @@ class Turret(TurretFace):
             canons_active=battery.active if battery else 0,
             canons_spawned=battery.spawned if battery else 0,
             canons_started=battery.started if battery else 0,
+            canons_failed=battery.failed if battery else 0,
             canons_completed=battery.completed if battery else 0,
             canons_killed={
                 phase: {"count": killed.count, "longest_s": round(killed.longest_s, 3)}

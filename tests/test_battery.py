@@ -166,7 +166,8 @@ def test_counters_tell_spawned_started_completed_and_killed_canons(hq, spawn_tur
         if status["canons_completed"] == 6 or time.monotonic() > deadline:
             break
     assert status["canons_spawned"] == 10
-    assert status["canons_started"] == 8
+    assert status["canons_started"] == 10
+    assert status["canons_failed"] == 2
     assert status["canons_completed"] == 6
     assert status["canons_active"] == 8
     hq.send("stop", "premature stop")

@@ -132,8 +132,10 @@ def _document_with_error(error: str) -> dict[str, object]:
         ],
         "canons": {
             "total": 1,
+            "spawned": 1,
             "started": 1,
             "never_completed": 1,
+            "never_started": 0,
             "killed_at_stop": {error: {"count": 1, "longest_s": 2.0}},
         },
         "transaction": metric,

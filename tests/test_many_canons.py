@@ -68,9 +68,9 @@ def test_two_thousand_requests_canons_all_complete_under_a_soft_limit_of_1024(tm
     assert "open-files limit raised from 1024 to" in done.stderr, done.stderr
     document = json.loads(report.read_text())
     assert document["transaction"]["errors"] == 0, document["errors"]
-    assert document["canons"]["started"] == CANONS
-    assert document["canons"]["never_completed"] == 0
-    assert f"canons: {CANONS} started, 0 never completed a transaction" in done.stdout
+    assert document["canons"]["spawned"] == document["canons"]["started"] == CANONS
+    assert document["canons"]["never_completed"] == document["canons"]["never_started"] == 0
+    assert f"canons: {CANONS} spawned, 0 never completed a transaction" in done.stdout
     assert done.returncode == 0, done.stdout
 
 
@@ -94,11 +94,12 @@ def test_canons_that_never_complete_fail_the_run_and_say_where_they_were(tmp_pat
     )
     assert done.returncode == 1, done.stdout + done.stderr
     canons = json.loads(report.read_text())["canons"]
-    assert canons["started"] == 20 and canons["never_completed"] == 20
+    assert canons["spawned"] == canons["started"] == canons["never_completed"] == 20
     assert canons["killed_at_stop"]["run"]["count"] == 20
     assert canons["killed_at_stop"]["run"]["longest_s"] >= 0.5
     assert (
-        "canons: 20 started, 20 never completed a transaction; killed at the stop: 20 in run"
+        "canons: 20 spawned, 20 never completed a transaction; killed at the stop: 20 in run"
         in (done.stdout)
     )
-    assert "20 of 20 canons never completed a transaction; 20 killed at the stop" in done.stdout
+    assert "20 of 20 canons never completed a transaction (starved" in done.stdout
+    assert "; 20 killed at the stop, the longest after" in done.stdout

@@ -39,8 +39,10 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
         "dropped": 0 | null, "lost": 0 | null  # null: a turret of that name sent no counts
       }],
       "canons": {"total": 150 | null,        # configured; null: a turret did not say
-                 "started": 150 | null,      # in their first transaction; null: no turret
-                 "never_completed": 0 | null,  # of those, none completed  (sent counts)
+                 "spawned": 150 | null,      # by the rampup; null: no turret sent counts
+                 "started": 150 | null,      # whose greenlet ran
+                 "never_completed": 0 | null,  # spawned, built, never finished a transaction
+                 "never_started": 0 | null,  # spawned, never ran: the turret's CPU was full
                  "killed_at_stop": {"run": {"count": 3, "longest_s": 12.5}}},
       "transaction": METRIC,                                   # scriptrun_time of each result
       "timers": {"login": METRIC, …},                          # one per custom timer, by name
@@ -180,8 +182,10 @@ def build_document(
         ],
         "canons": {
             "total": canons_total,
-            "started": canon_summary.started if canon_summary.reporting else None,
-            "never_completed": canon_summary.never_completed if canon_summary.reporting else None,
+            **{
+                key: getattr(canon_summary, key) if canon_summary.reporting else None
+                for key in ("spawned", "started", "never_completed", "never_started")
+            },
             "killed_at_stop": {
                 phase: {"count": count, "longest_s": longest}
                 for phase, (count, longest) in canon_summary.killed.items()

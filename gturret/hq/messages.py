@@ -36,17 +36,29 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class CanonCounts:
-    """A turret's canons in the current (or last) test: started (in their first
-    transaction), completed (at least one transaction), killed at the stop by phase
-    as (count, longest seconds spent in that phase)."""
+    """A turret's canons in the current (or last) test.
 
+    Spawned on the rampup schedule; started once the greenlet first ran; failed if
+    its Transaction could not be built (those report an error result); completed
+    once it finished a transaction; killed at the stop by phase as (count, longest
+    seconds spent in that phase).
+    """
+
+    spawned: int
     started: int
+    failed: int
     completed: int
     killed: dict[str, tuple[int, float]]
 
     @property
     def never_completed(self) -> int:
-        return max(0, self.started - self.completed)
+        """Spawned canons that built their Transaction but never finished one."""
+        return max(0, self.spawned - self.failed - self.completed)
+
+    @property
+    def never_started(self) -> int:
+        """Spawned canons whose greenlet never got to run: the turret's CPU was full."""
+        return max(0, self.spawned - self.started)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +150,13 @@ def _status(message: dict[str, Any]) -> Message:
 
 def _canon_counts(message: dict[str, Any]) -> CanonCounts | None:
     """The canon counters, if the turret sent them as counts."""
-    started = _count(message.get("canons_started"))
-    completed = _count(message.get("canons_completed"))
-    if started is None or completed is None:
+    counts = [
+        _count(message.get(f"canons_{key}"))
+        for key in ("spawned", "started", "failed", "completed")
+    ]
+    if any(count is None for count in counts):
         return None
+    spawned, started, failed, completed = (count or 0 for count in counts)
     killed: dict[str, tuple[int, float]] = {}
     reported = message.get("canons_killed")
     if isinstance(reported, dict):
@@ -151,7 +166,7 @@ def _canon_counts(message: dict[str, Any]) -> CanonCounts | None:
             count, longest = _count(entry.get("count")), _number(entry.get("longest_s"))
             if count is not None and longest is not None:
                 killed[str(phase)] = (count, longest)
-    return CanonCounts(started, completed, killed)
+    return CanonCounts(spawned, started, failed, completed, killed)
 
 
 def _delivery(message: dict[str, Any]) -> Delivery | None:

@@ -126,8 +126,10 @@ class Roster:
                 killed[phase] = (before[0] + number, max(before[1], longest))
         return CanonSummary(
             reporting=len(counts),
+            spawned=sum(c.spawned for c in counts),
             started=sum(c.started for c in counts),
             never_completed=sum(c.never_completed for c in counts),
+            never_started=sum(c.never_started for c in counts),
             killed=dict(sorted(killed.items())),
         )
 
@@ -172,8 +174,10 @@ class CanonSummary:
     """Canons over the turrets that report them (``reporting`` of them)."""
 
     reporting: int
+    spawned: int
     started: int
     never_completed: int
+    never_started: int
     killed: dict[str, tuple[int, float]]
 
 

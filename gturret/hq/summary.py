@@ -110,10 +110,12 @@ def render_delivery(rows: tuple[DeliveryRow, ...]) -> str:
 
 
 def render_canons(canons: CanonSummary) -> str:
-    """Canons started, those that never completed a transaction, those killed at the stop."""
+    """Canons spawned, those that never completed a transaction, those killed at the stop."""
     line = (
-        f"canons: {canons.started} started, {canons.never_completed} never completed a transaction"
+        f"canons: {canons.spawned} spawned, {canons.never_completed} never completed a transaction"
     )
+    if canons.never_started:
+        line += f" ({canons.never_started} never started)"
     if canons.killed:
         killed = ", ".join(
             f"{count} in {phase} (the longest after {longest:.1f}s)"

@@ -119,15 +119,19 @@ def _starved(turrets: Sequence[TurretRecord]) -> list[str]:
             continue
         killed = sum(number for number, _ in counts.killed.values())
         longest = max((seconds for _, seconds in counts.killed.values()), default=0.0)
-        detail = (
-            f"; {killed} killed at the stop, the longest after {longest:.1f}s in its phase"
-            if killed
-            else ""
-        )
+        details = []
+        if counts.never_started:
+            details.append(
+                f"{counts.never_started} never started: the turret's CPU was full (use"
+                " --processes, more turrets, or gturret.http)"
+            )
+        if killed:
+            details.append(f"{killed} killed at the stop, the longest after {longest:.1f}s")
         problems.append(
-            f"turret {turret_label(record)}: {counts.never_completed} of {counts.started}"
-            f" canons never completed a transaction{detail} (starved: the load generator,"
-            " its connections or the target could not keep up)"
+            f"turret {turret_label(record)}: {counts.never_completed} of {counts.spawned}"
+            " canons never completed a transaction (starved: the load generator, its"
+            " connections or the target could not keep up)"
+            + "".join(f"; {detail}" for detail in details)
         )
     return problems
 
