@@ -15,7 +15,7 @@ each compute 1 ms between yields):
 
     busy canons    SUB polled every 5 ms (this)    zmq.green recv()
     100            p50 44 ms,  max 172 ms          p50 249 ms,   max 293 ms
-    1,000          p50 43 ms,  max 133 ms          p50 2,094 ms, 12 of 20 frames lost in 8 s
+    1,000          p50 43 ms,  max 133 ms          p50 2,094 ms, 8 of 20 frames within 8 s
     3,000          p50 28 ms,  max 51 ms           p50 2,082 ms, max 3,098 ms
     10,000         p50 31 ms,  max 52 ms           no frame at all within 8 s
 

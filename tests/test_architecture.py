@@ -1,0 +1,62 @@
+"""docs/architecture.md matches the code, and entry points import downward only."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "gturret"
+
+
+def test_every_module_is_in_the_architecture_document():
+    document = (ROOT / "docs" / "architecture.md").read_text()
+    modules = sorted(
+        str(path.relative_to(ROOT))
+        for path in PACKAGE.rglob("*.py")
+        if path.parent.name != "octcompat"
+    )
+    missing = [module for module in modules if f"`{module}`" not in document]
+    assert not missing, f"docs/architecture.md does not name {missing}"
+    assert "`gturret/octcompat/`" in document
+
+
+def loaded_after(module: str) -> list[str]:
+    """The gturret.hq modules (and HQ-only libraries) a fresh, patched process loads."""
+    program = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        f"import sys, importlib; importlib.import_module({module!r})\n"
+        "print(' '.join(sorted(m for m in sys.modules"
+        " if m.startswith(('gturret.hq', 'hdrh', 'jinja2', 'matplotlib')))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()
+
+
+def test_a_worker_loads_nothing_of_the_hq():
+    assert loaded_after("gturret.worker") == []
+
+
+def test_a_plain_turret_loads_only_the_hq_options_it_parses():
+    assert loaded_after("gturret.cli") == [
+        "gturret.hq",
+        "gturret.hq.options",
+        "gturret.hq.thresholds",
+    ]
+
+
+def test_nothing_below_the_entry_points_imports_them():
+    entry_points = ("gturret.cli", "gturret.worker", "gturret.hq.cli")
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "__main__.py":  # ``python -m``: an entry point itself
+            continue
+        source = path.read_text()
+        for entry in entry_points:
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            if module != entry:
+                assert f"import {entry}" not in source and f"from {entry} " not in source, (
+                    f"{module} imports the entry point {entry}"
+                )
