@@ -38,6 +38,7 @@ from gturret.wire import (
     is_status,
     status_request_msg,
 )
+from tests.support.registration import register
 
 # The reference HQ asks again each time a reply arrives or this many seconds pass; the
 # bench does the same after `stop`, so a turret that never announces `ready` by itself
@@ -157,9 +158,11 @@ class _Sink:
     def send(self, command: str, msg: Any = None) -> None:
         self.pub.send(encode_command(command, msg))
 
-    def pump(self, seconds: float) -> None:
-        """Receive and count everything that arrives for ``seconds``."""
+    def pump(self, seconds: float, *, until_status: bool = False) -> None:
+        """Receive and count everything that arrives for ``seconds`` (or until a
+        status arrives, with ``until_status``)."""
         deadline = time.monotonic() + seconds
+        statuses = self.statuses
         while (left := deadline - time.monotonic()) > 0:
             if not self.poller.poll(int(min(left, 0.05) * 1000)):
                 continue
@@ -171,6 +174,8 @@ class _Sink:
                 self._handle(decode_message(raw))
                 if time.monotonic() >= deadline:
                     return
+            if until_status and self.statuses > statuses:
+                return
 
     def _handle(self, message: dict[str, Any]) -> None:
         if is_status(message):
@@ -247,19 +252,25 @@ class _Turret:
 
 
 def _register(sink: _Sink, turret: _Turret, plan: Plan) -> None:
-    deadline = time.monotonic() + plan.register_timeout
-    while not sink.registered:
-        turret.check_alive("before registering")
-        if time.monotonic() > deadline:
-            raise TurretFailed(
-                f"turret did not register within {plan.register_timeout} s:\n"
-                f"{_log_tail(turret.log)}"
-            )
-        sink.send("status_request")
-        sink.pump(_REGISTER_REPEAT)
-    # A turret made of several processes may register each of them: let them all in.
-    sink.send("status_request")
-    sink.pump(_REGISTER_SETTLE)
+    """Ask until the turret answers, as the tests' fake HQ does (one shared routine)."""
+
+    def listen(seconds: float) -> bool:
+        statuses = sink.statuses
+        sink.pump(seconds, until_status=True)
+        return sink.statuses > statuses
+
+    answered = register(
+        lambda: sink.send("status_request"),
+        listen,
+        timeout=plan.register_timeout,
+        repeat=_REGISTER_REPEAT,
+        settle=_REGISTER_SETTLE,
+        before_asking=lambda: turret.check_alive("before registering"),
+    )
+    if not answered:
+        raise TurretFailed(
+            f"turret did not register within {plan.register_timeout} s:\n{_log_tail(turret.log)}"
+        )
 
 
 def _canon_counters(sink: _Sink, turret: _Turret, plan: Plan) -> dict[str, int] | None:

@@ -13,6 +13,7 @@ from typing import Any
 import zmq
 
 from gturret import wire
+from tests.support.registration import register
 
 
 class FakeHQ:
@@ -72,22 +73,21 @@ class FakeHQ:
         raise AssertionError(f"no {status!r} status within {timeout}s; got {self.statuses[-3:]}")
 
     def register(self, timeout: float = 10.0) -> dict[str, Any]:
-        """Send status_request until a turret answers (subscriptions take a moment).
+        """Send status_request until a turret answers; its first status (see
+        ``tests/support/registration.py`` for why late answers are let in)."""
+        first = len(self.statuses)
 
-        Requests sent before the subscription was made are lost, but those sent
-        after it may be answered late: wait until the answers stop, so that no stale
-        "ready" is taken later for the answer to a later command.
-        """
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.send("status_request")
-            message = self.poll(0.2)
-            if message is not None and wire.is_status(message):
-                settle_by = time.monotonic() + 1.0
-                while time.monotonic() < settle_by and self.poll(0.3) is not None:
-                    pass
-                return message
-        raise AssertionError(f"no turret registered within {timeout}s")
+        def listen(seconds: float) -> bool:
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                message = self.poll(left)
+                if message is not None and wire.is_status(message):
+                    return True
+            return False
+
+        if not register(lambda: self.send("status_request"), listen, timeout=timeout):
+            raise AssertionError(f"no turret registered within {timeout}s")
+        return self.statuses[first]
 
     def close(self) -> None:
         self.pub.close()
