@@ -3,9 +3,12 @@
 Serves on 127.0.0.1 only, with gevent's WSGI server so hundreds of canons can keep
 connections open at once. ``GET /`` answers a little JSON after a short think time
 (2-8 ms), ``POST /`` answers 201. Prints the port it listens on, then serves until
-killed.
+killed. ``--stall-for S --stall-every P`` makes it stall: every P seconds, for S
+seconds, it answers nothing (requests wait for the stall to end), as a server does
+in a garbage-collection pause; the open model's tests and examples need one.
 
     python example_scripts/target.py --port 8089
+    python example_scripts/target.py --port 8089 --stall-for 0.5 --stall-every 2
 """
 
 from gevent import monkey
@@ -16,6 +19,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import socket  # noqa: E402
+import time  # noqa: E402
 from collections.abc import Callable, Iterable  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -25,7 +29,14 @@ from gevent.pywsgi import WSGIHandler, WSGIServer  # noqa: E402
 Start = Callable[[str, list[tuple[str, str]]], Any]
 
 
+STALL = {"for": 0.0, "every": 0.0}
+
+
 def application(environ: dict[str, Any], start_response: Start) -> Iterable[bytes]:
+    if STALL["for"]:
+        into = time.monotonic() % STALL["every"]
+        if into < STALL["for"]:
+            gevent.sleep(STALL["for"] - into)
     gevent.sleep(random.uniform(0.002, 0.008))
     if environ["REQUEST_METHOD"] == "POST":
         size = int(environ.get("CONTENT_LENGTH") or 0)
@@ -52,7 +63,10 @@ class NoDelayHandler(WSGIHandler):
 def main() -> None:
     parser = argparse.ArgumentParser(description="demo HTTP target on 127.0.0.1")
     parser.add_argument("--port", type=int, default=8089, help="port (0: any free one)")
+    parser.add_argument("--stall-for", type=float, default=0.0, metavar="S", help="stall S s")
+    parser.add_argument("--stall-every", type=float, default=2.0, metavar="P", help="every P s")
     args = parser.parse_args()
+    STALL.update({"for": args.stall_for, "every": args.stall_every})
     server = WSGIServer(
         ("127.0.0.1", args.port), application, log=None, backlog=1024, handler_class=NoDelayHandler
     )

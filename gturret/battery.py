@@ -23,9 +23,11 @@ from typing import Any
 
 import gevent
 from gevent.pool import Group
+from gevent.queue import Queue
 
 from gturret.canon import describe, fire
 from gturret.outbox import Outbox
+from gturret.pacing import Schedule
 from gturret.script import TransactionFactory
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,10 @@ class Battery:
         canons: int,
         rampup: float,
         share: Share = WHOLE,
+        schedule: Schedule | None = None,
+        max_lateness: float = 1.0,
     ) -> None:
+        """``schedule``: the open model, this process's share of it already taken."""
         self.factory = factory
         self.config = config
         self.context = context
@@ -92,8 +97,15 @@ class Battery:
         self.failed = 0
         self.killed_phases: Counter[str] = Counter()
         self.killed_longest: dict[str, float] = {}
+        self.schedule = schedule
+        self.max_lateness = max_lateness
+        self.tickets: Queue[float | None] | None = None if schedule is None else Queue()
+        self.scheduled = 0
+        self.late_starts = 0
+        self.dropped_starts = 0
         self._group = Group()
         self._ramp: gevent.Greenlet | None = None
+        self._pacer: gevent.Greenlet | None = None
 
     @property
     def active(self) -> int:
@@ -117,10 +129,33 @@ class Battery:
         return greenlet in self._group.greenlets
 
     def start(self) -> None:
-        """Open fire: the rampup greenlet spawns the canons on schedule."""
+        """Open fire: the rampup greenlet spawns the canons on schedule (and, in the
+        open model, the pacer hands them due transactions)."""
         self.started_at = perf_counter()
         self.firing = True
         self._ramp = gevent.spawn(self._ramp_up)
+        if self.schedule is not None:
+            self._pacer = gevent.spawn(self._pace, self.schedule)
+
+    def _pace(self, schedule: Schedule) -> None:
+        """Issue a ticket (its due time) for each arrival; drop those too late to start.
+
+        Tickets wait in a queue for a free canon. One already ``max_lateness`` late
+        when the next is issued is dropped and counted, so a stalled server cannot
+        make the queue grow without end.
+        """
+        assert self.tickets is not None
+        tickets = self.tickets
+        for offset in schedule.due_times():
+            due = self.started_at + offset
+            wait = due - perf_counter()
+            if wait > 0:
+                gevent.sleep(max(RAMP_MIN_WAIT, wait))
+            while tickets.qsize() and perf_counter() - tickets.peek_nowait() > self.max_lateness:
+                tickets.get_nowait()
+                self.dropped_starts += 1
+            tickets.put(due)
+            self.scheduled += 1
 
     def _ramp_up(self) -> None:
         step = self.rampup / self.canons
@@ -140,8 +175,15 @@ class Battery:
     def stop(self, grace: float) -> int:
         """Cease fire; canons still busy after ``grace`` seconds are killed. Returns how many."""
         self.firing = False
-        if self._ramp is not None:
-            self._ramp.kill()
+        for helper in (self._ramp, self._pacer):
+            if helper is not None:
+                helper.kill()
+        if self.tickets is not None:
+            # Canons waiting for a ticket are not busy: let them go at once.
+            while self.tickets.qsize():
+                self.tickets.get_nowait()
+            for _ in range(len(self._group)):
+                self.tickets.put(None)
         self._group.join(timeout=grace)
         busy = len(self._group)
         if busy:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import time
 from time import perf_counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gevent import GreenletExit, sleep
 
 from gturret.timers import clean_timers
+from gturret.wire import LATE_AFTER
 
 if TYPE_CHECKING:
     from gturret.battery import Battery
@@ -44,7 +45,13 @@ def describe(exc: BaseException) -> str:
 
 
 def fire(battery: Battery) -> None:
-    """Run one canon until the battery stops firing; the greenlet target."""
+    """Run one canon until the battery stops firing; the greenlet target.
+
+    Closed model: the next transaction starts when the last one ends. Open model
+    (the battery has a schedule): the canon takes the next due transaction, and
+    its ``scriptrun_time`` counts from when it was due (wrk2's rule); the time
+    spent in ``run()`` alone is kept as the uncorrected figure.
+    """
     battery.started += 1
     try:
         transaction = battery.factory(battery.config, battery.context)
@@ -58,52 +65,78 @@ def fire(battery: Battery) -> None:
     clock = perf_counter
     wall = time.time
     t0 = battery.started_at
+    tickets = battery.tickets
     now = clock()
     yield_at = now + YIELD_BUDGET
     completed = False
+    late = 0.0
+    due: float | None = None
     while battery.firing:
-        transaction.custom_timers = {}
-        error = ""
-        run_time = 0.0
-        try:
-            transaction.setup()
-        except GreenletExit:
-            battery.killed_in("setup", now)
-            raise
-        except BaseException as exc:
-            error = "setup: " + describe(exc)
-        else:
-            began = clock()
-            try:
-                transaction.run()
-            except GreenletExit:
-                battery.killed_in("run", began)
-                raise
-            except BaseException as exc:
-                ran = clock()
-                error = describe(exc)
+        if tickets is not None:
+            due = tickets.get()
+            if due is None:
+                return
+            now = clock()
+            late = now - due
+            if late > battery.max_lateness:
+                battery.dropped_starts += 1
+                due = None
+            elif late > LATE_AFTER:
+                battery.late_starts += 1
+        if tickets is None or due is not None:
+            run_time, error = run_once(transaction, battery, now)
+            now = clock()
+            # Read back, not the dict handed out: OCT reads the attribute after run(),
+            # so a script may assign a dict of its own.
+            timers, timer_error = clean_timers(getattr(transaction, "custom_timers", None))
+            if timer_error:
+                error = f"{error}; {timer_error}" if error else timer_error
+            if tickets is None:
+                put((now - t0, wall(), run_time, error, timers))
             else:
-                ran = clock()
-            run_time = ran - began
-            try:
-                transaction.tear_down()
-            except GreenletExit:
-                battery.killed_in("tear_down", ran)
-                raise
-            except BaseException as exc:
-                error = error or "tear_down: " + describe(exc)
-        now = clock()
-        # Read back, not the dict handed out: OCT reads the attribute after run(),
-        # so a script may assign a dict of its own.
-        timers, timer_error = clean_timers(getattr(transaction, "custom_timers", None))
-        if timer_error:
-            error = f"{error}; {timer_error}" if error else timer_error
-        put((now - t0, wall(), run_time, error, timers))
-        if not completed:
-            completed = True
-            battery.completed += 1
+                put((now - t0, wall(), run_time + max(0.0, late), error, timers, run_time))
+            if not completed:
+                completed = True
+                battery.completed += 1
         if now >= yield_at:
             drain()
             sleep(0)
             now = clock()
             yield_at = now + YIELD_BUDGET
+
+
+def run_once(transaction: Any, battery: Battery, began_setup: float) -> tuple[float, str]:
+    """setup → timed run → tear_down; the seconds in ``run()`` and the error text.
+
+    A kill (GreenletExit) is noted with the phase it hit and passed on.
+    """
+    transaction.custom_timers = {}
+    error = ""
+    run_time = 0.0
+    try:
+        transaction.setup()
+    except GreenletExit:
+        battery.killed_in("setup", began_setup)
+        raise
+    except BaseException as exc:
+        return run_time, "setup: " + describe(exc)
+    began = perf_counter()
+    try:
+        transaction.run()
+    except GreenletExit:
+        battery.killed_in("run", began)
+        raise
+    except BaseException as exc:
+        ran = perf_counter()
+        error = describe(exc)
+    else:
+        ran = perf_counter()
+    run_time = ran - began
+    try:
+        transaction.tear_down()
+    except GreenletExit:
+        battery.killed_in("tear_down", ran)
+        raise
+    except BaseException as exc:
+        error = error or "tear_down: " + describe(exc)
+    return run_time, error

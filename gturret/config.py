@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gturret.errors import ConfigError, TarError
+from gturret.pacing import ARRIVALS, Schedule, Stage
 
 CONFIG_NAME = "config.json"
 MAX_CANONS = 1_000_000
@@ -67,8 +68,26 @@ SETTINGS = {
             "seconds canons get at `stop` to finish the transaction they are in "
             "before they are killed",
         ),
+        Setting(
+            "arrival_rate",
+            0,
+            0,
+            "transactions per second this turret starts, whatever the server does (the"
+            " open model; `canons` is then the most in flight at once); 0 runs the closed"
+            " model: each canon starts its next transaction when its last one ends",
+        ),
+        Setting(
+            "max_lateness",
+            1.0,
+            0,
+            "seconds a paced transaction may start after its scheduled time, waiting for"
+            " a free canon; a later one is dropped and counted",
+        ),
     )
 }
+
+#: Keys of the open model that are not numbers (see ``gturret.pacing``).
+ARRIVAL_KEYS = ("arrival", "arrival_stages")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +104,8 @@ class TurretConfig:
     outbox_limit: int
     stop_grace: float
     hq_timeout: float
+    max_lateness: float
+    schedule: Schedule | None
     source: Path
     raw: dict[str, Any]
 
@@ -147,9 +168,44 @@ def validate(raw: dict[str, Any], source: Path) -> TurretConfig:
         outbox_limit=_whole(settings["outbox_limit"], "outbox_limit", source),
         stop_grace=settings["stop_grace"],
         hq_timeout=settings["hq_timeout"],
+        max_lateness=settings["max_lateness"],
+        schedule=_schedule(raw, settings["arrival_rate"], source),
         source=source,
         raw=raw,
     )
+
+
+def _schedule(raw: dict[str, Any], rate: float, source: Path) -> Schedule | None:
+    """The open model's schedule, or None for the closed model (no rate, no stages)."""
+    arrival = raw.get("arrival", "constant")
+    if arrival not in ARRIVALS:
+        raise ConfigError(
+            f"{source}: 'arrival' must be one of {', '.join(ARRIVALS)}, not {arrival!r}"
+        )
+    stages_raw = raw.get("arrival_stages", [])
+    if not isinstance(stages_raw, list):
+        raise ConfigError(
+            f"{source}: 'arrival_stages' must be a list, not {_json_type(stages_raw)}"
+        )
+    stages = tuple(_stage(stage, index, source) for index, stage in enumerate(stages_raw))
+    if rate == 0 and not any(stage.target for stage in stages):
+        return None
+    return Schedule(rate, stages, arrival)
+
+
+def _stage(stage: Any, index: int, source: Path) -> Stage:
+    where = f"'arrival_stages'[{index}]"
+    if not isinstance(stage, dict) or set(stage) != {"duration", "target"}:
+        raise ConfigError(
+            f'{source}: {where} must be {{"duration": seconds, "target": transactions per second}}'
+        )
+    duration = _number(
+        stage["duration"], f"arrival_stages[{index}].duration", source, 0, MAX_RAMPUP
+    )
+    target = _number(stage["target"], f"arrival_stages[{index}].target", source, 0, math.inf)
+    if duration == 0:
+        raise ConfigError(f"{source}: {where} duration must be more than 0")
+    return Stage(duration, target)
 
 
 def _refuse_constant(name: str) -> None:

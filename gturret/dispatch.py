@@ -44,7 +44,9 @@ class StatusCounters:
     rampup schedule, started once its greenlet first runs, failed if its
     Transaction could not be built, completed once it finished a transaction;
     ``canons_killed`` maps a phase to the canons killed there at the stop and the
-    longest time one had spent in it. ``processes`` is set by a fleet parent only.
+    longest time one had spent in it. In the open model, ``pacing_*`` count the
+    transactions scheduled, those started late and those dropped for being too
+    late. ``processes`` is set by a fleet parent only.
     """
 
     canons_active: int = 0
@@ -57,6 +59,9 @@ class StatusCounters:
     results_sent: int = 0
     results_dropped: int = 0
     results_queued: int = 0
+    pacing_scheduled: int = 0
+    pacing_late: int = 0
+    pacing_dropped: int = 0
     frames_ignored: int = 0
     loop_blocked_s: float = 0.0
     rss_bytes: int = 0
@@ -129,6 +134,10 @@ class TurretFace:
     def kill(self, reason: str) -> None:
         raise NotImplementedError
 
+    def take_loop_lag(self) -> str | None:
+        """The loop-lag histogram since the last status (encoded), if this side has one."""
+        return None
+
     def answer_status_request(self) -> None:
         """Answer a status_request: at once, unless the side has to gather counters."""
         self.send_status()
@@ -172,6 +181,12 @@ class TurretFace:
 
     def status_frame(self, state: State | None = None) -> bytes:
         """Our status in ``state`` (the current one by default), as this HQ wants it."""
+        extra = None
+        if wire.WANT_COUNTERS in self.hq_wants:
+            extra = self.counters().as_status_keys()
+            lag = self.take_loop_lag()
+            if lag is not None:
+                extra["loop_lag"] = lag
         return wire.encode_status(
             turret=self.config.name,
             status=(state or self.state).value,
@@ -179,7 +194,7 @@ class TurretFace:
             rampup=round(self.config.rampup),
             script=self.config.raw["script"],
             cannons=self.config.canons,
-            extra=self.counters().as_status_keys() if wire.WANT_COUNTERS in self.hq_wants else None,
+            extra=extra,
         )
 
     def send_status(self) -> None:

@@ -38,6 +38,7 @@ from gturret.config import TurretConfig
 from gturret.dispatch import StatusCounters, TurretFace
 from gturret.errors import ExitStatus
 from gturret.link import Route, command_socket, receive
+from gturret.looplag import lag_histogram
 from gturret.wire import State
 
 log = logging.getLogger(__name__)
@@ -292,6 +293,19 @@ class Fleet(TurretFace):
         counters.frames_ignored += self.frames_ignored
         counters.processes = len(self.workers)
         return counters
+
+    def take_loop_lag(self) -> str | None:
+        """The workers' loop-lag histograms not yet passed on, added into one."""
+        taken = [
+            w.status.pop("loop_lag") for w in self.workers if w.status and "loop_lag" in w.status
+        ]
+        if not taken:
+            return None
+        total = lag_histogram()
+        for encoded in taken:
+            total.decode_and_add(encoded)
+        merged: bytes = total.encode()
+        return merged.decode("ascii")
 
     def push_status(self, frame: bytes) -> None:
         try:

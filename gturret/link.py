@@ -130,6 +130,7 @@ class Link:
     ) -> None:
         self.outbox = outbox
         self.route = route or Route.to_hq(config)
+        self._name = config.name
         self._encode = wire.result_encoder(config.name)
         self._context = _batch_scheduled_context()
         self._sub = command_socket(self._context, self.route.commands, uuid)
@@ -149,6 +150,10 @@ class Link:
         push.setsockopt(zmq.IMMEDIATE, 1)
         push.connect(endpoint)
         return push
+
+    def encode_uncorrected(self, wanted: bool) -> None:
+        """Whether results of a paced run carry their uncorrected time (our HQ asks)."""
+        self._encode = wire.result_encoder(self._name, uncorrected=wanted)
 
     def receive(self) -> bytes | None:
         """The next command frame, or None when none is waiting."""

@@ -23,12 +23,15 @@ from typing import Any
 
 import gevent
 
+from gturret import wire
 from gturret.battery import WHOLE, Battery, Share
 from gturret.config import TurretConfig
 from gturret.dispatch import StatusCounters, TurretFace
 from gturret.errors import ExitStatus
 from gturret.link import Link, Route
+from gturret.looplag import LoopLag
 from gturret.outbox import Outbox
+from gturret.pacing import Schedule
 from gturret.script import TransactionFactory
 from gturret.watchdog import CanonInterrupted, Watchdog
 from gturret.wire import State
@@ -65,6 +68,7 @@ class Turret(TurretFace):
         self.battery: Battery | None = None
         self._counts_at_start = (0, 0, 0)
         self._last_frame_at = monotonic()
+        self.loop_lag = LoopLag()
         self.watchdog = Watchdog(
             self.link.route.commands,
             self.link.route.statuses,
@@ -79,6 +83,7 @@ class Turret(TurretFace):
         """Wait for commands until killed; the process's exit status."""
         self.link.start_pusher()
         self.watchdog.start()
+        self.loop_lag.start()
         try:
             # Ready, but said only in answer to status_request: an announcement now
             # could reach an HQ before our subscription does, and the HQ would then
@@ -105,6 +110,7 @@ class Turret(TurretFace):
             self._abort()
             return ExitStatus.FAILED
         finally:
+            self.loop_lag.close()
             self.watchdog.close()
             self.link.close()
 
@@ -159,10 +165,21 @@ class Turret(TurretFace):
             results_sent=sent,
             results_dropped=dropped,
             results_queued=self.outbox.queued,
+            pacing_scheduled=battery.scheduled if battery else 0,
+            pacing_late=battery.late_starts if battery else 0,
+            pacing_dropped=battery.dropped_starts if battery else 0,
             frames_ignored=self.frames_ignored,
             loop_blocked_s=round(self.watchdog.loop_blocked_for, 3),
             rss_bytes=_resident_bytes(),
         )
+
+    def take_loop_lag(self) -> str | None:
+        return self.loop_lag.take()
+
+    def answer_status_request(self) -> None:
+        """Answer at once; results of a paced run carry the uncorrected time if asked."""
+        self.link.encode_uncorrected(wire.WANT_UNCORRECTED in self.hq_wants)
+        self.send_status()
 
     def push_status(self, frame: bytes) -> None:
         self.outbox.put_status(frame)
@@ -180,6 +197,9 @@ class Turret(TurretFace):
         if self.state is not State.READY:
             log.info("start while %s: ignored", self.state.value)
             return
+        schedule = _schedule_for(self.config, msg)
+        if schedule is not None:
+            schedule = schedule.share(self.share.index, self.share.count)
         self.battery = Battery(
             self.factory,
             self.config.raw,
@@ -189,11 +209,18 @@ class Turret(TurretFace):
             self.config.canons,
             self.config.rampup,
             self.share,
+            schedule,
+            self.config.max_lateness,
         )
         self._counts_at_start = self._counts()
         self._last_frame_at = monotonic()
         self.battery.start()
-        log.info("open fire: %d canons over %gs", len(self.battery.mine), self.config.rampup)
+        log.info(
+            "open fire: %d canons over %gs%s",
+            len(self.battery.mine),
+            self.config.rampup,
+            "" if schedule is None else f", {schedule.rate:g} transactions/s ({schedule.arrival})",
+        )
         self.set_state(State.RUNNING)
 
     def stop_test(self, msg: Any) -> None:
@@ -247,6 +274,20 @@ class Turret(TurretFace):
                 flush_timeout,
                 self.outbox.queued,
             )
+
+
+def _schedule_for(config: TurretConfig, msg: Any) -> Schedule | None:
+    """The open model's schedule: the config's, or the rate an HQ of ours sent with start.
+
+    ``{"gturret": 1, "arrival_rate": R}`` in the start order replaces the config's
+    rate (and its stages) with a constant R; the reference HQ sends a plain string.
+    """
+    if isinstance(msg, dict) and isinstance(msg.get("gturret"), int):
+        rate = msg.get("arrival_rate")
+        if isinstance(rate, int | float) and not isinstance(rate, bool) and rate >= 0:
+            arrival = config.schedule.arrival if config.schedule else "constant"
+            return Schedule(float(rate), (), arrival) if rate > 0 else None
+    return config.schedule
 
 
 def _resident_bytes() -> int:

@@ -22,8 +22,13 @@ STATUS_KEYS = ("turret", "status", "uuid", "rampup", "script", "cannons")
 
 #: Version of gturret's extensions to the OCT protocol (docs/protocol.md, "Handshake").
 PROTOCOL_VERSION = 1
-#: What an HQ may ask for in its ``status_request``: counters in every status.
+#: What an HQ may ask for in its ``status_request``: counters in every status, and
+#: the uncorrected time in each result of a paced run (docs/protocol.md).
 WANT_COUNTERS = "counters"
+WANT_UNCORRECTED = "uncorrected"
+#: Seconds after its scheduled time from which a paced start counts as late
+#: (the ``pacing_late`` counter of a status).
+LATE_AFTER = 0.010
 
 # The reference HQ tells a status from a result by looking for this substring in the
 # raw text. JSON lets us spell the same string without it: "st\u0061tus" decodes to
@@ -140,36 +145,50 @@ def encode_result(
 
 
 #: One finished transaction: (elapsed, epoch, scriptrun_time, error, custom_timers).
-ResultRecord = tuple[float, float, float, str, dict[str, float]]
+ResultRecord = (
+    tuple[float, float, float, str, dict[str, float]]
+    | tuple[float, float, float, str, dict[str, float], float]
+)
+#: The key our HQ may ask results of a paced run to add (``WANT_UNCORRECTED``).
+UNCORRECTED = "uncorrected_time"
 
 
-def result_encoder(turret_name: str) -> Callable[[ResultRecord], bytes]:
+def result_encoder(
+    turret_name: str, *, uncorrected: bool = False
+) -> Callable[[ResultRecord], bytes]:
     """An encoder of result records for one turret: the turret's hot path.
 
+    A record is (elapsed, epoch, scriptrun_time, error, timers), and for a paced run
+    also the uncorrected time (``run()`` alone; ``scriptrun_time`` then counts from
+    when the transaction was due). With ``uncorrected`` (an HQ of ours asked for
+    it) that time rides as a seventh key; otherwise results keep the six keys.
+
     Encoding is most of a turret's work per transaction, so the parts that never
-    change (the keys, the turret's name) go into a template once, the three times
-    are printed by C-level ``%`` formatting (microseconds for the clock readings,
+    change (the keys, the turret's name) go into a template once, the times are
+    printed by C-level ``%`` formatting (microseconds for the clock readings,
     nanoseconds for ``scriptrun_time``: about twice as fast as the shortest-repr
     float printing of ``repr`` or ``ujson``), and JSON-encoding and the ``status``
     check run only on an error text or timers that are actually there.
     """
     name = _json_text(turret_name).replace("%", "%%")
-    template = (
-        '{"turret_name":' + name + ',"elapsed":%.6f,"epoch":%.6f,"scriptrun_time":%.9f,'
-        '"error":%s,"custom_timers":%s}'
-    ).encode()
+    head = '{"turret_name":' + name + ',"elapsed":%.6f,"epoch":%.6f,"scriptrun_time":%.9f,'
+    template = (head + '"error":%s,"custom_timers":%s}').encode()
+    with_uncorrected = (head + '"error":%s,"custom_timers":%s,"' + UNCORRECTED + '":%.9f}').encode()
     no_error = b'""'
     no_timers = b"{}"
 
     def encode(record: ResultRecord) -> bytes:
-        elapsed, epoch, scriptrun_time, error, timers = record
-        return template % (
-            elapsed,
-            epoch,
-            scriptrun_time,
+        error, timers = record[3], record[4]
+        fields = (
+            record[0],
+            record[1],
+            record[2],
             _json_text(error).encode() if error else no_error,
             _json_text(timers).encode() if timers else no_timers,
         )
+        if uncorrected and len(record) == 6:
+            return with_uncorrected % (*fields, record[5])
+        return template % fields
 
     return encode
 

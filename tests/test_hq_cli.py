@@ -90,6 +90,9 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "delivery",
         "canons",
         "transaction",
+        "transaction_uncorrected",
+        "pacing",
+        "loop_lag",
         "timers",
         "errors",
         "results_by_turret",
@@ -137,6 +140,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "p50_ms",
         "p95_ms",
         "canons_active",
+        "p95_uncorrected_ms",
     }
     assert set(document["turrets"][0]) == {
         "uuid",

@@ -137,3 +137,43 @@ def test_series_unknown_canons_stay_unknown() -> None:
     series.advance(0.5, canons_active=None)
     series.record(1.2, 0.001, error=False)
     assert [p.canons_active for p in series.points()] == [None, None]
+
+
+def test_percentiles_of_a_known_distribution_within_histogram_precision():
+    recorder = LatencyRecorder("uniform")
+    for micros in range(1, 100_001):  # 1 µs .. 100 ms, evenly
+        recorder.record(micros / 1_000_000, error=False)
+    summary = recorder.summarize(10.0)
+    for percentile, value in ((50, summary.p50_ms), (90, summary.p90_ms), (99, summary.p99_ms)):
+        assert value == pytest.approx(percentile, rel=1e-3)
+    assert summary.p99_9_ms == pytest.approx(99.9, rel=1e-3)
+
+
+def test_no_percentile_ever_exceeds_the_max_nor_falls_below_the_min():
+    recorder = LatencyRecorder("odd")
+    for seconds in (0.0012345, 0.0012346, 0.0012347):
+        recorder.record(seconds, error=False)
+    summary = recorder.summarize(1.0)
+    for value in (summary.p50_ms, summary.p90_ms, summary.p95_ms, summary.p99_ms, summary.p99_9_ms):
+        assert summary.min_ms <= value <= summary.max_ms
+
+
+def test_loop_lag_intervals_from_many_turrets_merge_exactly():
+    from gturret.looplag import lag_histogram
+
+    whole = lag_histogram()
+    stats = Stats()
+    for turret in ("a", "b"):
+        for interval in range(3):
+            part = lag_histogram()
+            for micros in range(1, 2000, 7):
+                value = micros * (interval + 1) + (5000 if turret == "b" else 0)
+                part.record_value(value)
+                whole.record_value(value)
+            stats.record_loop_lag(turret, part.encode().decode("ascii"))
+    summary = stats.summarize(1.0).loop_lag
+    assert summary is not None
+    assert summary.overall.p99_ms == whole.get_value_at_percentile(99.0) / 1000.0
+    assert summary.overall.max_ms == whole.get_max_value() / 1000.0
+    assert set(summary.turrets) == {"a", "b"}
+    assert summary.turrets["b"].max_ms == summary.overall.max_ms

@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 EPILOG = """\
 thresholds: [timer:NAME:]METRIC OP VALUE, e.g. p95<100ms, p99<=1s, error_rate<1%,
-tx_per_s>=50, timer:login:p95<200ms. METRIC: p50 p90 p95 p99 p99.9 min mean max
-(unit ms or s), error_rate (%), tx_per_s. OP: < <= > >=.
+tx_per_s>=50, timer:login:p95<200ms, loop_lag_p99<20ms. METRIC: p50 p90 p95 p99
+p99.9 min mean max (unit ms or s), error_rate (%), tx_per_s, loop_lag_p99
+loop_lag_max (the turrets' loops; ms or s). OP: < <= > >=.
 
 exit status: 0 passed; 1 failed: no transaction recorded, a turret killed, aborted
 or not ready again after the stop, results lost, a failed transaction without an

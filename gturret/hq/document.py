@@ -44,7 +44,13 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
                  "never_completed": 0 | null,  # spawned, built, never finished a transaction
                  "never_started": 0 | null,  # spawned, never ran: the turret's CPU was full
                  "killed_at_stop": {"run": {"count": 3, "longest_s": 12.5}}},
-      "transaction": METRIC,                                   # scriptrun_time of each result
+      "transaction": METRIC,         # scriptrun_time of each result; in a paced run
+                                     # counted from when each transaction was due
+      "transaction_uncorrected": METRIC | null,   # paced: run() alone (actual starts)
+      "pacing": {"scheduled": 600, "late_starts": 3,          # null unless paced;
+                 "dropped_starts": 0, "schedule_lag_p99_ms": 1.2},  # late: > 10 ms
+      "loop_lag": {"p99_ms": 1.1, "max_ms": 4.0,              # null: no turret said;
+                   "turrets": {"nav (d7b8a1cc)": {"p99_ms": 1.1, "max_ms": 4.0}}},
       "timers": {"login": METRIC, …},                          # one per custom timer, by name
       "errors": {"kinds": 2, "top": [{"error": "HTTP 503", "count": 12}, …]},  # top 10
       "results_by_turret": {"navigation": 1234, "(unnamed)": 0},
@@ -52,7 +58,8 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
         "second": 0,                  # covers [second, second+1) after the start; the
         "tx": 98, "errors": 0,        # last point may cover less; results are placed
         "p50_ms": 5.1, "p95_ms": 9.8, # by the time the HQ read them
-        "canons_active": 30 | null    # null unless every turret reports canons_active
+        "canons_active": 30 | null,   # null unless every turret reports canons_active
+        "p95_uncorrected_ms": 8.0 | null  # paced runs only
       }],
       "thresholds": [{
         "expression": "p95<100ms", "timer": null, "metric": "p95", "op": "<",
@@ -82,6 +89,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gturret.hq.messages import Pacing
 from gturret.hq.options import HQOptions
 from gturret.hq.roster import CanonSummary, DeliveryRow, TurretRecord
 from gturret.hq.session import Outcome
@@ -144,6 +152,7 @@ def build_document(
     delivery: tuple[DeliveryRow, ...],
     canons_total: int | None,
     canon_summary: CanonSummary,
+    pacing: Pacing | None,
     now: float,
 ) -> dict[str, Any]:
     """The document described in this module's docstring."""
@@ -192,6 +201,11 @@ def build_document(
             },
         },
         "transaction": asdict(summary.transaction),
+        "transaction_uncorrected": (
+            asdict(summary.transaction_uncorrected) if summary.transaction_uncorrected else None
+        ),
+        "pacing": _pacing(pacing, summary),
+        "loop_lag": _loop_lag(summary),
         "timers": {name: asdict(metric) for name, metric in summary.timers.items()},
         "errors": {
             "kinds": summary.error_kinds,
@@ -206,6 +220,28 @@ def build_document(
             "clamped_times": summary.clamped,
             "bad_timer_values": summary.bad_timer_values,
         },
+    }
+
+
+def _pacing(pacing: Pacing | None, summary: Summary) -> dict[str, Any] | None:
+    if pacing is None:
+        return None
+    lag = summary.schedule_lag
+    return {
+        "scheduled": pacing.scheduled,
+        "late_starts": pacing.late,
+        "dropped_starts": pacing.dropped,
+        "schedule_lag_p99_ms": lag.p99_ms if lag else None,
+    }
+
+
+def _loop_lag(summary: Summary) -> dict[str, Any] | None:
+    lag = summary.loop_lag
+    if lag is None:
+        return None
+    return {
+        **asdict(lag.overall),
+        "turrets": {name: asdict(figures) for name, figures in lag.turrets.items()},
     }
 
 

@@ -54,6 +54,8 @@ def render_html(document: dict[str, Any]) -> str:
     points = [SecondPoint(**point) for point in document["time_series"]]
     stop_s = document["test"]["duration_s"]
     rows = [("transaction", document["transaction"])]
+    if document["transaction_uncorrected"]:
+        rows.append(("transaction (uncorrected)", document["transaction_uncorrected"]))
     rows += [(f"timer {name}", metric) for name, metric in document["timers"].items()]
     return template.render(
         doc=document,

@@ -19,9 +19,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from gturret.errors import WireError
-from gturret.wire import RESULT_KEYS, decode_message, is_result, is_status
+from gturret.wire import RESULT_KEYS, UNCORRECTED, decode_message, is_result, is_status
 
 _UNNAMED_RESULT_KEYS = frozenset(RESULT_KEYS) - {"turret_name"}
+_PACED_RESULT_KEYS = frozenset(RESULT_KEYS) | {UNCORRECTED}
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """A paced turret's transactions of this test: scheduled, started late, dropped."""
+
+    scheduled: int
+    late: int
+    dropped: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,11 @@ class Status:
     rampup: float | None
     delivery: Delivery | None = None
     canon_counts: CanonCounts | None = None
+    pacing: Pacing | None = None
+    #: The loop-lag histogram since the turret's last status (HdrHistogram-encoded).
+    loop_lag: str | None = None
+    #: The status answered our handshake (it carries gturret's protocol version).
+    speaks_gturret: bool = False
 
     @property
     def state(self) -> str:
@@ -90,6 +105,9 @@ class Result:
     error: str
     custom_timers: dict[str, float]
     bad_timers: int = 0
+    #: A paced run: the time in ``run()`` alone (``scriptrun_time`` counts from when
+    #: the transaction was due), when we asked for it.
+    uncorrected: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +128,11 @@ def classify(raw: bytes) -> Message:
         return Unknown(str(exc))
     if is_status(message):
         return _status(message)
-    if is_result(message) or frozenset(message) == _UNNAMED_RESULT_KEYS:
+    keys = frozenset(message)
+    if is_result(message) or keys in (_UNNAMED_RESULT_KEYS, _PACED_RESULT_KEYS):
         return _result(message)
-    keys = ", ".join(sorted(map(str, message))[:8])
-    return Unknown(f"JSON object is neither a status nor a result (keys: {keys})")
+    shown = ", ".join(sorted(map(str, message))[:8])
+    return Unknown(f"JSON object is neither a status nor a result (keys: {shown})")
 
 
 def _number(value: Any) -> float | None:
@@ -145,7 +164,19 @@ def _status(message: dict[str, Any]) -> Message:
         rampup=_number(message.get("rampup")),
         delivery=_delivery(message),
         canon_counts=_canon_counts(message),
+        pacing=_pacing(message),
+        loop_lag=lag if isinstance(lag := message.get("loop_lag"), str) else None,
+        speaks_gturret=isinstance(message.get("gturret"), int),
     )
+
+
+def _pacing(message: dict[str, Any]) -> Pacing | None:
+    """The pacing counters of a paced run (None while nothing was scheduled)."""
+    counts = [_count(message.get(f"pacing_{key}")) for key in ("scheduled", "late", "dropped")]
+    if any(count is None for count in counts) or not counts[0]:
+        return None
+    scheduled, late, dropped = (count or 0 for count in counts)
+    return Pacing(scheduled, late, dropped)
 
 
 def _canon_counts(message: dict[str, Any]) -> CanonCounts | None:
@@ -201,10 +232,12 @@ def _result(message: dict[str, Any]) -> Message:
             continue
         timers[str(name)] = seconds
     turret_name = message.get("turret_name")
+    uncorrected = _number(message.get(UNCORRECTED))
     return Result(
         turret_name=turret_name if isinstance(turret_name, str) else None,
         scriptrun_time=scriptrun_time,
         error=error,
         custom_timers=timers,
         bad_timers=bad_timers,
+        uncorrected=uncorrected if uncorrected is not None and uncorrected >= 0 else None,
     )

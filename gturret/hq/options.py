@@ -91,6 +91,7 @@ class HQOptions:
     wait_timeout: float = 60.0
     drain_timeout: float = 10.0
     late_start: str = "direct"
+    arrival_rate: float = 0.0
     status_interval: float = 1.0
     progress: bool = True
     progress_interval: float = 5.0
@@ -115,6 +116,10 @@ class HQOptions:
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise UsageError(f"{name} must be a positive number of seconds, not {value}")
+        if not math.isfinite(self.arrival_rate) or self.arrival_rate < 0:
+            raise UsageError(
+                f"arrival_rate must be 0 or more transactions/s, not {self.arrival_rate}"
+            )
         if self.late_start not in LATE_START_MODES:
             modes = ", ".join(LATE_START_MODES)
             raise UsageError(f"late_start must be one of {modes}, not {self.late_start!r}")
@@ -220,6 +225,17 @@ OPTIONS = (
         "(use it with oct-turrets 0.2.8 turrets, which crash on any direct order), off",
         _same,
         choices=tuple(LATE_START_MODES),
+    ),
+    Option(
+        "--arrival-rate",
+        "arrival_rate",
+        0.0,
+        "transactions per second for the whole fleet (the open model), split over our"
+        " turrets by their share of the canons; 0 (default): each turret's own config",
+        _same,
+        "R",
+        test=True,
+        argtype=float,
     ),
     Option(
         "--run-time",

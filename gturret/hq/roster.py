@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from gturret.hq.messages import CanonCounts, Delivery, Status
+from gturret.hq.messages import CanonCounts, Delivery, Pacing, Status
 from gturret.wire import State
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,9 @@ class TurretRecord:
     last_seen: float
     delivery: Delivery | None = None
     canon_counts: CanonCounts | None = None
+    pacing: Pacing | None = None
+    #: It answered our handshake (its statuses carry the protocol version).
+    speaks_gturret: bool = False
     joined_late: bool = False
     starts_sent: int = 0
     last_start_at: float | None = None
@@ -81,6 +84,8 @@ class Roster:
                 last_seen=now,
                 delivery=status.delivery,
                 canon_counts=status.canon_counts,
+                pacing=status.pacing,
+                speaks_gturret=status.speaks_gturret,
                 joined_late=started,
             )
             self._turrets[status.uuid] = record
@@ -103,6 +108,8 @@ class Roster:
         record.rampup = status.rampup
         record.delivery = status.delivery
         record.canon_counts = status.canon_counts
+        record.pacing = status.pacing or record.pacing
+        record.speaks_gturret = status.speaks_gturret or record.speaks_gturret
         record.last_seen = now
         return record
 
@@ -115,6 +122,25 @@ class Roster:
         """Sum of active canons; None unless every turret's count is known."""
         counts = [record.active_canons() for record in self._turrets.values()]
         return None if not counts or None in counts else sum(c for c in counts if c is not None)
+
+    def canon_shares(self, records: list[TurretRecord]) -> dict[str, float]:
+        """Each turret's share of the canons of ``records`` (equal where unknown)."""
+        canons = [record.canons or 0 for record in records]
+        total = sum(canons)
+        if not total:
+            return {record.uuid: 1.0 / len(records) for record in records}
+        return {record.uuid: n / total for record, n in zip(records, canons, strict=True)}
+
+    def pacing(self) -> Pacing | None:
+        """The paced turrets' counts added up; None if no turret was paced."""
+        counts = [record.pacing for record in self._turrets.values() if record.pacing]
+        if not counts:
+            return None
+        return Pacing(
+            sum(c.scheduled for c in counts),
+            sum(c.late for c in counts),
+            sum(c.dropped for c in counts),
+        )
 
     def canon_summary(self) -> CanonSummary:
         """Canons of every turret that sends canon counts, added up."""

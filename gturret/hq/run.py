@@ -78,6 +78,7 @@ def run_hq(
         turrets=roster.records(),
         unsettled=outcome.unsettled,
         delivery=delivery,
+        pacing=roster.pacing(),
         ended_at=outcome.ended_at,
     )
     canons = roster.canons_total()
@@ -91,6 +92,7 @@ def run_hq(
             canons=canons,
             canon_summary=canon_summary,
             delivery=delivery,
+            pacing=roster.pacing(),
         )
     )
     out.flush()
@@ -105,6 +107,7 @@ def run_hq(
         delivery=delivery,
         canons_total=canons,
         canon_summary=canon_summary,
+        pacing=roster.pacing(),
         now=time.time(),
     )
     if not _write_reports(options, document):

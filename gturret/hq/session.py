@@ -52,7 +52,9 @@ LATE_RESULTS_S = 1.0
 #: while the test runs; not waited for after the stop).
 SILENT_S = 5.0
 #: What every status_request asks of our turrets (the reference ones ignore it).
-STATUS_REQUEST = wire.status_request_msg(wire.WANT_COUNTERS)
+STATUS_REQUEST = wire.status_request_msg(wire.WANT_COUNTERS, wire.WANT_UNCORRECTED)
+#: A turret's loop lag (p99 of an interval, ms) from which the HQ warns while it runs.
+LOOP_LAG_WARN_MS = 10.0
 START_RETRY_S = 1.0
 MAX_STARTS = 5
 LOGGED_UNKNOWN = 5
@@ -106,6 +108,7 @@ class Session:
         self._t0: float | None = None
         self._running = False
         self._silent_warned: set[str] = set()
+        self._lag_warned: set[str] = set()
         self.outcome = Outcome()
 
     def run(self) -> Outcome:
@@ -147,7 +150,11 @@ class Session:
 
     def _start(self) -> None:
         self._link.publish("set_transaction_context", self._options.context)
-        self._link.publish("start", "open fire")
+        plain = self._roster.records()
+        if self._options.arrival_rate:
+            plain = self._start_paced(self._options.arrival_rate)
+        if plain:
+            self._link.publish("start", "open fire")
         if self._on_start is not None:
             self._on_start()
         self._t0 = self._clock()
@@ -161,6 +168,27 @@ class Session:
             self._roster.canons_total() or "?",
             format_duration(self._options.run_time),
         )
+
+    def _start_paced(self, rate: float) -> list[TurretRecord]:
+        """Give each turret of ours its share of ``rate`` (by its share of the canons)
+        in a direct start order; the turrets that cannot take one, to start plainly."""
+        records = self._roster.records()
+        ours = [record for record in records if record.speaks_gturret]
+        shares = self._roster.canon_shares(ours)
+        for record in ours:
+            share = rate * shares[record.uuid]
+            self._link.publish(
+                "start", {"gturret": wire.PROTOCOL_VERSION, "arrival_rate": share}, record.uuid
+            )
+            log.info("turret %s (%s): %g transactions/s", record.name, record.uuid, share)
+        plain = [record for record in records if not record.speaks_gturret]
+        if plain:
+            log.warning(
+                "%d turrets do not speak gturret's extensions and start with their own"
+                " configs, not a share of --arrival-rate",
+                len(plain),
+            )
+        return plain
 
     def _collect(self) -> None:
         t0 = self._t0 if self._t0 is not None else self._clock()
@@ -283,6 +311,8 @@ class Session:
         if isinstance(message, Status):
             counts.statuses += 1
             record = self._roster.update(message, now, started=self._t0 is not None)
+            if record is not None and message.loop_lag is not None:
+                self._file_loop_lag(record, message.loop_lag)
             if record is not None and self._running:
                 self._start_if_idle(record, now)
         elif isinstance(message, Result):
@@ -305,6 +335,20 @@ class Session:
                     message.reason,
                     _preview(raw),
                 )
+
+    def _file_loop_lag(self, record: TurretRecord, encoded: str) -> None:
+        """Add a turret's loop lag; warn, once a turret, when its loop falls behind."""
+        p99 = self._stats.record_loop_lag(f"{record.name} ({record.uuid[:8]})", encoded)
+        if p99 is None or p99 < LOOP_LAG_WARN_MS or record.uuid in self._lag_warned:
+            return
+        self._lag_warned.add(record.uuid)
+        log.warning(
+            "turret %s (%s) is saturated: its loop woke up to %.0f ms late (p99 over the"
+            " last interval); latencies below about that are not trustworthy",
+            record.name,
+            record.uuid,
+            p99,
+        )
 
     def _start_if_idle(self, record: TurretRecord, now: float) -> None:
         """Start a turret that says ``ready`` while the test runs (per ``late_start``)."""

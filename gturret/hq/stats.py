@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from hdrh.histogram import HdrHistogram
 
 from gturret.hq.messages import Result
+from gturret.looplag import lag_histogram
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class SecondPoint:
     p50_ms: float | None
     p95_ms: float | None
     canons_active: int | None
+    #: A paced run: p95 of the time in ``run()`` alone (``p95_ms`` counts from due).
+    p95_uncorrected_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,26 @@ class Summary:
     timers_dropped: int
     clamped: int
     bad_timer_values: int = 0
+    #: A paced run: ``run()`` alone, and how late transactions started.
+    transaction_uncorrected: MetricSummary | None = None
+    schedule_lag: MetricSummary | None = None
+    loop_lag: LoopLagSummary | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LagFigures:
+    """One histogram of loop lag: its p99 and max, in ms."""
+
+    p99_ms: float
+    max_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoopLagSummary:
+    """How late the turrets' loops woke up, all together and turret by turret."""
+
+    overall: LagFigures
+    turrets: dict[str, LagFigures]
 
 
 class LatencyRecorder:
@@ -155,14 +178,19 @@ class SeriesRecorder:
         self._errors = 0
         self._canons_active: int | None = None
         self._histogram = _histogram()
+        self._uncorrected = _histogram()
 
-    def record(self, at_s: float, seconds: float, error: bool) -> None:
+    def record(
+        self, at_s: float, seconds: float, error: bool, uncorrected: float | None = None
+    ) -> None:
         """A transaction that ended ``at_s`` seconds after the start (never earlier
         than the open second: late arrivals count in the second they arrive in)."""
         self._close_before(int(at_s))
         self._tx += 1
         self._errors += error
         self._histogram.record_value(min(round(seconds * 1_000_000), HIGHEST_US))
+        if uncorrected is not None:
+            self._uncorrected.record_value(min(round(uncorrected * 1_000_000), HIGHEST_US))
 
     def advance(self, at_s: float, canons_active: int | None) -> None:
         """Close the seconds before ``at_s``; ``canons_active`` is the latest sample."""
@@ -174,11 +202,15 @@ class SeriesRecorder:
         return (*self._points, self._current())
 
     def _current(self) -> SecondPoint:
-        p50 = p95 = None
+        p50 = p95 = uncorrected = None
         if self._tx:
             values = self._histogram.get_percentile_to_value_dict([50.0, 95.0])
             p50, p95 = values[50.0] / 1000.0, values[95.0] / 1000.0
-        return SecondPoint(self._second, self._tx, self._errors, p50, p95, self._canons_active)
+        if self._uncorrected.get_total_count():
+            uncorrected = self._uncorrected.get_value_at_percentile(95.0) / 1000.0
+        return SecondPoint(
+            self._second, self._tx, self._errors, p50, p95, self._canons_active, uncorrected
+        )
 
     def _close_before(self, second: int) -> None:
         if second <= self._second:
@@ -188,8 +220,9 @@ class SeriesRecorder:
             self._points.append(SecondPoint(empty, 0, 0, None, None, self._canons_active))
         self._second = second
         self._tx = self._errors = 0
-        if self._histogram.get_total_count():
-            self._histogram.reset()
+        for histogram in (self._histogram, self._uncorrected):
+            if histogram.get_total_count():
+                histogram.reset()
 
 
 class Stats:
@@ -203,12 +236,20 @@ class Stats:
         self._by_turret: Counter[str] = Counter()
         self.timers_dropped = 0
         self.bad_timer_values = 0
+        self.uncorrected = LatencyRecorder("transaction (uncorrected)")
+        self.schedule_lag = LatencyRecorder("schedule lag")
+        self.loop_lag = lag_histogram()
+        self.loop_lag_by_turret: dict[str, HdrHistogram] = {}
 
     def record(self, result: Result, at_s: float) -> None:
         """Count one result that arrived ``at_s`` seconds after the start."""
         failed = bool(result.error)
         self.transaction.record(result.scriptrun_time, failed)
-        self.series.record(at_s, result.scriptrun_time, failed)
+        uncorrected = result.uncorrected
+        if uncorrected is not None:
+            self.uncorrected.record(uncorrected, failed)
+            self.schedule_lag.record(max(0.0, result.scriptrun_time - uncorrected), False)
+        self.series.record(at_s, result.scriptrun_time, failed, uncorrected)
         self._by_turret[result.turret_name or "(unnamed)"] += 1
         self.bad_timer_values += result.bad_timers
         if failed:
@@ -221,6 +262,20 @@ class Stats:
                     continue
                 recorder = self.timers[name] = LatencyRecorder(name)
             recorder.record(seconds, failed)
+
+    def record_loop_lag(self, turret: str, encoded: str) -> float | None:
+        """Add a turret's loop-lag histogram of one interval; that interval's p99 in ms
+        (None if the encoding cannot be read)."""
+        interval = lag_histogram()
+        try:
+            interval.decode_and_add(encoded)
+        except Exception:
+            log.warning("a loop-lag histogram from %s could not be decoded; left out", turret)
+            return None
+        self.loop_lag.add(interval)
+        self.loop_lag_by_turret.setdefault(turret, lag_histogram()).add(interval)
+        p99: float = interval.get_value_at_percentile(99.0) / 1000.0
+        return p99
 
     def results_by_turret(self) -> dict[str, int]:
         """Results received so far, by turret name."""
@@ -249,4 +304,25 @@ class Stats:
             timers_dropped=self.timers_dropped,
             clamped=clamped,
             bad_timer_values=self.bad_timer_values,
+            transaction_uncorrected=(
+                self.uncorrected.summarize(duration_s) if self.uncorrected.count else None
+            ),
+            schedule_lag=(
+                self.schedule_lag.summarize(duration_s) if self.schedule_lag.count else None
+            ),
+            loop_lag=self._loop_lag_summary(),
         )
+
+    def _loop_lag_summary(self) -> LoopLagSummary | None:
+        if not self.loop_lag.get_total_count():
+            return None
+        return LoopLagSummary(
+            _lag_figures(self.loop_lag),
+            {name: _lag_figures(h) for name, h in sorted(self.loop_lag_by_turret.items())},
+        )
+
+
+def _lag_figures(histogram: HdrHistogram) -> LagFigures:
+    return LagFigures(
+        histogram.get_value_at_percentile(99.0) / 1000.0, histogram.get_max_value() / 1000.0
+    )

@@ -7,15 +7,19 @@ encoding). It must never compute a statistic or decide a verdict; it only format
 
 from __future__ import annotations
 
+from gturret.hq.messages import Pacing
 from gturret.hq.options import format_duration, plural
 from gturret.hq.roster import CanonSummary, DeliveryRow
-from gturret.hq.stats import MetricSummary, Summary
+from gturret.hq.stats import LoopLagSummary, MetricSummary, Summary
 from gturret.hq.thresholds import Verdict
 from gturret.hq.verdict import TestVerdict
+from gturret.wire import LATE_AFTER
 
 COLUMNS = ("count", "errors", "tx/s", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max")
 NAME_WIDTH = 28
 TOP_ERRORS_SHOWN = 5
+#: Loop lag (p99, ms) from which the summary says the generator was saturated.
+LOOP_LAG_HIGH_MS = 10.0
 
 
 def _ms(value: float | None) -> str:
@@ -54,6 +58,10 @@ def _label(text: str) -> str:
 def render_table(summary: Summary) -> str:
     """The table: the transaction first, then each custom timer; times in ms."""
     rows = [("transaction", _cells(summary.transaction))]
+    if summary.transaction_uncorrected is not None:
+        rows.append(("transaction (uncorrected)", _cells(summary.transaction_uncorrected)))
+    if summary.schedule_lag is not None:
+        rows.append(("schedule lag", _cells(summary.schedule_lag)))
     rows += [(_label(f"timer {name}"), _cells(metric)) for name, metric in summary.timers.items()]
     name_width = max(len(name) for name, _ in rows)
     widths = [
@@ -109,6 +117,32 @@ def render_delivery(rows: tuple[DeliveryRow, ...]) -> str:
     return "\n".join(lines)
 
 
+def render_pacing(pacing: Pacing) -> str:
+    """The open model's figures: what was scheduled, started late, dropped."""
+    return (
+        f"pacing: {pacing.scheduled} transactions scheduled, {pacing.late} started more than"
+        f" {LATE_AFTER * 1000:g} ms late, {pacing.dropped} dropped (too late to start);"
+        " transaction times count from when each was due"
+    )
+
+
+def render_loop_lag(lag: LoopLagSummary) -> list[str]:
+    """How late the turrets' loops were, and what that means for the figures above."""
+    overall = lag.overall
+    lines = [f"loop lag: p99 {_ms(overall.p99_ms)} ms, max {_ms(overall.max_ms)} ms"]
+    if len(lag.turrets) > 1:
+        lines += [
+            f"  {name}: p99 {_ms(figures.p99_ms)} ms, max {_ms(figures.max_ms)} ms"
+            for name, figures in lag.turrets.items()
+        ]
+    if overall.p99_ms >= LOOP_LAG_HIGH_MS:
+        lines.append(
+            f"the load generator was saturated: latencies below about {overall.p99_ms:.0f} ms"
+            " are not trustworthy"
+        )
+    return lines
+
+
 def render_canons(canons: CanonSummary) -> str:
     """Canons spawned, those that never completed a transaction, those killed at the stop."""
     line = (
@@ -134,6 +168,7 @@ def render_summary(
     canons: int | None,
     canon_summary: CanonSummary | None = None,
     delivery: tuple[DeliveryRow, ...] = (),
+    pacing: Pacing | None = None,
 ) -> str:
     """The whole block printed at the end of a test (ends with a newline)."""
     canon_text = "? canons" if canons is None else plural(canons, "canon")
@@ -143,6 +178,12 @@ def render_summary(
         f"{plural(turrets, 'turret')}, {canon_text}; times in ms",
         render_table(summary),
     ]
+    if pacing is not None:
+        parts.append("")
+        parts.append(render_pacing(pacing))
+    if summary.loop_lag is not None:
+        parts.append("")
+        parts += render_loop_lag(summary.loop_lag)
     if canon_summary is not None and canon_summary.reporting:
         parts.append("")
         parts.append(render_canons(canon_summary))

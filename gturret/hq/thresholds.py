@@ -7,9 +7,12 @@ Grammar (spaces allowed around the operator)::
     METRIC  p50 p90 p95 p99 p99.9 min mean max   UNIT ms or s (required)
             error_rate                           UNIT % (optional; always percent)
             tx_per_s                             UNIT /s (optional)
+            loop_lag_p99 loop_lag_max            UNIT ms or s (required; no timer:)
     OP      <  <=  >  >=
 
-Without ``timer:NAME:`` a threshold applies to the transaction (``scriptrun_time``).
+Without ``timer:NAME:`` a threshold applies to the transaction (``scriptrun_time``,
+in a paced run counted from when each transaction was due). ``loop_lag_*`` judge
+how late the turrets' loops woke up over the whole test (all turrets together).
 Why it exists: the CLI must refuse a bad expression before the test (exit 2) and
 judge a good one after it (exit 1 on failure). It must never read sockets or print:
 it returns verdicts and the caller shows them.
@@ -40,6 +43,7 @@ _TIME_METRICS = {
     "max": "max_ms",
 }
 _OTHER_METRICS = {"error_rate": "error_rate_pct", "tx_per_s": "tx_per_s"}
+_LOOP_LAG_METRICS = {"loop_lag_p99": "p99_ms", "loop_lag_max": "max_ms"}
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -53,7 +57,7 @@ _PATTERN = re.compile(
     r"(?P<number>\d+(?:\.\d*)?|\.\d+)\s*"
     r"(?P<unit>ms|s|%|/s)?"
 )
-_KNOWN = ", ".join([*_TIME_METRICS, *_OTHER_METRICS])
+_KNOWN = ", ".join([*_TIME_METRICS, *_OTHER_METRICS, *_LOOP_LAG_METRICS])
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +72,7 @@ class Threshold:
 
     @property
     def unit(self) -> str:
-        if self.metric in _TIME_METRICS:
+        if self.metric in _TIME_METRICS or self.metric in _LOOP_LAG_METRICS:
             return "ms"
         return "%" if self.metric == "error_rate" else "tx/s"
 
@@ -94,7 +98,9 @@ def parse_threshold(text: str) -> Threshold:
         )
     metric, unit = match["metric"], match["unit"]
     limit = float(match["number"])
-    if metric in _TIME_METRICS:
+    if metric in _LOOP_LAG_METRICS and match["timer"] is not None:
+        raise ThresholdError(f"threshold {text!r}: {metric} is the turrets', not a timer's")
+    if metric in _TIME_METRICS or metric in _LOOP_LAG_METRICS:
         if unit not in ("ms", "s"):
             raise ThresholdError(f"threshold {text!r}: give {metric} a unit, ms or s")
         limit = limit * 1000.0 if unit == "s" else limit
@@ -120,6 +126,8 @@ def parse_thresholds(texts: list[str] | tuple[str, ...]) -> tuple[Threshold, ...
 
 def evaluate(threshold: Threshold, summary: Summary) -> Verdict:
     """Judge one threshold; a metric with no data fails (nothing was proven)."""
+    if threshold.metric in _LOOP_LAG_METRICS:
+        return _evaluate_loop_lag(threshold, summary)
     target: MetricSummary | None
     if threshold.timer is None:
         target, label = summary.transaction, "transaction"
@@ -137,6 +145,17 @@ def evaluate(threshold: Threshold, summary: Summary) -> Verdict:
         f"(limit {threshold.op} {threshold.limit:g} {threshold.unit})"
     )
     return Verdict(threshold, passed, float(actual), detail)
+
+
+def _evaluate_loop_lag(threshold: Threshold, summary: Summary) -> Verdict:
+    lag = summary.loop_lag
+    if lag is None:
+        return Verdict(threshold, False, None, "no turret reported its loop lag")
+    actual: float = getattr(lag.overall, _LOOP_LAG_METRICS[threshold.metric])
+    passed = _OPERATORS[threshold.op](actual, threshold.limit)
+    limit = f"{threshold.op} {threshold.limit:g} ms"
+    detail = f"turrets' {threshold.metric} = {actual:.3f} ms (limit {limit})"
+    return Verdict(threshold, passed, actual, detail)
 
 
 def evaluate_all(thresholds: tuple[Threshold, ...], summary: Summary) -> tuple[Verdict, ...]:

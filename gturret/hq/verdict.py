@@ -12,9 +12,12 @@ each named on its own line in the summary and in the JSON report:
    lost on the way); only turrets that send counters can be checked;
 4. canons starved: a turret started canons that never completed a transaction (the
    load generator, its connections or the target could not keep up);
-5. a transaction failed and no ``error_rate`` threshold on the transaction was
+5. the schedule was not kept (the open model): transactions were dropped because
+   no canon could start them within ``max_lateness`` of their scheduled time, so the
+   load the test asked for was not sent;
+6. a transaction failed and no ``error_rate`` threshold on the transaction was
    given (as Locust exits 1 on any failure; such a threshold replaces this rule);
-6. a threshold failed.
+7. a threshold failed.
 
 It must never compute statistics or print: it reads what was measured and says
 what it means.
@@ -26,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gturret.errors import ExitStatus
+from gturret.hq.messages import Pacing
 from gturret.hq.roster import DeliveryRow, TurretRecord
 from gturret.hq.stats import Summary
 from gturret.hq.thresholds import Verdict
@@ -52,6 +56,7 @@ def judge(
     turrets: Sequence[TurretRecord] = (),
     unsettled: Sequence[TurretRecord] = (),
     delivery: Sequence[DeliveryRow] = (),
+    pacing: Pacing | None = None,
     ended_at: float = 0.0,
 ) -> TestVerdict:
     """Apply every rule of the module docstring; ``ended_at`` is the session's clock."""
@@ -61,6 +66,11 @@ def judge(
     problems += _turret_problems(turrets, unsettled, ended_at)
     problems += [_lost(row) for row in delivery if row.lost]
     problems += _starved(turrets)
+    if pacing is not None and pacing.dropped:
+        problems.append(
+            f"the schedule was not kept: {pacing.dropped} of {pacing.scheduled} scheduled"
+            " transactions dropped, too late to start (raise canons, or lower the rate)"
+        )
     problems += _failed_transactions(summary, verdicts)
     failed = [verdict for verdict in verdicts if not verdict.passed]
     if failed:

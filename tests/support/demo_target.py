@@ -16,10 +16,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "example_scripts"
 
 
 @contextmanager
-def demo_target() -> Iterator[int]:
-    """Start the target; yield its port."""
+def demo_target(*args: str) -> Iterator[int]:
+    """Start the target (``args``: its options, e.g. a stall); yield its port."""
     server = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / "target.py"), "--port", "0"],
+        [sys.executable, str(EXAMPLES / "target.py"), "--port", "0", *args],
         stdout=subprocess.PIPE,
         text=True,
     )
