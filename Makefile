@@ -24,7 +24,7 @@ DEMO_PORT := 8089
 DEMO_ARGS ?= --run-time 10s --threshold "p95<250ms" --threshold "error_rate<1%" \
              --json out/summary.json --html out/report.html
 
-.PHONY: install test test-slow lint run browser peers bench clean
+.PHONY: install test test-system test-slow lint run browser peers bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 2; }
@@ -56,8 +56,12 @@ $(OCT_STAMP): tests/peers/oct_compat_shim.py
 
 peers: $(OCT_STAMP)
 
-test: install browser peers
+test: install
 	$(BIN)/python -m pytest -q -rs
+
+# The tests against real peers (the OCT HQ, oct-turrets, Chromium) and at scale.
+test-system: install browser peers
+	$(BIN)/python -m pytest -q -rs -m system
 
 run: install
 	@mkdir -p out

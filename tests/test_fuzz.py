@@ -25,7 +25,7 @@ from gturret.errors import WireError
 from tests.support.fake_hq import FakeHQ
 from tests.support.turret_process import write_turret
 
-FRAMES_PER_STATE = int(os.environ.get("GTURRET_FUZZ_FRAMES", "5000"))
+FRAMES_PER_STATE = int(os.environ.get("GTURRET_FUZZ_FRAMES", "3000"))
 SYNC_EVERY = 250
 
 SCRIPT = """

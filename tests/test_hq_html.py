@@ -57,6 +57,7 @@ def test_text_from_the_wire_is_escaped() -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
 
 
+@pytest.mark.system
 def test_the_charts_render_in_headless_chromium(report: Path) -> None:
     chromium = system_program("chromium", "make browser")
     screenshot = report.with_suffix(".png")

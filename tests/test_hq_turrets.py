@@ -124,6 +124,7 @@ def _run(
     return status, report, log_path.read_text(errors="replace")
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("fail", [False, True])
 def test_the_reference_turret_oct_turrets_0_2_8(tmp_path: Path, fail: bool) -> None:
     python = peer_program(OCT_VENV, "python")

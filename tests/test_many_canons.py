@@ -20,6 +20,8 @@ import pytest
 from tests.support.demo_target import demo_target
 from tests.support.turret_process import GTURRET, write_turret
 
+pytestmark = pytest.mark.system
+
 CANONS = 2000
 
 REQUESTS_CANON = """

@@ -19,6 +19,8 @@ from gturret import octcompat
 from tests.support.oct_hq import OctProject, OctRun
 from tests.support.peers import OCT_VENV, peer_program
 
+pytestmark = pytest.mark.system
+
 STATUS_IN_TEXT = """
     import time
     from oct_turrets.base import BaseTransaction
