@@ -25,6 +25,7 @@ import gevent
 from gevent.pool import Group
 from gevent.queue import Queue
 
+from gturret.aggregate import Interval
 from gturret.canon import describe, fire
 from gturret.outbox import Outbox
 from gturret.pacing import Schedule
@@ -79,8 +80,10 @@ class Battery:
         share: Share = WHOLE,
         schedule: Schedule | None = None,
         max_lateness: float = 1.0,
+        aggregate: bool = False,
     ) -> None:
-        """``schedule``: the open model, this process's share of it already taken."""
+        """``schedule``: the open model, this process's share of it already taken;
+        ``aggregate``: canons record into intervals rather than queue each result."""
         self.factory = factory
         self.config = config
         self.context = context
@@ -103,6 +106,7 @@ class Battery:
         self.scheduled = 0
         self.late_starts = 0
         self.dropped_starts = 0
+        self.interval: Interval | None = Interval(0.0) if aggregate else None
         self._group = Group()
         self._ramp: gevent.Greenlet | None = None
         self._pacer: gevent.Greenlet | None = None
@@ -136,6 +140,13 @@ class Battery:
         self._ramp = gevent.spawn(self._ramp_up)
         if self.schedule is not None:
             self._pacer = gevent.spawn(self._pace, self.schedule)
+
+    def close_interval(self) -> Interval | None:
+        """Hand over the interval recorded so far and begin the next (aggregate mode)."""
+        closed = self.interval
+        if closed is not None:
+            self.interval = Interval(perf_counter() - self.started_at)
+        return closed
 
     def _pace(self, schedule: Schedule) -> None:
         """Issue a ticket (its due time) for each arrival; drop those too late to start.

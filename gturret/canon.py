@@ -91,10 +91,21 @@ def fire(battery: Battery) -> None:
             timers, timer_error = clean_timers(getattr(transaction, "custom_timers", None))
             if timer_error:
                 error = f"{error}; {timer_error}" if error else timer_error
-            if tickets is None:
+            corrected = run_time if tickets is None else run_time + max(0.0, late)
+            # Looked up after run(): the interval may have been closed while it ran.
+            interval = battery.interval
+            if interval is not None:
+                interval.transaction.values.append(int(corrected * 1_000_000 + 0.5))
+                if error:
+                    interval.error(error)
+                if timers:
+                    interval.timers_of(timers, bool(error))
+                if tickets is not None:
+                    interval.paced(run_time, corrected - run_time, bool(error))
+            elif tickets is None:
                 put((now - t0, wall(), run_time, error, timers))
             else:
-                put((now - t0, wall(), run_time + max(0.0, late), error, timers, run_time))
+                put((now - t0, wall(), corrected, error, timers, run_time))
             if not completed:
                 completed = True
                 battery.completed += 1

@@ -175,11 +175,14 @@ class Link:
         try:
             while items:
                 item = items[0]
-                if isinstance(item, bytes):
-                    send(status_push, item, NOBLOCK)
-                else:
+                if isinstance(item, tuple):
                     send(push, encode(item), NOBLOCK)
                     sent += 1
+                elif isinstance(item, bytes):
+                    send(status_push, item, NOBLOCK)
+                else:
+                    send(push, item.frame, NOBLOCK)
+                    sent += item.count
                 items.popleft()
                 if not sent & 255 and perf_counter() > deadline:
                     break

@@ -16,13 +16,23 @@ from collections import deque
 from gturret.wire import ResultRecord
 
 
+class IntervalFrame:
+    """An encoded interval message and the transactions it accounts for."""
+
+    __slots__ = ("count", "frame")
+
+    def __init__(self, frame: bytes, count: int) -> None:
+        self.frame = frame
+        self.count = count
+
+
 class Outbox:
-    """Results (as records) and statuses (as encoded bytes), in the order they happened."""
+    """Results (as records, or intervals of them) and statuses (encoded bytes), in order."""
 
     __slots__ = ("dropped", "items", "limit", "produced", "sent")
 
     def __init__(self, limit: int) -> None:
-        self.items: deque[ResultRecord | bytes] = deque()
+        self.items: deque[ResultRecord | bytes | IntervalFrame] = deque()
         self.limit = limit
         self.produced = 0
         self.sent = 0
@@ -35,6 +45,14 @@ class Outbox:
             self.dropped += 1
             return
         self.items.append(record)
+
+    def put_interval(self, frame: bytes, count: int) -> None:
+        """Queue one interval's message (``count`` transactions), or count them dropped."""
+        self.produced += count
+        if len(self.items) >= self.limit:
+            self.dropped += count
+            return
+        self.items.append(IntervalFrame(frame, count))
 
     def put_status(self, frame: bytes) -> None:
         """Queue an encoded status message ahead of any results; never dropped."""

@@ -18,12 +18,14 @@ from __future__ import annotations
 import logging
 import os
 import resource
-from time import monotonic
+import time
+from time import monotonic, perf_counter
 from typing import Any
 
 import gevent
 
 from gturret import wire
+from gturret.aggregate import INTERVAL
 from gturret.battery import WHOLE, Battery, Share
 from gturret.config import TurretConfig
 from gturret.dispatch import StatusCounters, TurretFace
@@ -68,6 +70,7 @@ class Turret(TurretFace):
         self.battery: Battery | None = None
         self._counts_at_start = (0, 0, 0)
         self._last_frame_at = monotonic()
+        self._intervals: gevent.Greenlet | None = None
         self.loop_lag = LoopLag()
         self.watchdog = Watchdog(
             self.link.route.commands,
@@ -211,10 +214,13 @@ class Turret(TurretFace):
             self.share,
             schedule,
             self.config.max_lateness,
+            aggregate=wire.WANT_AGGREGATE in self.hq_wants,
         )
         self._counts_at_start = self._counts()
         self._last_frame_at = monotonic()
         self.battery.start()
+        if self.battery.interval is not None:
+            self._intervals = gevent.spawn(self._send_intervals)
         log.info(
             "open fire: %d canons over %gs%s",
             len(self.battery.mine),
@@ -256,9 +262,29 @@ class Turret(TurretFace):
         )
         return produced, sent, dropped
 
+    def _send_intervals(self) -> None:
+        """Aggregate mode: close and queue an interval every INTERVAL while running."""
+        while True:
+            gevent.sleep(INTERVAL)
+            self._queue_interval()
+
+    def _queue_interval(self) -> None:
+        assert self.battery is not None
+        interval = self.battery.close_interval()
+        if interval is None:
+            return
+        ended = perf_counter() - self.battery.started_at
+        frame = interval.encode(self.config.name, ended, time.time())
+        self.outbox.put_interval(frame, interval.count)
+
     def _cease_fire(self, grace: float, flush_timeout: float) -> None:
         assert self.battery is not None
         killed = self.battery.stop(grace)
+        if self._intervals is not None:
+            self._intervals.kill()
+            self._intervals = None
+        # The last, partial interval goes before the ready: nothing is lost at a stop.
+        self._queue_interval()
         delivered = self.link.flush(flush_timeout)
         phases = ", ".join(
             f"in {phase}: {killed.count}, the longest after {killed.longest_s:.1f}s"

@@ -22,10 +22,15 @@ STATUS_KEYS = ("turret", "status", "uuid", "rampup", "script", "cannons")
 
 #: Version of gturret's extensions to the OCT protocol (docs/protocol.md, "Handshake").
 PROTOCOL_VERSION = 1
-#: What an HQ may ask for in its ``status_request``: counters in every status, and
-#: the uncorrected time in each result of a paced run (docs/protocol.md).
+#: What an HQ may ask for in its ``status_request``: counters in every status, the
+#: uncorrected time in each result of a paced run (docs/protocol.md) ...
 WANT_COUNTERS = "counters"
 WANT_UNCORRECTED = "uncorrected"
+#: ... and aggregated results: one interval message a second instead of each result.
+WANT_AGGREGATE = "aggregate"
+#: The key that marks an interval message (``gturret.aggregate``): never in a status
+#: or a result.
+INTERVAL_KIND = "gturret_interval"
 #: Seconds after its scheduled time from which a paced start counts as late
 #: (the ``pacing_late`` counter of a status).
 LATE_AFTER = 0.010
@@ -170,7 +175,7 @@ def result_encoder(
     float printing of ``repr`` or ``ujson``), and JSON-encoding and the ``status``
     check run only on an error text or timers that are actually there.
     """
-    name = _json_text(turret_name).replace("%", "%%")
+    name = json_text(turret_name).replace("%", "%%")
     head = '{"turret_name":' + name + ',"elapsed":%.6f,"epoch":%.6f,"scriptrun_time":%.9f,'
     template = (head + '"error":%s,"custom_timers":%s}').encode()
     with_uncorrected = (head + '"error":%s,"custom_timers":%s,"' + UNCORRECTED + '":%.9f}').encode()
@@ -183,8 +188,8 @@ def result_encoder(
             record[0],
             record[1],
             record[2],
-            _json_text(error).encode() if error else no_error,
-            _json_text(timers).encode() if timers else no_timers,
+            json_text(error).encode() if error else no_error,
+            json_text(timers).encode() if timers else no_timers,
         )
         if uncorrected and len(record) == 6:
             return with_uncorrected % (*fields, record[5])
@@ -193,8 +198,12 @@ def result_encoder(
     return encode
 
 
-def _json_text(value: Any) -> str:
-    """JSON text of ``value`` in which the substring ``status`` never appears."""
+def json_text(value: Any) -> str:
+    """JSON text of ``value`` in which the substring ``status`` never appears.
+
+    For the reference HQ, which takes any message whose raw text contains ``status``
+    for a status (docs/protocol.md).
+    """
     text: str = ujson.dumps(value)
     return text.replace(_STATUS, _STATUS_ESCAPED) if _STATUS in text else text
 

@@ -181,6 +181,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
     assert set(document["messages"]) == {
         "results",
         "statuses",
+        "intervals",
         "unknown",
         "stray_results",
         "unnamed_results",

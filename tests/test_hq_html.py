@@ -153,6 +153,7 @@ def _document_with_error(error: str) -> dict[str, object]:
         "messages": {
             "results": 1,
             "statuses": 1,
+            "intervals": 0,
             "unknown": 0,
             "stray_results": 0,
             "unnamed_results": 0,

@@ -102,7 +102,8 @@ def test_lost_results_fail_the_run_and_say_where_they_went() -> None:
 
 # Through the real processes: gturret-hq and gturret turrets, nothing faked.
 
-# Leaves a file once 20 transactions ran in this process: the test then acts.
+# Leaves a file once 300 transactions (1.5 s at least, two canons) ran in this process: by then
+# the HQ has had an interval of aggregated results, and the test acts.
 NAP = """
     import itertools, os, time
     from gturret import Transaction as Base
@@ -112,7 +113,7 @@ NAP = """
     class Transaction(Base):
         def run(self):
             time.sleep(0.01)
-            if next(RUNS) == 20:
+            if next(RUNS) == 300:
                 open(f"ran-{os.getpid()}", "w").close()
 """
 
@@ -140,10 +141,10 @@ def verdict_of(hq: HQProcess) -> tuple[int, str, str]:
 
 
 def ran(folder: Path, pid: int) -> None:
-    """Wait until process ``pid`` has run 20 transactions (see NAP)."""
+    """Wait until process ``pid`` has run 300 transactions (see NAP)."""
     deadline = time.monotonic() + 30
     while not (folder / f"ran-{pid}").exists():
-        assert time.monotonic() < deadline, "the turret never ran 20 transactions"
+        assert time.monotonic() < deadline, "the turret never ran 300 transactions"
         time.sleep(0.02)
 
 
@@ -178,7 +179,9 @@ def test_a_turret_that_aborts_fails_the_run(spawn_turret, tmp_path):
 
 
 def test_results_the_hq_never_received_fail_the_run(spawn_turret, tmp_path):
-    hq = HQProcess("--run-time", "2s", "--threshold", "p95<1s", "--json", str(tmp_path / "r.json"))
+    # One message per result (--per-result), so a turret far faster than the HQ drops.
+    report = str(tmp_path / "r.json")
+    hq = HQProcess("--run-time", "2s", "--per-result", "--threshold", "p95<1s", "--json", report)
     config = write_turret(tmp_path, NOOP, hq.ports(), canons=1000, outbox_limit=1)
     spawn_turret(str(config))
     code, last, out = verdict_of(hq)

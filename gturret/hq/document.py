@@ -66,7 +66,8 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
         "limit": 100.0, "unit": "ms",  # ms, "%" (error_rate) or "tx/s"
         "passed": true, "actual": 23.1 | null, "detail": "transaction p95 = …"
       }],
-      "messages": {"results": 1234, "statuses": 40, "unknown": 0,
+      "messages": {"results": 1234,        # transactions, one by one or in intervals
+                   "statuses": 40, "intervals": 10, "unknown": 0,
                    "stray_results": 0,     # results read before the start (not counted)
                    "unnamed_results": 0,   # results without turret_name (oct-turrets 0.2.8)
                    "late_starts": 0},      # starts for turrets ready mid-run (--late-start)

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from gturret.errors import WireError
-from gturret.wire import RESULT_KEYS, UNCORRECTED, decode_message, is_result, is_status
+from gturret.wire import (
+    INTERVAL_KIND,
+    RESULT_KEYS,
+    UNCORRECTED,
+    decode_message,
+    is_result,
+    is_status,
+)
 
 _UNNAMED_RESULT_KEYS = frozenset(RESULT_KEYS) - {"turret_name"}
 _PACED_RESULT_KEYS = frozenset(RESULT_KEYS) | {UNCORRECTED}
@@ -111,13 +118,37 @@ class Result:
 
 
 @dataclass(frozen=True, slots=True)
+class SeriesData:
+    """One series of an interval: count, errors, exact min/max/sum (µs), histogram."""
+
+    count: int
+    errors: int
+    min_us: int
+    max_us: int
+    sum_us: int
+    histogram: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """An interval of aggregated results from one turret (``gturret.aggregate``)."""
+
+    turret_name: str
+    count: int
+    errors: int
+    error_texts: dict[str, int]
+    series: dict[str, SeriesData]
+    timers_dropped: int
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """A message that is neither; ``reason`` says why, for the log."""
 
     reason: str
 
 
-Message = Status | Result | Unknown
+Message = Status | Result | Interval | Unknown
 
 
 def classify(raw: bytes) -> Message:
@@ -128,6 +159,8 @@ def classify(raw: bytes) -> Message:
         return Unknown(str(exc))
     if is_status(message):
         return _status(message)
+    if message.get(INTERVAL_KIND) == 1:
+        return _interval(message)
     keys = frozenset(message)
     if is_result(message) or keys in (_UNNAMED_RESULT_KEYS, _PACED_RESULT_KEYS):
         return _result(message)
@@ -168,6 +201,51 @@ def _status(message: dict[str, Any]) -> Message:
         loop_lag=lag if isinstance(lag := message.get("loop_lag"), str) else None,
         speaks_gturret=isinstance(message.get("gturret"), int),
     )
+
+
+def _interval(message: dict[str, Any]) -> Message:
+    name = message.get("turret_name")
+    count, errors = _count(message.get("count")), _count(message.get("errors"))
+    texts, series_in = message.get("error_texts"), message.get("series")
+    if (
+        not isinstance(name, str)
+        or count is None
+        or errors is None
+        or not isinstance(texts, dict)
+        or not isinstance(series_in, dict)
+    ):
+        return Unknown("interval message without its turret_name, counts or series")
+    error_texts = {str(text): n for text, n in texts.items() if _count(n) is not None}
+    series = {}
+    for key, data in series_in.items():
+        parsed = _series(data)
+        if parsed is None:
+            return Unknown(f"interval message whose series {key!r} is malformed")
+        series[str(key)] = parsed
+    return Interval(
+        turret_name=name,
+        count=count,
+        errors=errors,
+        error_texts=error_texts,
+        series=series,
+        timers_dropped=_count(message.get("timers_dropped")) or 0,
+    )
+
+
+def _series(data: Any) -> SeriesData | None:
+    if not isinstance(data, dict):
+        return None
+    count, errors = _count(data.get("count")), _count(data.get("errors"))
+    if count is None or errors is None:
+        return None
+    if count == 0:
+        return SeriesData(0, errors, 0, 0, 0, None)
+    figures = [_count(data.get(key)) for key in ("min_us", "max_us", "sum_us")]
+    histogram = data.get("histogram")
+    if any(figure is None for figure in figures) or not isinstance(histogram, str):
+        return None
+    low, high, total = (figure or 0 for figure in figures)
+    return SeriesData(count, errors, low, high, total, histogram)
 
 
 def _pacing(message: dict[str, Any]) -> Pacing | None:

@@ -92,6 +92,7 @@ class HQOptions:
     drain_timeout: float = 10.0
     late_start: str = "direct"
     arrival_rate: float = 0.0
+    per_result: bool = False
     status_interval: float = 1.0
     progress: bool = True
     progress_interval: float = 5.0
@@ -293,6 +294,17 @@ OPTIONS = (
         "PATH",
         test=True,
         argtype=Path,
+    ),
+    Option(
+        "--per-result",
+        "per_result",
+        False,
+        "ask our turrets for every result, as the reference HQ gets them, rather than one"
+        " aggregated message a second (the default: exact percentiles at a fraction of"
+        " the cost)",
+        _same,
+        action="store_true",
+        test=True,
     ),
     Option(
         "--no-progress",

@@ -35,7 +35,7 @@ from typing import Any
 from gturret import wire
 from gturret.errors import HQError
 from gturret.hq.link import HQLink
-from gturret.hq.messages import Result, Status, classify
+from gturret.hq.messages import Interval, Result, Status, classify
 from gturret.hq.options import HQOptions, format_duration, plural
 from gturret.hq.progress import Progress, Snapshot
 from gturret.hq.roster import Roster, TurretRecord
@@ -51,8 +51,10 @@ LATE_RESULTS_S = 1.0
 #: Seconds without a status after which a turret counts as silent (warned about
 #: while the test runs; not waited for after the stop).
 SILENT_S = 5.0
-#: What every status_request asks of our turrets (the reference ones ignore it).
-STATUS_REQUEST = wire.status_request_msg(wire.WANT_COUNTERS, wire.WANT_UNCORRECTED)
+#: What every status_request asks of our turrets (the reference ones ignore it):
+#: with ``--per-result``, every result; by default one aggregated message a second.
+PER_RESULT = wire.status_request_msg(wire.WANT_COUNTERS, wire.WANT_UNCORRECTED)
+AGGREGATED = wire.status_request_msg(wire.WANT_COUNTERS, wire.WANT_UNCORRECTED, wire.WANT_AGGREGATE)
 #: A turret's loop lag (p99 of an interval, ms) from which the HQ warns while it runs.
 LOOP_LAG_WARN_MS = 10.0
 START_RETRY_S = 1.0
@@ -66,6 +68,7 @@ class MessageCounts:
 
     results: int = 0
     statuses: int = 0
+    intervals: int = 0
     unknown: int = 0
     stray_results: int = 0
     unnamed_results: int = 0
@@ -137,7 +140,7 @@ class Session:
             self._read(min(deadline, next_request) - now)
 
     def _request_statuses(self) -> None:
-        self._link.publish("status_request", STATUS_REQUEST)
+        self._link.publish("status_request", PER_RESULT if self._options.per_result else AGGREGATED)
 
     def _missing_turrets_message(self, wanted: int) -> str:
         seen = ", ".join(f"{r.name} ({r.uuid})" for r in self._roster.records()) or "none"
@@ -315,18 +318,23 @@ class Session:
                 self._file_loop_lag(record, message.loop_lag)
             if record is not None and self._running:
                 self._start_if_idle(record, now)
-        elif isinstance(message, Result):
+        elif isinstance(message, Result | Interval):
+            results = 1 if isinstance(message, Result) else message.count
             if self._t0 is None:
-                counts.stray_results += 1
-                if counts.stray_results == 1:
+                counts.stray_results += results
+                if counts.stray_results == results:
                     log.warning(
                         "results arrived before the start (a turret still busy "
                         "with an earlier test?); counted apart, not in the statistics"
                     )
                 return
-            counts.results += 1
-            counts.unnamed_results += message.turret_name is None
-            self._stats.record(message, now - self._t0)
+            counts.results += results
+            if isinstance(message, Result):
+                counts.unnamed_results += message.turret_name is None
+                self._stats.record(message, now - self._t0)
+            else:
+                counts.intervals += 1
+                self._stats.record_interval(message, now - self._t0)
         else:
             counts.unknown += 1
             if counts.unknown <= LOGGED_UNKNOWN:

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 
 from hdrh.histogram import HdrHistogram
 
-from gturret.hq.messages import Result
+from gturret.aggregate import SCHEDULE_LAG, TIMER_PREFIX, TRANSACTION
+from gturret.hq.messages import Interval, Result, SeriesData
 from gturret.looplag import lag_histogram
+from gturret.wire import UNCORRECTED
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ MAX_ERROR_KINDS = 1000
 ERROR_TEXT_LIMIT = 300
 TOP_ERRORS = 10
 OTHER_ERRORS = "(other errors)"
+_NO_SERIES = SeriesData(0, 0, 0, 0, 0, None)
 
 
 def _histogram() -> HdrHistogram:
@@ -121,6 +124,19 @@ class LatencyRecorder:
         self._max_s = 0.0
         self._histogram = _histogram()
 
+    def merge(self, series: SeriesData) -> None:
+        """Add one interval's series (``gturret.aggregate``): exact counts, min, max and
+        sum, and its histogram, which has this recorder's layout."""
+        if not series.count or series.histogram is None:
+            self.errors += series.errors
+            return
+        self.count += series.count
+        self.errors += series.errors
+        self._total_s += series.sum_us / 1_000_000
+        self._min_s = min(self._min_s, series.min_us / 1_000_000)
+        self._max_s = max(self._max_s, series.max_us / 1_000_000)
+        self._histogram.decode_and_add(series.histogram)
+
     def record(self, seconds: float, error: bool) -> None:
         self.count += 1
         self.errors += error
@@ -191,6 +207,17 @@ class SeriesRecorder:
         self._histogram.record_value(min(round(seconds * 1_000_000), HIGHEST_US))
         if uncorrected is not None:
             self._uncorrected.record_value(min(round(uncorrected * 1_000_000), HIGHEST_US))
+
+    def record_interval(self, at_s: float, interval: Interval) -> None:
+        """An interval that arrived ``at_s`` seconds after the start: counted in the
+        second it arrives in, as results are."""
+        self._close_before(int(at_s))
+        self._tx += interval.count
+        self._errors += interval.errors
+        for key, histogram in ((TRANSACTION, self._histogram), (UNCORRECTED, self._uncorrected)):
+            series = interval.series.get(key)
+            if series is not None and series.histogram is not None:
+                histogram.decode_and_add(series.histogram)
 
     def advance(self, at_s: float, canons_active: int | None) -> None:
         """Close the seconds before ``at_s``; ``canons_active`` is the latest sample."""
@@ -263,6 +290,31 @@ class Stats:
                 recorder = self.timers[name] = LatencyRecorder(name)
             recorder.record(seconds, failed)
 
+    def record_interval(self, interval: Interval, at_s: float) -> None:
+        """Count one turret's interval of aggregated results, exactly as its results
+        one by one would have been (to histogram precision)."""
+        series = interval.series
+        self.transaction.merge(series.get(TRANSACTION) or _NO_SERIES)
+        if UNCORRECTED in series:
+            self.uncorrected.merge(series[UNCORRECTED])
+            self.schedule_lag.merge(series.get(SCHEDULE_LAG) or _NO_SERIES)
+        self.series.record_interval(at_s, interval)
+        self._by_turret[interval.turret_name] += interval.count
+        for text, count in interval.error_texts.items():
+            self._count_error(text, count)
+        self.timers_dropped += interval.timers_dropped
+        for key, data in series.items():
+            if not key.startswith(TIMER_PREFIX):
+                continue
+            name = key[len(TIMER_PREFIX) :]
+            recorder = self.timers.get(name)
+            if recorder is None:
+                if len(self.timers) >= MAX_TIMERS:
+                    self.timers_dropped += data.count
+                    continue
+                recorder = self.timers[name] = LatencyRecorder(name)
+            recorder.merge(data)
+
     def record_loop_lag(self, turret: str, encoded: str) -> float | None:
         """Add a turret's loop-lag histogram of one interval; that interval's p99 in ms
         (None if the encoding cannot be read)."""
@@ -281,11 +333,11 @@ class Stats:
         """Results received so far, by turret name."""
         return dict(self._by_turret)
 
-    def _count_error(self, error: str) -> None:
+    def _count_error(self, error: str, count: int = 1) -> None:
         text = error if len(error) <= ERROR_TEXT_LIMIT else error[:ERROR_TEXT_LIMIT] + "…"
         if text not in self._errors and len(self._errors) >= MAX_ERROR_KINDS:
             text = OTHER_ERRORS
-        self._errors[text] += 1
+        self._errors[text] += count
 
     def summarize(self, duration_s: float) -> Summary:
         """Freeze everything into a Summary; ``duration_s`` is start → stop."""
