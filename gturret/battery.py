@@ -14,6 +14,7 @@ canons exactly as one turret would. This module must never talk to sockets.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -81,9 +82,12 @@ class Battery:
         schedule: Schedule | None = None,
         max_lateness: float = 1.0,
         aggregate: bool = False,
+        ramp_phase: float = 0.0,
     ) -> None:
         """``schedule``: the open model, this process's share of it already taken;
-        ``aggregate``: canons record into intervals rather than queue each result."""
+        ``aggregate``: canons record into intervals rather than queue each result;
+        ``ramp_phase``: canon *i* starts at ``(i + ramp_phase) * rampup / canons``, so
+        the canons of the turrets of a fleet interleave on one rampup."""
         self.factory = factory
         self.config = config
         self.context = context
@@ -91,6 +95,7 @@ class Battery:
         self.drain = drain
         self.canons = canons
         self.rampup = rampup
+        self.ramp_phase = ramp_phase
         self.mine = share.of(canons)
         self.firing = False
         self.started_at = 0.0
@@ -132,10 +137,11 @@ class Battery:
         """True if ``greenlet`` is one of this battery's canons (safe from another thread)."""
         return greenlet in self._group.greenlets
 
-    def start(self) -> None:
-        """Open fire: the rampup greenlet spawns the canons on schedule (and, in the
-        open model, the pacer hands them due transactions)."""
-        self.started_at = perf_counter()
+    def start(self, at: float | None = None) -> None:
+        """Open fire at ``at`` (``perf_counter`` time; now if None, and at once if it is
+        past): the rampup greenlet spawns the canons on schedule (and, in the open
+        model, the pacer hands them due transactions)."""
+        self.started_at = perf_counter() if at is None else at
         self.firing = True
         self._ramp = gevent.spawn(self._ramp_up)
         if self.schedule is not None:
@@ -170,18 +176,27 @@ class Battery:
 
     def _ramp_up(self) -> None:
         step = self.rampup / self.canons
+        phase = self.ramp_phase
         mine = self.mine
         spawn = self._group.spawn
+        if step == 0:
+            self._wait_until(0.0)
         while self.spawned < len(mine) and self.firing:
             since = perf_counter() - self.started_at
-            due = self.canons if step == 0 else min(self.canons, int(since / step) + 1)
+            due = (
+                self.canons if step == 0 else min(self.canons, math.floor(since / step - phase) + 1)
+            )
             while self.spawned < len(mine) and mine[self.spawned] < due:
                 spawn(fire, self)
                 self.spawned += 1
             if self.spawned < len(mine):
-                next_at = mine[self.spawned] * step
-                wait = next_at - (perf_counter() - self.started_at)
-                gevent.sleep(max(RAMP_MIN_WAIT, wait))
+                self._wait_until((mine[self.spawned] + phase) * step)
+
+    def _wait_until(self, offset: float) -> None:
+        """Sleep until ``offset`` seconds after the start (never a bare ``sleep(0)``)."""
+        wait = offset - (perf_counter() - self.started_at)
+        if wait > 0 or offset > 0:
+            gevent.sleep(max(RAMP_MIN_WAIT, wait))
 
     def stop(self, grace: float) -> int:
         """Cease fire; canons still busy after ``grace`` seconds are killed. Returns how many."""

@@ -47,6 +47,9 @@ KILL_GRACE = 0.3
 KILL_FLUSH_TIMEOUT = 1.0
 #: At stop, seconds to deliver what is queued before reporting ready anyway.
 STOP_FLUSH_TIMEOUT = 5.0
+#: Seconds between the fleet's start time and this machine's clock beyond which the
+#: clocks are taken to disagree, and the turret starts when the order comes.
+MAX_START_SKEW = 10.0
 
 
 class Turret(TurretFace):
@@ -200,9 +203,11 @@ class Turret(TurretFace):
         if self.state is not State.READY:
             log.info("start while %s: ignored", self.state.value)
             return
-        schedule = _schedule_for(self.config, msg)
+        order = wire.decode_start(msg)
+        schedule = _schedule_for(self.config, order)
         if schedule is not None:
             schedule = schedule.share(self.share.index, self.share.count)
+        rampup = self.config.rampup if order.rampup is None else order.rampup
         self.battery = Battery(
             self.factory,
             self.config.raw,
@@ -210,21 +215,22 @@ class Turret(TurretFace):
             self.outbox,
             self.link.drain,
             self.config.canons,
-            self.config.rampup,
+            rampup,
             self.share,
             schedule,
             self.config.max_lateness,
             aggregate=wire.WANT_AGGREGATE in self.hq_wants,
+            ramp_phase=order.ramp_phase,
         )
         self._counts_at_start = self._counts()
         self._last_frame_at = monotonic()
-        self.battery.start()
+        self.battery.start(perf_counter() + _start_delay(order.start_at))
         if self.battery.interval is not None:
-            self._intervals = gevent.spawn(self._send_intervals)
+            self._intervals = gevent.spawn(self._send_intervals, self.battery.started_at)
         log.info(
             "open fire: %d canons over %gs%s",
             len(self.battery.mine),
-            self.config.rampup,
+            rampup,
             "" if schedule is None else f", {schedule.rate:g} transactions/s ({schedule.arrival})",
         )
         self.set_state(State.RUNNING)
@@ -262,10 +268,13 @@ class Turret(TurretFace):
         )
         return produced, sent, dropped
 
-    def _send_intervals(self) -> None:
-        """Aggregate mode: close and queue an interval every INTERVAL while running."""
+    def _send_intervals(self, started_at: float) -> None:
+        """Aggregate mode: close and queue an interval every INTERVAL from the start
+        (a fleet started together closes its intervals together)."""
+        closes = 0
         while True:
-            gevent.sleep(INTERVAL)
+            closes += 1
+            gevent.sleep(max(0.0, started_at + closes * INTERVAL - perf_counter()))
             self._queue_interval()
 
     def _queue_interval(self) -> None:
@@ -302,18 +311,36 @@ class Turret(TurretFace):
             )
 
 
-def _schedule_for(config: TurretConfig, msg: Any) -> Schedule | None:
+def _schedule_for(config: TurretConfig, order: wire.StartOrder) -> Schedule | None:
     """The open model's schedule: the config's, or the rate an HQ of ours sent with start.
 
-    ``{"gturret": 1, "arrival_rate": R}`` in the start order replaces the config's
-    rate (and its stages) with a constant R; the reference HQ sends a plain string.
+    A rate in the start order (this turret's share of ``--arrival-rate``) replaces the
+    config's rate and its stages with a constant one; 0 runs the closed model.
     """
-    if isinstance(msg, dict) and isinstance(msg.get("gturret"), int):
-        rate = msg.get("arrival_rate")
-        if isinstance(rate, int | float) and not isinstance(rate, bool) and rate >= 0:
-            arrival = config.schedule.arrival if config.schedule else "constant"
-            return Schedule(float(rate), (), arrival) if rate > 0 else None
-    return config.schedule
+    if order.arrival_rate is None:
+        return config.schedule
+    arrival = config.schedule.arrival if config.schedule else "constant"
+    return Schedule(order.arrival_rate, (), arrival) if order.arrival_rate > 0 else None
+
+
+def _start_delay(start_at: float | None) -> float:
+    """Seconds until the fleet's start time (negative: already past), or 0 without one.
+
+    A start time further than ``MAX_START_SKEW`` away from this machine's clock says
+    the clocks disagree (no NTP?): the turret then starts at once, and says so.
+    """
+    if start_at is None:
+        return 0.0
+    delay = start_at - time.time()
+    if abs(delay) > MAX_START_SKEW:
+        log.warning(
+            "the fleet's start time is %.1fs %s this machine's clock: starting now"
+            " (are the clocks of the HQ and the turrets in sync?)",
+            abs(delay),
+            "ahead of" if delay > 0 else "behind",
+        )
+        return 0.0
+    return delay
 
 
 def _resident_bytes() -> int:

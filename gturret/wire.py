@@ -94,6 +94,66 @@ def status_request_msg(*wants: str) -> dict[str, Any]:
     return {"gturret": PROTOCOL_VERSION, "want": list(wants)}
 
 
+@dataclass(frozen=True, slots=True)
+class StartOrder:
+    """What a ``start`` from an HQ of ours may add to the plain order.
+
+    ``start_at``: the wall-clock time (epoch seconds) the whole fleet starts at, so
+    rampups line up across machines; ``rampup``: the fleet's rampup, which every
+    turret spreads its own canons over; ``ramp_phase``: where in one rampup step this
+    turret's canons fall (in [0, 1)), so the fleet's canons interleave;
+    ``arrival_rate``: this turret's share of the fleet's rate. Each is None (or 0.0)
+    when absent, which is all the reference HQ's ``"open fire"`` ever gives.
+    """
+
+    start_at: float | None = None
+    rampup: float | None = None
+    ramp_phase: float = 0.0
+    arrival_rate: float | None = None
+
+
+def start_order_msg(order: StartOrder) -> dict[str, Any]:
+    """The ``msg`` of a start order with gturret's additions (only those given)."""
+    msg: dict[str, Any] = {"gturret": PROTOCOL_VERSION}
+    if order.start_at is not None:
+        msg["start_at"] = round(order.start_at, 6)
+    if order.rampup is not None:
+        msg["rampup"] = order.rampup
+    if order.ramp_phase:
+        msg["ramp_phase"] = order.ramp_phase
+    if order.arrival_rate is not None:
+        msg["arrival_rate"] = order.arrival_rate
+    return msg
+
+
+def decode_start(msg: Any) -> StartOrder:
+    """Read a start's ``msg``: the additions that are well formed, the rest ignored.
+
+    A running turret must never fail on a start it cannot read in full, so a field
+    of the wrong type or out of range counts as absent.
+    """
+    if not isinstance(msg, dict) or not isinstance(msg.get("gturret"), int):
+        return StartOrder()
+    start_at = _number(msg.get("start_at"), low=0.0)
+    rampup = _number(msg.get("rampup"), low=0.0)
+    phase = _number(msg.get("ramp_phase"), low=0.0)
+    rate = _number(msg.get("arrival_rate"), low=0.0)
+    return StartOrder(
+        start_at=start_at,
+        rampup=rampup,
+        ramp_phase=phase if phase is not None and phase < 1.0 else 0.0,
+        arrival_rate=rate,
+    )
+
+
+def _number(value: Any, *, low: float) -> float | None:
+    """``value`` as a finite float >= ``low``, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if low <= number < float("inf") else None
+
+
 def hq_wants(msg: Any) -> frozenset[str]:
     """What a ``status_request``'s ``msg`` asks for beyond the six status keys.
 

@@ -119,3 +119,27 @@ def test_result_times_keep_microseconds_and_any_turret_name():
     assert message["elapsed"] == pytest.approx(12.345679, abs=1e-6)
     assert message["epoch"] == pytest.approx(1795807520.034762, abs=1e-6)
     assert message["scriptrun_time"] == pytest.approx(1.23e-7, abs=1e-9)
+
+
+def test_a_start_order_round_trips_and_a_plain_one_adds_nothing():
+    order = wire.StartOrder(
+        start_at=1_800_000_000.25, rampup=3.0, ramp_phase=0.5, arrival_rate=12.5
+    )
+    assert wire.decode_start(wire.start_order_msg(order)) == order
+    assert wire.start_order_msg(wire.StartOrder()) == {"gturret": wire.PROTOCOL_VERSION}
+    assert wire.decode_start("open fire") == wire.StartOrder()
+    assert wire.decode_start(None) == wire.StartOrder()
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [
+        {"start_at": 5.0},
+        {"gturret": "1", "start_at": 5.0},
+        {"gturret": 1, "start_at": "soon", "rampup": -1, "ramp_phase": 1.0, "arrival_rate": True},
+        {"gturret": 1, "start_at": float("nan"), "rampup": float("inf"), "ramp_phase": -0.1},
+        {"gturret": 1, "start_at": [1], "rampup": {"s": 2}, "arrival_rate": None},
+    ],
+)
+def test_a_malformed_start_order_counts_as_a_plain_start(msg):
+    assert wire.decode_start(msg) == wire.StartOrder()

@@ -57,6 +57,9 @@ PER_RESULT = wire.status_request_msg(wire.WANT_COUNTERS, wire.WANT_UNCORRECTED)
 AGGREGATED = wire.status_request_msg(wire.WANT_COUNTERS, wire.WANT_UNCORRECTED, wire.WANT_AGGREGATE)
 #: A turret's loop lag (p99 of an interval, ms) from which the HQ warns while it runs.
 LOOP_LAG_WARN_MS = 10.0
+#: Seconds from the start orders to the start time of a fleet of our turrets: time
+#: for every order to arrive, so all rampups begin together.
+START_LEAD_S = 0.25
 START_RETRY_S = 1.0
 MAX_STARTS = 5
 LOGGED_UNKNOWN = 5
@@ -153,24 +156,53 @@ class Session:
 
     def _start(self) -> None:
         self._link.publish("set_transaction_context", self._options.context)
-        plain = self._roster.records()
-        if self._options.arrival_rate:
-            plain = self._start_paced(self._options.arrival_rate)
-        if plain:
-            self._link.publish("start", "open fire")
+        records = self._roster.records()
+        lead = 0.0
+        if records and all(record.speaks_gturret for record in records):
+            lead = START_LEAD_S
+            self._start_together(records, time.time() + lead)
+        else:
+            plain = records
+            if self._options.arrival_rate:
+                plain = self._start_paced(self._options.arrival_rate)
+            if plain:
+                self._link.publish("start", "open fire")
         if self._on_start is not None:
             self._on_start()
-        self._t0 = self._clock()
+        self._t0 = self._clock() + lead
         self._running = True
-        self.outcome.started_at = time.time()
-        for record in self._roster.records():
+        self.outcome.started_at = time.time() + lead
+        for record in records:
             record.starts_sent, record.last_start_at = 1, self._t0
         log.info(
-            "started %s (%s canons); collecting for %s",
+            "started %s (%s canons)%s; collecting for %s",
             plural(len(self._roster), "turret"),
             self._roster.canons_total() or "?",
+            f" together in {lead:g}s" if lead else "",
             format_duration(self._options.run_time),
         )
+
+    def _start_together(self, records: list[TurretRecord], start_at: float) -> None:
+        """Start a fleet of our turrets at one time, on one rampup, with their canons
+        interleaved and each its share of ``--arrival-rate`` (by its share of canons)."""
+        shares = self._roster.canon_shares(records)
+        rampup = max((record.rampup or 0.0 for record in records), default=0.0)
+        rate = self._options.arrival_rate
+        for position, record in enumerate(records):
+            order = wire.StartOrder(
+                start_at=start_at,
+                rampup=rampup,
+                ramp_phase=position / len(records),
+                arrival_rate=rate * shares[record.uuid] if rate else None,
+            )
+            self._link.publish("start", wire.start_order_msg(order), record.uuid)
+            if rate:
+                log.info(
+                    "turret %s (%s): %g transactions/s",
+                    record.name,
+                    record.uuid,
+                    rate * shares[record.uuid],
+                )
 
     def _start_paced(self, rate: float) -> list[TurretRecord]:
         """Give each turret of ours its share of ``rate`` (by its share of the canons)
@@ -180,17 +212,15 @@ class Session:
         shares = self._roster.canon_shares(ours)
         for record in ours:
             share = rate * shares[record.uuid]
-            self._link.publish(
-                "start", {"gturret": wire.PROTOCOL_VERSION, "arrival_rate": share}, record.uuid
-            )
+            order = wire.StartOrder(arrival_rate=share)
+            self._link.publish("start", wire.start_order_msg(order), record.uuid)
             log.info("turret %s (%s): %g transactions/s", record.name, record.uuid, share)
         plain = [record for record in records if not record.speaks_gturret]
-        if plain:
-            log.warning(
-                "%d turrets do not speak gturret's extensions and start with their own"
-                " configs, not a share of --arrival-rate",
-                len(plain),
-            )
+        log.warning(
+            "%d turrets do not speak gturret's extensions and start with their own"
+            " configs, not a share of --arrival-rate",
+            len(plain),
+        )
         return plain
 
     def _collect(self) -> None:
@@ -283,7 +313,7 @@ class Session:
 
     def _sample(self, now: float) -> float:
         """Close the past seconds of the series with the active canons; returns elapsed."""
-        elapsed = now - (self._t0 if self._t0 is not None else now)
+        elapsed = max(0.0, now - (self._t0 if self._t0 is not None else now))
         self._stats.series.advance(elapsed, self._roster.canons_active())
         return elapsed
 
@@ -331,10 +361,10 @@ class Session:
             counts.results += results
             if isinstance(message, Result):
                 counts.unnamed_results += message.turret_name is None
-                self._stats.record(message, now - self._t0)
+                self._stats.record(message, max(0.0, now - self._t0))
             else:
                 counts.intervals += 1
-                self._stats.record_interval(message, now - self._t0)
+                self._stats.record_interval(message, max(0.0, now - self._t0))
         else:
             counts.unknown += 1
             if counts.unknown <= LOGGED_UNKNOWN:

@@ -1,0 +1,124 @@
+"""A fleet of our turrets starts together: one start time, one rampup, interleaved.
+
+Three real turret processes with different rampups in their configs (3 s, 0 s and
+1 s, four canons each) meet our HQ. The HQ sends each a direct start order with one
+start time, the fleet's rampup (the longest, 3 s) and its place in a rampup step, so
+the twelve canons start as one 12-canon turret with a 3 s rampup would: one every
+0.25 s, the turrets taking turns. Without the shared order the 0 s turret would start
+its four canons at once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gturret.hq.options import HQOptions
+from gturret.hq.run import run_hq
+
+RAMPUPS = (3, 0, 1)
+CANONS = 4
+FLEET_RAMPUP = max(RAMPUPS)
+
+SCRIPT = """\
+import os
+import time
+
+from gturret import Transaction as Base
+
+
+class Transaction(Base):
+    born = False
+
+    def run(self):
+        if not self.born:
+            self.born = True
+            fd = os.open(os.environ["BORN_FILE"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            os.write(fd, f"{os.getpid()} {time.time():.6f}\\n".encode())
+            os.close(fd)
+        time.sleep(0.05)
+"""
+
+
+def _run_fleet(tmp_path: Path, **options: Any) -> tuple[int, list[tuple[int, float]], str]:
+    (tmp_path / "v_user.py").write_text(SCRIPT)
+    born = tmp_path / "born"
+    processes: list[subprocess.Popen[bytes]] = []
+    logs = [tmp_path / f"turret-{i}.log" for i in range(len(RAMPUPS))]
+
+    def on_bound(pub: int, rc: int) -> None:
+        for i, rampup in enumerate(RAMPUPS):
+            config = {
+                "name": f"t{i}",
+                "canons": CANONS,
+                "rampup": rampup,
+                "script": "v_user.py",
+                "hq_address": "127.0.0.1",
+                "hq_publisher": pub,
+                "hq_rc": rc,
+            }
+            path = tmp_path / f"config-{i}.json"
+            path.write_text(json.dumps(config))
+            with logs[i].open("wb") as log:
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "gturret", str(path)],
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env={**os.environ, "BORN_FILE": str(born)},
+                        cwd=tmp_path,
+                    )
+                )
+
+    settings: dict[str, Any] = {
+        "pub_port": 0,
+        "rc_port": 0,
+        "turrets": len(RAMPUPS),
+        "run_time": FLEET_RAMPUP + 1.0,
+        "wait_timeout": 30.0,
+        "drain_timeout": 15.0,
+        "status_interval": 0.25,
+        "json_path": tmp_path / "report.json",
+        "out": io.StringIO(),
+    }
+    settings.update(options)
+    try:
+        status = run_hq(HQOptions(**settings), on_bound=on_bound)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=15)
+    starts = []
+    for line in born.read_text().splitlines():
+        pid, at = line.split()
+        starts.append((int(pid), float(at)))
+    return (
+        status,
+        sorted(starts, key=lambda start: start[1]),
+        "\n".join(log.read_text(errors="replace") for log in logs),
+    )
+
+
+def test_a_fleet_of_our_turrets_ramps_up_as_one_turret(tmp_path: Path) -> None:
+    status, starts, log = _run_fleet(tmp_path)
+    assert status == 0, log
+    assert len(starts) == CANONS * len(RAMPUPS), log
+    step = FLEET_RAMPUP / (CANONS * len(RAMPUPS))
+    first = starts[0][1]
+    offsets = [round(at - first, 3) for _, at in starts]
+    for k, offset in enumerate(offsets):
+        assert abs(offset - k * step) < step * 0.45, offsets
+    pids = [pid for pid, _ in starts]
+    assert len(set(pids[:3])) == 3 and pids == pids[:3] * CANONS, pids
+    report = json.loads((tmp_path / "report.json").read_text())
+    started_at = datetime.fromisoformat(
+        report["test"]["started_at"].replace("Z", "+00:00")
+    ).timestamp()
+    assert abs(first - started_at) < step * 0.45, (first, started_at)
