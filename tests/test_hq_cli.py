@@ -151,6 +151,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "script",
         "rampup",
         "joined_late",
+        "found_running",
         "starts_sent",
         "results_produced",
         "results_sent",

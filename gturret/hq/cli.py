@@ -26,10 +26,11 @@ tx_per_s>=50, timer:login:p95<200ms, loop_lag_p99<20ms. METRIC: p50 p90 p95 p99
 p99.9 min mean max (unit ms or s), error_rate (%), tx_per_s, loop_lag_p99
 loop_lag_max (the turrets' loops; ms or s). OP: < <= > >=.
 
-exit status: 0 passed; 1 failed: no transaction recorded, a turret killed, aborted
-or not ready again after the stop, results lost, a failed transaction without an
-error_rate threshold, or a failed threshold (the summary names each); 2 bad
-arguments, a port that cannot be bound, turrets that never reported."""
+exit status: 0 passed; 1 failed: no transaction recorded, a turret killed, aborted,
+not ready again after the stop or already running before this HQ (restarted?),
+results lost, a failed transaction without an error_rate threshold, or a failed
+threshold (the summary names each); 2 bad arguments, a port that cannot be bound,
+turrets that never reported."""
 
 
 def build_parser() -> argparse.ArgumentParser:

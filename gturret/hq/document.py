@@ -26,6 +26,7 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
         "canons": 50 | null, "canons_active": 0 | null,       # as last reported
         "script": "v_user.py" | null, "rampup": 10 | null,
         "joined_late": false,                                  # first seen after start
+        "found_running": false,                      # running when first seen: restarted HQ?
         "starts_sent": 1,                                      # the start + late starts
         "results_produced": 1234 | null,   # the turret's own counts for this test, from
         "results_sent": 1234 | null,       # its last status; null when it sends none
@@ -118,6 +119,7 @@ def _turret(record: TurretRecord) -> dict[str, Any]:
         "script": record.script,
         "rampup": record.rampup,
         "joined_late": record.joined_late,
+        "found_running": record.found_running,
         "starts_sent": record.starts_sent,
         **{
             f"results_{key}": None if delivery is None else getattr(delivery, key)

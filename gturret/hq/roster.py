@@ -39,6 +39,9 @@ class TurretRecord:
     #: It answered our handshake (its statuses carry the protocol version).
     speaks_gturret: bool = False
     joined_late: bool = False
+    #: It was already running when it first reported, before our start: an earlier
+    #: HQ started it (this one restarted?), so what it sent before is not ours.
+    found_running: bool = False
     starts_sent: int = 0
     last_start_at: float | None = None
 
@@ -87,6 +90,7 @@ class Roster:
                 pacing=status.pacing,
                 speaks_gturret=status.speaks_gturret,
                 joined_late=started,
+                found_running=not started and status.state == State.RUNNING,
             )
             self._turrets[status.uuid] = record
             log.info(

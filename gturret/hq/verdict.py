@@ -6,7 +6,9 @@ each named on its own line in the summary and in the JSON report:
 
 1. no transaction was recorded;
 2. a turret was killed or aborted during the test, or did not come back to
-   ``ready`` after the stop (it died, hung, or lost its link);
+   ``ready`` after the stop (it died, hung, or lost its link), or was already
+   running when the HQ first heard from it (an earlier HQ started it: this run
+   holds only part of its test);
 3. results were lost: a turret says it produced more results than the HQ received
    from turrets of that name (those it dropped itself, its outbox full, and those
    lost on the way); only turrets that send counters can be checked;
@@ -98,6 +100,12 @@ def _turret_problems(
     unsettled_ids = {record.uuid for record in unsettled}
     for record in turrets:
         label = turret_label(record)
+        if record.found_running:
+            problems.append(
+                f"turret {label} was already running when this HQ first heard from it"
+                " (started by an earlier HQ, or this one restarted): what it did before"
+                " is not in this run"
+            )
         if record.state == State.KILLED:
             problems.append(f"turret {label} was killed during the test")
         elif record.state == State.ABORTED:
