@@ -34,6 +34,7 @@ from gturret.hq.options import (  # noqa: E402
     given_test_options,
     options_from_args,
 )
+from gturret.requirements import use_requirements  # noqa: E402
 from gturret.script import prepare_factory  # noqa: E402
 from gturret.startup import prepare_process  # noqa: E402
 from gturret.turret import Turret  # noqa: E402
@@ -44,7 +45,8 @@ log = logging.getLogger("gturret")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gturret",
-        description="A gevent OCT turret: connects to an HQ and runs canons on its orders.",
+        description="A gevent OCT turret: connects to an HQ and runs canons on its orders."
+        " `gturret pack CONFIG` builds a package for `--tar` on another machine.",
         epilog="Exit status: 0 killed, 1 turret error (aborted), 2 bad usage/config/script.",
     )
     parser.add_argument("config", nargs="?", help="turret config file (JSON)")
@@ -79,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["pack"]:
+        from gturret.pack import main as pack
+
+        return pack(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -110,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 config = load_config(args.config)
             options = options_from_args(args, TEST_OPTIONS, turrets=1, pub_port=0, rc_port=0)
+            use_requirements(config.requirements, config.source)
             prepare_process(config.canons)
             factory = prepare_factory(config)
         except UsageError as exc:

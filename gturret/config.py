@@ -88,6 +88,9 @@ SETTINGS = {
 
 #: Keys of the open model that are not numbers (see ``gturret.pacing``).
 ARRIVAL_KEYS = ("arrival", "arrival_stages")
+#: Keys of a package (``gturret pack``): the files next to the config that the
+#: script uses, and the Python requirements it needs (a list, or a file's path).
+PACKAGE_KEYS = ("files", "requirements")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,8 @@ class TurretConfig:
     hq_timeout: float
     max_lateness: float
     schedule: Schedule | None
+    files: tuple[Path, ...]
+    requirements: tuple[str, ...]
     source: Path
     raw: dict[str, Any]
 
@@ -170,9 +175,59 @@ def validate(raw: dict[str, Any], source: Path) -> TurretConfig:
         hq_timeout=settings["hq_timeout"],
         max_lateness=settings["max_lateness"],
         schedule=_schedule(raw, settings["arrival_rate"], source),
+        files=_files(raw, source),
+        requirements=_requirements(raw, source),
         source=source,
         raw=raw,
     )
+
+
+def _files(raw: dict[str, Any], source: Path) -> tuple[Path, ...]:
+    """The ``files`` the script uses: each a file or folder inside the config's folder."""
+    listed = raw.get("files", [])
+    if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
+        raise ConfigError(f"{source}: 'files' must be a list of paths, not {_json_type(listed)}")
+    return tuple(_inside(source, item, "files") for item in listed)
+
+
+def _requirements(raw: dict[str, Any], source: Path) -> tuple[str, ...]:
+    """The ``requirements``: a list of requirement lines, or a requirements file's path.
+
+    Only requirement lines (a name, extras, a version): pip options could point a
+    turret at another package index, so they are refused.
+    """
+    given = raw.get("requirements", [])
+    if isinstance(given, str):
+        path = _inside(source, given, "requirements")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{source}: 'requirements' file {given!r}: {exc}") from None
+        given = [line.split("#", 1)[0] for line in text.splitlines()]
+        given = [line for line in given if line.strip()]
+    if not isinstance(given, list) or not all(isinstance(item, str) for item in given):
+        raise ConfigError(
+            f"{source}: 'requirements' must be a list of requirement lines or a file's"
+            f" path, not {_json_type(given)}"
+        )
+    for line in given:
+        if not line.strip() or line.lstrip().startswith("-"):
+            raise ConfigError(
+                f"{source}: 'requirements' holds {line!r}: one requirement a line"
+                " (a name and a version), no pip options"
+            )
+    return tuple(line.strip() for line in given)
+
+
+def _inside(source: Path, relative: str, key: str) -> Path:
+    """``relative`` (a path in the config under ``key``) resolved in the config's folder."""
+    folder = source.parent.resolve()
+    path = (folder / relative).resolve()
+    if not path.is_relative_to(folder) or path == folder:
+        raise ConfigError(f"{source}: '{key}' entry {relative!r} is not inside the config's folder")
+    if not path.exists():
+        raise ConfigError(f"{source}: '{key}' entry {relative!r} does not exist (looked at {path})")
+    return path
 
 
 def _schedule(raw: dict[str, Any], rate: float, source: Path) -> Schedule | None:

@@ -34,6 +34,7 @@ from gturret.battery import Share  # noqa: E402
 from gturret.config import load_config  # noqa: E402
 from gturret.errors import ExitStatus, UsageError  # noqa: E402
 from gturret.link import Route  # noqa: E402
+from gturret.requirements import use_requirements  # noqa: E402
 from gturret.script import prepare_factory  # noqa: E402
 from gturret.startup import prepare_process  # noqa: E402
 from gturret.turret import Turret  # noqa: E402
@@ -64,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         config = load_config(args.config)
+        use_requirements(config.requirements, config.source)
         prepare_process(len(Share(args.index, args.count).of(config.canons)))
         factory = prepare_factory(config)
     except UsageError as exc:
