@@ -9,6 +9,7 @@ BENCH_VENV  := bench/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_PYPI  := locust oct-turrets==0.2.8 geventhttpclient pyzmq ujson
 BENCH_ARGS  ?=
+BENCH_HQ_ARGS ?=
 
 # `make peers`: the real peers the tests meet, each in a venv of its own under .peers/.
 # oct 0.4.12 (the reference HQ, with oct-turrets 0.2.8) needs peewee 2.10.2, whose
@@ -24,7 +25,7 @@ DEMO_PORT := 8089
 DEMO_ARGS ?= --run-time 10s --threshold "p95<250ms" --threshold "error_rate<1%" \
              --json out/summary.json --html out/report.html
 
-.PHONY: install test test-system test-slow lint run browser peers bench clean
+.PHONY: install test test-system test-slow lint run browser peers bench bench-hq clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 2; }
@@ -90,6 +91,11 @@ $(BENCH_STAMP):
 
 bench: install $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.hq_capacity $(BENCH_HQ_ARGS)
+
+# What one gturret-hq takes (per result and aggregated, 1 to 100 turret processes).
+bench-hq: install
+	$(BIN)/python -m bench.hq_capacity $(BENCH_HQ_ARGS)
 
 clean:
 	rm -rf $(VENV) .peers build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ujson
+from hdrh.histogram import HdrHistogram
 
-from gturret.hq.messages import Delivery, Result, Status, Unknown, classify
+from gturret.aggregate import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
+from gturret.hq.messages import Delivery, Interval, Result, Status, Unknown, classify
 from gturret.wire import encode_result, encode_status
 
 
@@ -99,3 +101,31 @@ def test_counters_of_a_turret_that_was_asked_for_them() -> None:
     assert message.delivery == Delivery(produced=10, sent=9, dropped=1, queued=0)
     partial = classify(b'{"status": "ready", "uuid": "u", "results_produced": 3}')
     assert isinstance(partial, Status) and partial.delivery is None
+
+
+def _interval_frame(histogram: str) -> bytes:
+    series = {"count": 1, "errors": 0, "min_us": 5, "max_us": 5, "sum_us": 5}
+    message = {
+        "gturret_interval": 1,
+        "turret_name": "t",
+        "count": 1,
+        "errors": 0,
+        "error_texts": {},
+        "series": {"transaction": {**series, "histogram": histogram}},
+    }
+    return ujson.dumps(message).encode()
+
+
+def test_an_interval_is_decoded_once_and_a_bad_histogram_makes_it_unknown():
+    ours = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    ours.record_value(5)
+    good = classify(_interval_frame(ours.encode().decode()))
+    assert isinstance(good, Interval)
+    decoded = good.series["transaction"].histogram
+    assert decoded is not None and decoded.get_total_count() == 1
+    other_layout = HdrHistogram(1, 1000, 2)
+    other_layout.record_value(5)
+    for histogram in ("HISTFAAAAnot base64!", "", other_layout.encode().decode()):
+        message = classify(_interval_frame(histogram))
+        assert isinstance(message, Unknown), histogram
+        assert "series 'transaction' is malformed" in message.reason

@@ -18,6 +18,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from hdrh.histogram import HdrHistogram
+
+from gturret.aggregate import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
 from gturret.errors import WireError
 from gturret.wire import (
     INTERVAL_KIND,
@@ -119,14 +122,15 @@ class Result:
 
 @dataclass(frozen=True, slots=True)
 class SeriesData:
-    """One series of an interval: count, errors, exact min/max/sum (µs), histogram."""
+    """One series of an interval: count, errors, exact min/max/sum (µs), histogram
+    (decoded once here, in the layout the HQ's own histograms have)."""
 
     count: int
     errors: int
     min_us: int
     max_us: int
     sum_us: int
-    histogram: str | None
+    histogram: HdrHistogram | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +248,25 @@ def _series(data: Any) -> SeriesData | None:
     histogram = data.get("histogram")
     if any(figure is None for figure in figures) or not isinstance(histogram, str):
         return None
+    decoded = _histogram(histogram)
+    if decoded is None:
+        return None
     low, high, total = (figure or 0 for figure in figures)
-    return SeriesData(count, errors, low, high, total, histogram)
+    return SeriesData(count, errors, low, high, total, decoded)
+
+
+def _histogram(encoded: str) -> HdrHistogram | None:
+    """An HdrHistogram in its standard encoding, if it has the layout of ours."""
+    try:
+        histogram = HdrHistogram.decode(encoded)
+    except Exception:
+        return None
+    layout = (
+        histogram.lowest_trackable_value,
+        histogram.highest_trackable_value,
+        histogram.significant_figures,
+    )
+    return histogram if layout == (LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS) else None
 
 
 def _pacing(message: dict[str, Any]) -> Pacing | None:

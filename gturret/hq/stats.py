@@ -135,7 +135,7 @@ class LatencyRecorder:
         self._total_s += series.sum_us / 1_000_000
         self._min_s = min(self._min_s, series.min_us / 1_000_000)
         self._max_s = max(self._max_s, series.max_us / 1_000_000)
-        self._histogram.decode_and_add(series.histogram)
+        self._histogram.add(series.histogram)
 
     def record(self, seconds: float, error: bool) -> None:
         self.count += 1
@@ -217,7 +217,7 @@ class SeriesRecorder:
         for key, histogram in ((TRANSACTION, self._histogram), (UNCORRECTED, self._uncorrected)):
             series = interval.series.get(key)
             if series is not None and series.histogram is not None:
-                histogram.decode_and_add(series.histogram)
+                histogram.add(series.histogram)
 
     def advance(self, at_s: float, canons_active: int | None) -> None:
         """Close the seconds before ``at_s``; ``canons_active`` is the latest sample."""
@@ -315,8 +315,8 @@ class Stats:
                 recorder = self.timers[name] = LatencyRecorder(name)
             recorder.merge(data)
 
-    def record_loop_lag(self, turret: str, encoded: str) -> float | None:
-        """Add a turret's loop-lag histogram of one interval; that interval's p99 in ms
+    def record_loop_lag(self, turret: str, encoded: str) -> HdrHistogram | None:
+        """Add a turret's loop-lag histogram of one interval; that interval's histogram
         (None if the encoding cannot be read)."""
         interval = lag_histogram()
         try:
@@ -326,8 +326,7 @@ class Stats:
             return None
         self.loop_lag.add(interval)
         self.loop_lag_by_turret.setdefault(turret, lag_histogram()).add(interval)
-        p99: float = interval.get_value_at_percentile(99.0) / 1000.0
-        return p99
+        return interval
 
     def results_by_turret(self) -> dict[str, int]:
         """Results received so far, by turret name."""
