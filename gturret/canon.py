@@ -87,10 +87,13 @@ def fire(battery: Battery) -> None:
             run_time, error = run_once(transaction, battery, now)
             now = clock()
             # Read back, not the dict handed out: OCT reads the attribute after run(),
-            # so a script may assign a dict of its own.
-            timers, timer_error = clean_timers(getattr(transaction, "custom_timers", None))
-            if timer_error:
-                error = f"{error}; {timer_error}" if error else timer_error
+            # so a script may assign a dict of its own. An empty dict, the usual case
+            # of a script without timers, needs no look.
+            timers = getattr(transaction, "custom_timers", None)
+            if timers or type(timers) is not dict:
+                timers, timer_error = clean_timers(timers)
+                if timer_error:
+                    error = f"{error}; {timer_error}" if error else timer_error
             corrected = run_time if tickets is None else run_time + max(0.0, late)
             # Looked up after run(): the interval may have been closed while it ran.
             interval = battery.interval
