@@ -224,8 +224,11 @@ class Fleet(TurretFace):
         """Ask the workers too; answer once all have (fresh counters) or STATUS_WAIT passed.
 
         The workers always send us their counters; the HQ gets them only if it asked.
+        What else the HQ wants (aggregated results, uncorrected times) is for the
+        workers: they send results straight to it.
         """
-        self._relay("status_request", WORKER_STATUS_REQUEST)
+        wants = sorted(self.hq_wants - {wire.WANT_COUNTERS})
+        self._relay("status_request", wire.status_request_msg(wire.WANT_COUNTERS, *wants))
         if self._asked_at is None:
             self._asked_at = monotonic()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -14,6 +15,7 @@ from gturret import wire
 from gturret.battery import Share
 from gturret.fleet import fleet_size
 from tests.support.fake_hq import FakeHQ
+from tests.support.hq_process import HQProcess
 from tests.support.turret_process import run_cli, write_turret
 
 # Each canon tags its results with its process and its own number in that process.
@@ -210,3 +212,24 @@ def test_a_fleet_sends_six_keys_to_an_hq_that_did_not_ask(spawn_turret, tmp_path
         for status in hq.statuses:
             assert list(status) == list(wire.STATUS_KEYS), status
             assert status["uuid"] == uuid
+
+
+def test_workers_send_our_hq_aggregated_intervals(spawn_turret, tmp_path):
+    """The HQ's wants reach the workers, which send it results themselves."""
+    hq = HQProcess("--run-time", "2s", "--json", str(tmp_path / "report.json"), "--no-progress")
+    script = """
+        import time
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def run(self):
+                time.sleep(0.01)
+    """
+    config = write_turret(tmp_path, script, hq.ports(), canons=4)
+    spawn_turret(str(config), "--processes", "2")
+    code, _, err = hq.finish()
+    assert code == 0, err
+    report = json.loads((tmp_path / "report.json").read_text())
+    messages = report["messages"]
+    assert messages["intervals"] >= 2 and messages["results"] == report["transaction"]["count"]
+    assert report["delivery"][0]["lost"] == 0 and report["delivery"][0]["produced"] > 0
