@@ -7,12 +7,20 @@ worker takes as many connections and open files as the hard open-files limit all
 (held to 4,096 it closes idle keep-alive connections to make room for new ones, so
 clients would keep reconnecting), and its listen backlog asks for as much (the kernel
 caps it at ``net.core.somaxconn``).
+
+A second location answers after a fixed delay (``DELAYED_PATH``, ``DELAY`` seconds) for
+rows that measure the latency a client adds on top of a server's own: nginx's echo
+module (Debian ``libnginx-mod-http-echo``) waits on a timer of nginx's event loop,
+so the worker stays free while a thousand requests wait at once. The module is
+looked for where this nginx loads modules from; without it that location is left out.
+
 Its config lives in a temporary folder, never in /etc, and only the process started
 here is ever stopped.
 """
 
 from __future__ import annotations
 
+import re
 import resource
 import socket
 import subprocess
@@ -23,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _CONFIG = """\
-worker_processes 1;
+{load_module}worker_processes 1;
 worker_rlimit_nofile {connections};
 daemon off;
 pid {root}/nginx.pid;
@@ -42,9 +50,20 @@ http {{
     server {{
         listen 127.0.0.1:{port} backlog={connections};
         location / {{ return 200 "ok"; }}
-    }}
+{delayed_location}    }}
 }}
 """
+
+#: The location that answers after DELAY seconds, and that delay.
+DELAYED_PATH = "/delayed"
+DELAY = 0.02
+_DELAYED_LOCATION = """\
+        location = {path} {{ echo_sleep {delay:g}; echo ok; }}
+"""
+_ECHO_MODULE = "ngx_http_echo_module.so"
+_MODULES_PATH = re.compile(r"--modules-path=(\S+)")
+# Where Debian's nginx looks when `nginx -V` names no modules path.
+_DEFAULT_MODULES = Path("/usr/lib/nginx/modules")
 
 # Enough for the largest row (10,000 connections) with room to spare; more would only
 # cost nginx memory for connection slots no row uses.
@@ -59,6 +78,26 @@ def connections() -> int:
     """
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     return _MOST_CONNECTIONS if hard == resource.RLIM_INFINITY else min(hard, _MOST_CONNECTIONS)
+
+
+def echo_module() -> Path | None:
+    """The echo module's .so in the modules folder ``nginx -V`` names, if installed there."""
+    built = subprocess.run(["nginx", "-V"], capture_output=True, text=True, timeout=30)
+    named = _MODULES_PATH.search(built.stderr + built.stdout)
+    module = (Path(named.group(1)) if named else _DEFAULT_MODULES) / _ECHO_MODULE
+    return module if module.is_file() else None
+
+
+def _config(root: str, port: int) -> str:
+    """nginx.conf, with the delayed location when the echo module is there to load."""
+    module = echo_module()
+    return _CONFIG.format(
+        root=root,
+        port=port,
+        connections=connections(),
+        load_module=f"load_module {module};\n" if module else "",
+        delayed_location=_DELAYED_LOCATION.format(path=DELAYED_PATH, delay=DELAY) if module else "",
+    )
 
 
 def free_port() -> int:
@@ -88,7 +127,7 @@ def nginx(cpu: str) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="gturret-bench-nginx-") as root:
         port = free_port()
         conf = Path(root) / "nginx.conf"
-        conf.write_text(_CONFIG.format(root=root, port=port, connections=connections()))
+        conf.write_text(_config(root, port))
         process = subprocess.Popen(
             ["taskset", "-c", cpu, "nginx", "-p", root, "-c", str(conf)],
             stdout=subprocess.DEVNULL,
