@@ -1,20 +1,21 @@
 """The peer load generators, run in a subprocess: ``python -m bench.loops KIND ...``.
 
 Each kind starts ``--users`` users evenly over ``--rampup`` seconds, each firing GETs
-at ``--url`` with no think time, warms up (the rampup, then ``--warmup``), counts the
-requests completed in ``--window`` seconds and prints one JSON line: ``count``,
-``seconds``, ``errors``, the latency percentiles ``p50_ms``/``p95_ms``/``p99_ms`` of
-the requests completed in the window (each timed with ``perf_counter``), ``started``
-(users started by the window's end) and ``never_completed`` (of those, users that
-never completed a request). A failed request counts as completed and as an error,
-as a turret counts a failed transaction. Kinds:
+at ``--url`` and waiting ``--think`` seconds after each (none by default), warms up
+(the rampup, then ``--warmup``), counts the requests completed in ``--window``
+seconds and prints one JSON line: ``count``, ``seconds``, ``errors``, the latency
+percentiles ``p50_ms``/``p95_ms``/``p99_ms`` of the requests completed in the window
+(each timed with ``perf_counter``, think time apart), ``started`` (users started by
+the window's end) and ``never_completed`` (of those, users that never completed a
+request). A failed request counts as completed and as an error, as a turret counts a
+failed transaction. Kinds:
 
 - ``bare-requests``: greenlets each looping on a requests Session (the floor for a
   turret running a requests script; run under the project venv so gevent and
   requests are the very versions gturret uses);
 - ``bare-geventhttpclient``: greenlets each looping on a geventhttpclient client;
 - ``locust-http`` / ``locust-fast``: Locust ``HttpUser`` / ``FastHttpUser`` with
-  ``constant(0)`` wait, driven as a library (spawn rate users / rampup) so its
+  ``constant(think)`` wait, driven as a library (spawn rate users / rampup) so its
   window starts after the spawn.
 
 gevent must patch the stdlib before requests or Locust import socket, so every
@@ -31,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench.latency import percentiles_ms
 
@@ -126,6 +128,8 @@ def _bare(make_get: Callable[[str], Callable[[], bool]], args: argparse.Namespac
             if not completed:
                 completed = True
                 tally.completed += 1
+            if args.think:
+                gevent.sleep(args.think)
 
     users: list[gevent.Greenlet] = []
     spawner = gevent.spawn(_spawn_over, user, args.users, args.rampup, users)
@@ -159,6 +163,12 @@ def _geventhttpclient_get(url: str) -> Callable[[], bool]:
     return get
 
 
+def _origin_and_path(url: str) -> tuple[str, str]:
+    """Locust's ``host`` (scheme and authority) and the path its task asks for."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}", parts.path or "/"
+
+
 def _locust(fast: bool, args: argparse.Namespace) -> dict:
     """Locust's own counts and failures; latency and completion timed around its client.
 
@@ -170,10 +180,11 @@ def _locust(fast: bool, args: argparse.Namespace) -> dict:
 
     base = FastHttpUser if fast else HttpUser
     tally = _Tally()
+    origin, path = _origin_and_path(args.url)
 
     class User(base):  # type: ignore[valid-type, misc]
-        host = args.url.rstrip("/")
-        wait_time = constant(0)
+        host = origin
+        wait_time = constant(args.think)
         completed = False
 
         def on_start(self) -> None:
@@ -182,7 +193,7 @@ def _locust(fast: bool, args: argparse.Namespace) -> dict:
         @task
         def get(self) -> None:
             began = perf_counter()
-            self.client.get("/")
+            self.client.get(path)
             tally.done(perf_counter() - began)
             if not self.completed:
                 self.completed = True
@@ -208,6 +219,7 @@ def main() -> None:
     parser.add_argument("--rampup", type=float, default=0.0, help="seconds to start the users")
     parser.add_argument("--warmup", type=float, required=True, help="seconds after the rampup")
     parser.add_argument("--window", type=float, required=True)
+    parser.add_argument("--think", type=float, default=0.0, help="seconds after each request")
     args = parser.parse_args()
 
     raise_open_files()

@@ -3,7 +3,8 @@
 
 Every peer answers with a :class:`Rate`, the same shape the sink gives for a turret,
 so the orchestrator compares like with like; a loop's latency percentiles and
-starved users come along in ``Rate.extra``.
+starved users come along in ``Rate.extra``, and so do wrk's percentiles when asked
+for (``--latency``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 _WRK_TOTAL = re.compile(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b")
 _WRK_ERRORS = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+# A line of wrk's "Latency Distribution" (``--latency``), e.g. "     99%   20.95ms".
+_WRK_PERCENTILE = re.compile(r"^\s+(50|90|99)%\s+([\d.]+)(us|ms|s|m)$", re.MULTILINE)
 _UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
@@ -26,7 +29,8 @@ class Rate:
     """``count`` requests done in ``seconds``, ``errors`` of them failed.
 
     ``extra`` holds what a loop measured besides: ``p50_ms``, ``p95_ms``, ``p99_ms``,
-    ``started`` and ``never_completed`` (see ``bench.loops``); wrk gives none.
+    ``started`` and ``never_completed`` (see ``bench.loops``); wrk gives ``p50_ms``,
+    ``p90_ms`` and ``p99_ms`` with ``latency``.
     """
 
     count: int
@@ -53,12 +57,14 @@ def loop(
     window: float,
     cpu: str,
     rampup: float = 0.0,
+    think: float = 0.0,
 ) -> Rate:
-    """One run of a ``bench.loops`` kind, pinned to ``cpu``; users start over ``rampup``."""
+    """One run of a ``bench.loops`` kind, pinned to ``cpu``; users start over ``rampup``
+    and wait ``think`` seconds after each request."""
     command = ["taskset", "-c", cpu, str(python), "-m", "bench.loops", kind]
     command += ["--url", url, "--users", str(users), "--rampup", str(rampup)]
-    command += ["--warmup", str(warmup), "--window", str(window)]
-    timeout = rampup + warmup + window + _LOOP_GRACE
+    command += ["--warmup", str(warmup), "--window", str(window), "--think", str(think)]
+    timeout = rampup + warmup + window + think + _LOOP_GRACE
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} exited with code {done.returncode}:\n{done.stderr[-2000:]}")
@@ -68,16 +74,28 @@ def loop(
     return Rate(int(count), float(seconds), int(errors), extra)
 
 
-def wrk(url: str, connections: int, window: float, cpu: str) -> Rate:
-    """wrk with one thread and ``connections`` keep-alive connections: the limit."""
-    command = ["taskset", "-c", cpu, "wrk", "-t1", f"-c{connections}", f"-d{window:g}s", url]
+def _wrk_percentiles_ms(output: str) -> dict[str, float]:
+    """``p50_ms``, ``p90_ms``, ``p99_ms`` from wrk's "Latency Distribution" lines."""
+    return {
+        f"p{percentile}_ms": float(value) * _UNIT_SECONDS[unit] * 1000
+        for percentile, value, unit in _WRK_PERCENTILE.findall(output)
+    }
+
+
+def wrk(url: str, connections: int, window: float, cpu: str, latency: bool = False) -> Rate:
+    """wrk with one thread and ``connections`` keep-alive connections: the limit at many
+    connections; with few and ``latency``, the target's own latency (its percentiles)."""
+    command = ["taskset", "-c", cpu, "wrk", "-t1", f"-c{connections}", f"-d{window:g}s"]
+    command += ["--latency", url] if latency else [url]
     done = subprocess.run(command, capture_output=True, text=True, timeout=window + 30)
     total = _WRK_TOTAL.search(done.stdout)
-    if done.returncode != 0 or total is None:
+    percentiles = _wrk_percentiles_ms(done.stdout) if latency else {}
+    if done.returncode != 0 or total is None or (latency and len(percentiles) != 3):
         raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     errors = _WRK_ERRORS.search(done.stdout)
     return Rate(
         count=int(total.group(1)),
         seconds=float(total.group(2)) * _UNIT_SECONDS[total.group(3)],
         errors=int(errors.group(1)) if errors else 0,
+        extra=percentiles,
     )
