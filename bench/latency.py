@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-PERCENTILES = (50, 95, 99)
+PERCENTILES = (50, 90, 95, 99)
 
 
 def percentiles_ms(seconds: Iterable[float]) -> dict[str, float]:
-    """``p50_ms``, ``p95_ms``, ``p99_ms`` of latencies given in seconds; {} if none."""
+    """``p50_ms``, ``p90_ms``, ``p95_ms``, ``p99_ms`` of latencies in seconds; {} if none."""
     ordered = sorted(seconds)
     if not ordered:
         return {}

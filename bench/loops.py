@@ -4,7 +4,7 @@ Each kind starts ``--users`` users evenly over ``--rampup`` seconds, each firing
 at ``--url`` and waiting ``--think`` seconds after each (none by default), warms up
 (the rampup, then ``--warmup``), counts the requests completed in ``--window``
 seconds and prints one JSON line: ``count``, ``seconds``, ``errors``, the latency
-percentiles ``p50_ms``/``p95_ms``/``p99_ms`` of the requests completed in the window
+percentiles ``p50_ms``/``p90_ms``/``p95_ms``/``p99_ms`` of the requests completed in the window
 (each timed with ``perf_counter``, think time apart), ``started`` (users started by
 the window's end) and ``never_completed`` (of those, users that never completed a
 request). A failed request counts as completed and as an error, as a turret counts a
@@ -16,10 +16,14 @@ failed transaction. Kinds:
 - ``bare-geventhttpclient``: greenlets each looping on a geventhttpclient client;
 - ``locust-http`` / ``locust-fast``: Locust ``HttpUser`` / ``FastHttpUser`` with
   ``constant(think)`` wait, driven as a library (spawn rate users / rampup) so its
-  window starts after the spawn.
+  window starts after the spawn;
+- ``thread-sleep``: no request at all: OS threads each timing a plain CPython
+  ``time.sleep(--sleep)`` (started at once, nothing patched), the peer of a turret
+  whose canons only sleep: how late the kernel and the interpreter alone wake up.
 
 gevent must patch the stdlib before requests or Locust import socket, so every
-third-party import sits inside the function that needs it, after ``patch_all``.
+third-party import sits inside the function that needs it, after ``patch_all``;
+``thread-sleep`` alone runs unpatched.
 """
 
 from __future__ import annotations
@@ -74,14 +78,15 @@ def raise_open_files() -> None:
 def _measure(
     tally: _Tally, warmup: float, window: float, on_window: Callable[[], None] = lambda: None
 ) -> dict[str, Any]:
-    """Wait ``warmup``, then count and time for ``window``; ``on_window`` at its start."""
-    import gevent
+    """Wait ``warmup``, then count and time for ``window``; ``on_window`` at its start.
 
-    gevent.sleep(warmup)
+    ``time.sleep`` is gevent's once patched, and a thread's sleep for ``thread-sleep``.
+    """
+    time.sleep(warmup)
     on_window()
     start, before = time.monotonic(), tally.count
     tally.timing = True
-    gevent.sleep(window)
+    time.sleep(window)
     end, after = time.monotonic(), tally.count
     tally.timing = False
     tally.running = False
@@ -209,20 +214,57 @@ def _locust(fast: bool, args: argparse.Namespace) -> dict:
     return result
 
 
+def _thread_sleep(args: argparse.Namespace) -> dict:
+    """``--users`` daemon threads, each timing ``time.sleep(--sleep)`` until the window ends."""
+    import threading
+
+    tally = _Tally()
+
+    def user() -> None:
+        tally.started += 1
+        completed = False
+        while tally.running and tally.count < MAX_REQUESTS:
+            began = perf_counter()
+            time.sleep(args.sleep)
+            tally.done(perf_counter() - began)
+            if not completed:
+                completed = True
+                tally.completed += 1
+
+    users = [threading.Thread(target=user, daemon=True) for _ in range(args.users)]
+    for thread in users:
+        thread.start()
+    result = _measure(tally, args.warmup, args.window)
+    for thread in users:
+        thread.join(timeout=args.sleep + 5)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "kind", choices=["bare-requests", "bare-geventhttpclient", "locust-http", "locust-fast"]
+        "kind",
+        choices=[
+            "bare-requests",
+            "bare-geventhttpclient",
+            "locust-http",
+            "locust-fast",
+            "thread-sleep",
+        ],
     )
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--url", default="", help="the target of the HTTP kinds")
     parser.add_argument("--users", type=int, required=True)
     parser.add_argument("--rampup", type=float, default=0.0, help="seconds to start the users")
     parser.add_argument("--warmup", type=float, required=True, help="seconds after the rampup")
     parser.add_argument("--window", type=float, required=True)
     parser.add_argument("--think", type=float, default=0.0, help="seconds after each request")
+    parser.add_argument("--sleep", type=float, default=0.0, help="seconds of each thread-sleep")
     args = parser.parse_args()
 
     raise_open_files()
+    if args.kind == "thread-sleep":
+        print(json.dumps(_thread_sleep(args)), flush=True)
+        return
     from gevent import monkey
 
     monkey.patch_all()

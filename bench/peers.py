@@ -28,7 +28,7 @@ _UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 class Rate:
     """``count`` requests done in ``seconds``, ``errors`` of them failed.
 
-    ``extra`` holds what a loop measured besides: ``p50_ms``, ``p95_ms``, ``p99_ms``,
+    ``extra`` holds what a loop measured besides: ``p50_ms``, ``p90_ms``, ``p95_ms``, ``p99_ms``,
     ``started`` and ``never_completed`` (see ``bench.loops``); wrk gives ``p50_ms``,
     ``p90_ms`` and ``p99_ms`` with ``latency``.
     """
@@ -58,13 +58,16 @@ def loop(
     cpu: str,
     rampup: float = 0.0,
     think: float = 0.0,
+    sleep: float = 0.0,
 ) -> Rate:
     """One run of a ``bench.loops`` kind, pinned to ``cpu``; users start over ``rampup``
-    and wait ``think`` seconds after each request."""
+    and wait ``think`` seconds after each request (``thread-sleep``: each sleep lasts
+    ``sleep``)."""
     command = ["taskset", "-c", cpu, str(python), "-m", "bench.loops", kind]
     command += ["--url", url, "--users", str(users), "--rampup", str(rampup)]
     command += ["--warmup", str(warmup), "--window", str(window), "--think", str(think)]
-    timeout = rampup + warmup + window + think + _LOOP_GRACE
+    command += ["--sleep", str(sleep)]
+    timeout = rampup + warmup + window + think + sleep + _LOOP_GRACE
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} exited with code {done.returncode}:\n{done.stderr[-2000:]}")

@@ -78,7 +78,7 @@ class TurretRun:
     stop_to_ready: float | None
     peak_rss: int
     threads: int
-    #: ``p50_ms``, ``p95_ms``, ``p99_ms`` of the window's ``scriptrun_time`` (detail).
+    #: ``p50_ms``, ``p90_ms``, ``p95_ms``, ``p99_ms`` of the window's ``scriptrun_time`` (detail).
     latency: dict[str, float] = field(default_factory=dict)
     #: From the status asked for at the window's end (detail; None from oct-turrets).
     canons_spawned: int | None = None
