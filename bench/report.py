@@ -83,6 +83,19 @@ def ratio(row: Row, peer: Row, goal: float | None) -> Check:
     return Check(row.name, label, value, goal_text, None if goal is None else value >= goal)
 
 
+def below(row: Row, peer: Row, key: str, label: str, unit: str) -> Check:
+    """``row``'s median ``extra[key]`` held under ``peer``'s: met only when strictly lower.
+
+    The goal shows the peer's value and name, so the line reads on its own; n/a when
+    either row did not run or lacks the extra.
+    """
+    if not (row.ok and peer.ok and row.has(key) and peer.has(key)):
+        return Check(row.name, label, None, f"< {peer.name}", None, unit)
+    value, limit = row.median(key), peer.median(key)
+    goal = f"< {_number(limit, unit)} ({peer.name})"
+    return Check(row.name, label, value, goal, value < limit, unit)
+
+
 def bound(
     row: Row,
     label: str,
@@ -105,9 +118,11 @@ def bound(
 
 
 def _plain(value: float, unit: str) -> str:
+    """Seconds to the millisecond; milliseconds to 10 µs, since the latency a client adds
+    is often a fraction of one; everything else (tx/s, MB, counts) whole."""
     if unit == "s":
         return f"{value:.3f}"
-    return f"{value:,.1f}" if unit == "ms" else f"{value:,.0f}"
+    return f"{value:,.2f}" if unit == "ms" else f"{value:,.0f}"
 
 
 def _number(value: float, unit: str) -> str:

@@ -7,7 +7,9 @@ nginx on CPU 1; the load generator under test (turret, bare loop, Locust, wrk) o
 CPU 0; ``--processes 2`` gets both. A row that cannot run prints "n/a: why", never
 a number it did not measure. The "many" scenario's rows also carry latency
 percentiles and the users or canons that never completed a request, shown in a
-table of their own after the main one.
+table of their own after the main one; so do the "added-latency" rows, with the
+latency each client adds to a delay it waits for anyway (the 20 ms the target is
+told to wait, or the 50 ms sleep a script asks for).
 """
 
 from __future__ import annotations
@@ -19,18 +21,27 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench import machine, peers, report
 from bench.peers import REPO, Rate
-from bench.report import Row, Sample, bound, ratio
+from bench.report import Row, Sample, below, bound, ratio
 from bench.sink import Plan, TurretRun, drive
-from bench.target import nginx
+from bench.target import DELAY, DELAYED_PATH, echo_module, nginx
 
 # Table order; "stop" is derived from the "scale" reps.
-SCENARIOS = ("http-requests", "http-fast", "overhead", "scale", "stop", "cores", "many")
+SCENARIOS = (
+    "http-requests",
+    "http-fast",
+    "overhead",
+    "scale",
+    "stop",
+    "cores",
+    "many",
+    "added-latency",
+)
 LOAD_CPU = "0"
 TARGET_CPU = "1"
 BOTH_CPUS = "0,1"
@@ -38,6 +49,15 @@ USERS = 50
 OVERHEAD_CANONS = 1000
 MANY_SIZES = (1_000, 3_000, 10_000)
 MANY_RAMPUP = 2
+# added-latency: users/canons per size, each waiting THINK seconds between requests,
+# started over one think time so that they stay spread evenly over it; wrk's few
+# connections are the baseline, a client that adds next to nothing.
+ADDED_SIZES = (100, 1_000)
+THINK = 1.0
+WRK_FEW_CONNECTIONS = 10
+# The sleep rows: canons (or a thread) whose run() only sleeps SLEEP_ASKED seconds.
+SLEEP_CANONS = (1, 1_000)
+SLEEP_ASKED = 0.05
 
 PROJECT_PY = REPO / ".venv" / "bin" / "python"
 GTURRET = REPO / ".venv" / "bin" / "gturret"
@@ -67,6 +87,21 @@ MANY_HTTP_USER = "Locust HttpUser, {n:,} users"
 MANY_FAST_USER = "Locust FastHttpUser, {n:,} users"
 MANY_BARE_REQUESTS = "bare gevent + requests loop, {n:,} users"
 MANY_BARE_GHC = "bare geventhttpclient loop, {n:,} users"
+# The "added-latency" rows: str.format(n=size) for the HTTP ones.
+ADDED_WRK = f"wrk -t1 -c{WRK_FEW_CONNECTIONS} --latency (the baseline)"
+ADDED_GT_REQUESTS = "gturret + requests, {n:,} canons, think 1 s"
+ADDED_GT_FAST = "gturret + gturret.http, {n:,} canons, think 1 s"
+ADDED_HTTP_USER = "Locust HttpUser, {n:,} users, think 1 s"
+ADDED_FAST_USER = "Locust FastHttpUser, {n:,} users, think 1 s"
+# Each gturret added-latency row against the Locust user on the same client library.
+ADDED_PAIRS = ((ADDED_GT_REQUESTS, ADDED_HTTP_USER), (ADDED_GT_FAST, ADDED_FAST_USER))
+SLEEP_GT = "gturret, {n:,} canon{s} x sleep(50 ms)"
+SLEEP_THREAD = "CPython time.sleep(50 ms) in a thread"
+ADDED_PERCENTILES = (50, 90, 99)
+ADDED_COLUMNS = [
+    *((f"p{p}_ms", f"p{p} ms", "ms") for p in ADDED_PERCENTILES),
+    *((f"added_p{p}_ms", f"added p{p} ms", "ms") for p in ADDED_PERCENTILES),
+]
 # Each gturret "many" row against the Locust user on the same client library.
 MANY_PAIRS = ((MANY_GT_REQUESTS, MANY_HTTP_USER), (MANY_GT_FAST, MANY_FAST_USER))
 # The extras the "many" rows show in their own table: (key, header, unit).
@@ -98,11 +133,13 @@ class Settings:
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """Why a gturret row cannot run ("" when it can)."""
+    """Why a row cannot run ("" when it can)."""
 
     gturret: str
     processes: str
     http: str
+    #: The target's delayed location (nginx's echo module).
+    delayed: str
 
 
 @dataclass(slots=True)
@@ -113,14 +150,15 @@ class Planned:
 
 
 def detect() -> Features:
-    """What the turret offers today, from ``gturret --help`` and an import."""
+    """What the turret and the target offer today: ``gturret --help``, imports, files."""
+    delayed = "" if echo_module() else "nginx echo module missing (libnginx-mod-http-echo)"
     if not GTURRET.exists():
         missing = f"gturret not installed ({GTURRET.relative_to(REPO)} missing)"
-        return Features(missing, missing, missing)
+        return Features(missing, missing, missing, delayed)
     shown = subprocess.run([str(GTURRET), "--help"], capture_output=True, text=True, timeout=30)
     if shown.returncode != 0:
         broken = f"`gturret --help` exited {shown.returncode}"
-        return Features(broken, broken, broken)
+        return Features(broken, broken, broken, delayed)
     imported = subprocess.run(
         [str(PROJECT_PY), "-c", "from gturret.http import Client"], capture_output=True, timeout=30
     )
@@ -128,6 +166,7 @@ def detect() -> Features:
         gturret="",
         processes="" if "--processes" in shown.stdout else "--processes not implemented",
         http="" if imported.returncode == 0 else "gturret.http not importable",
+        delayed=delayed,
     )
 
 
@@ -170,6 +209,22 @@ def _with_not_started(measure: Measure, users: int) -> Measure:
     return measured
 
 
+def _with_added(measure: Measure, waited_ms: float) -> Measure:
+    """``measure`` plus ``added_pNN_ms``: each percentile minus the ``waited_ms`` the row
+    waits for anyway (the target's delay, the sleep asked), so rows compare on what
+    the generator itself adds; wrk's own added figures are the floor of that."""
+
+    def measured() -> Sample:
+        sample = measure()
+        for percentile in ADDED_PERCENTILES:
+            key = f"p{percentile}_ms"
+            if key in sample.extra:
+                sample.extra[f"added_{key}"] = sample.extra[key] - waited_ms
+        return sample
+
+    return measured
+
+
 def _turret(
     command: list[str],
     script: str,
@@ -186,32 +241,53 @@ def _gturret(processes: int = 1) -> list[str]:
     return ["taskset", "-c", cpus, str(GTURRET), *extra]
 
 
-def _plan(settings: Settings, features: Features, url: str) -> list[Planned]:
-    """Every row of the table with how to measure one rep of it, in table order."""
-    warmup, window = settings.warmup, settings.window
-    planned: list[Planned] = []
+@dataclass(slots=True)
+class _Planner:
+    """Adds rows to the plan in table order, each with how to measure one rep of it."""
 
-    def add(scenario: str, name: str, measure: Measure, seconds: float, na: str = "") -> None:
-        if scenario in settings.only or not settings.only:
+    settings: Settings
+    features: Features
+    url: str
+    planned: list[Planned] = field(default_factory=list)
+
+    def add(self, scenario: str, name: str, measure: Measure, seconds: float, na: str = "") -> None:
+        if scenario in self.settings.only or not self.settings.only:
             row = Row(scenario, name, "tx/s", na=na)
-            planned.append(Planned(row, None if na else measure, 0.0 if na else seconds))
+            self.planned.append(Planned(row, None if na else measure, 0.0 if na else seconds))
 
     def loop(
-        scenario: str, name: str, python: Path, kind: str, users: int = USERS, rampup: float = 0
+        self,
+        scenario: str,
+        name: str,
+        python: Path,
+        kind: str,
+        users: int = USERS,
+        rampup: float = 0,
+        *,
+        think: float = 0,
+        sleep: float = 0,
+        target: str = "",
+        waited_ms: float | None = None,
+        na: str = "",
     ) -> None:
-        def measure() -> Sample:
-            return _from_rate(
-                peers.loop(python, kind, url, users, warmup, window, LOAD_CPU, rampup)
-            )
+        """A ``bench.loops`` kind against ``target`` (default: the fast location);
+        ``waited_ms``, when given, is what its added latency is counted beyond."""
+        warmup, window, url = self.settings.warmup, self.settings.window, target or self.url
 
-        add(
-            scenario,
-            name,
-            _with_not_started(measure, users),
-            rampup + warmup + window + _PEER_EXTRA,
-        )
+        def measure() -> Sample:
+            rate = peers.loop(
+                python, kind, url, users, warmup, window, LOAD_CPU, rampup, think, sleep
+            )
+            return _from_rate(rate)
+
+        measured = _with_not_started(measure, users)
+        if waited_ms is not None:
+            measured = _with_added(measured, waited_ms)
+        seconds = rampup + warmup + window + think + sleep + _PEER_EXTRA
+        self.add(scenario, name, measured, seconds, na)
 
     def turret(
+        self,
         scenario: str,
         name: str,
         script: str,
@@ -220,13 +296,25 @@ def _plan(settings: Settings, features: Features, url: str) -> list[Planned]:
         processes: int = 1,
         ideal: float | None = None,
         na: str = "",
+        *,
+        waited_ms: float | None = None,
     ) -> None:
+        """A gturret run of ``script``; ``waited_ms`` as for ``loop``."""
         measure = _with_not_started(
             _turret(_gturret(processes), script, config, plan, ideal), config["canons"]
         )
+        if waited_ms is not None:
+            measure = _with_added(measure, waited_ms)
         # A stop waits for the canons' think time at most: budget it too.
         seconds = plan.warmup + plan.window + _TURRET_EXTRA + config.get("sleep", 0)
-        add(scenario, name, measure, seconds, features.gturret or na)
+        self.add(scenario, name, measure, seconds, self.features.gturret or na)
+
+
+def _plan(settings: Settings, features: Features, url: str) -> list[Planned]:
+    """Every row of the table with how to measure one rep of it, in table order."""
+    warmup, window = settings.warmup, settings.window
+    planner = _Planner(settings, features, url)
+    add, loop, turret = planner.add, planner.loop, planner.turret
 
     http = Plan(warmup=warmup, window=window)
     canons = {"name": "bench", "canons": USERS, "rampup": 0, "url": url}
@@ -269,7 +357,72 @@ def _plan(settings: Settings, features: Features, url: str) -> list[Planned]:
         turret("many", MANY_GT_FAST.format(n=n), "http_get.py", config, many, na=features.http)
         loop("many", MANY_FAST_USER.format(n=n), BENCH_PY, "locust-fast", n, MANY_RAMPUP)
         loop("many", MANY_BARE_GHC.format(n=n), BENCH_PY, "bare-geventhttpclient", n, MANY_RAMPUP)
-    return planned
+
+    _plan_added_latency(planner)
+    return planner.planned
+
+
+def _plan_added_latency(planner: _Planner) -> None:
+    """The added-latency rows: wrk at low concurrency first (the floor), then each client
+    at each size, all on the delayed location; then the sleep rows."""
+    settings, na = planner.settings, planner.features.delayed
+    delayed = planner.url.rstrip("/") + DELAYED_PATH
+    delay_ms = DELAY * 1000
+    scenario = "added-latency"
+
+    def baseline() -> Sample:
+        rate = peers.wrk(delayed, WRK_FEW_CONNECTIONS, settings.window, LOAD_CPU, latency=True)
+        return _from_rate(rate)
+
+    planner.add(scenario, ADDED_WRK, _with_added(baseline, delay_ms), settings.window, na)
+    plan = Plan(warmup=THINK + settings.warmup, window=settings.window, detail=True)
+    for n in ADDED_SIZES:
+        config = {"name": "bench", "canons": n, "rampup": THINK, "url": delayed, "sleep": THINK}
+        for name, script, script_na in (
+            (ADDED_GT_REQUESTS, "requests_think.py", na),
+            (ADDED_GT_FAST, "http_think.py", na or planner.features.http),
+        ):
+            planner.turret(
+                scenario, name.format(n=n), script, config, plan, na=script_na, waited_ms=delay_ms
+            )
+        for name, kind in ((ADDED_HTTP_USER, "locust-http"), (ADDED_FAST_USER, "locust-fast")):
+            planner.loop(
+                scenario,
+                name.format(n=n),
+                BENCH_PY,
+                kind,
+                n,
+                THINK,
+                think=THINK,
+                target=delayed,
+                waited_ms=delay_ms,
+                na=na,
+            )
+    _plan_sleep_rows(planner, scenario)
+
+
+def _plan_sleep_rows(planner: _Planner, scenario: str) -> None:
+    """How late a 50 ms sleep ends, with no network: in a turret beside no other canon and
+    beside 999 others (started over a second, so their wake-ups spread as a real test's
+    would), and in one plain CPython thread, the peer."""
+    asked_ms = SLEEP_ASKED * 1000
+    plan = Plan(warmup=1 + planner.settings.warmup, window=planner.settings.window, detail=True)
+    for n in SLEEP_CANONS:
+        config = {"name": "bench", "canons": n, "rampup": 1, "sleep": SLEEP_ASKED}
+        name = SLEEP_GT.format(n=n, s="" if n == 1 else "s")
+        planner.turret(scenario, name, "sleep.py", config, plan, waited_ms=asked_ms)
+    planner.loop(
+        scenario, SLEEP_THREAD, BENCH_PY, "thread-sleep", 1, sleep=SLEEP_ASKED, waited_ms=asked_ms
+    )
+
+
+def _shown_latency(sample: Sample) -> str:
+    """A rep's added-latency percentiles for the progress line, where it measured them."""
+    added = [f"added_p{p}_ms" for p in ADDED_PERCENTILES]
+    if not all(key in sample.extra for key in added):
+        return ""
+    shown = " / ".join(f"{sample.extra[key]:+.2f}" for key in added)
+    return f", added p50 / p90 / p99 {shown} ms"
 
 
 def _measure(planned: list[Planned], reps: int, started: float) -> None:
@@ -289,7 +442,7 @@ def _measure(planned: list[Planned], reps: int, started: float) -> None:
                     shown = "FAILED " + reason[-1500:]
                 else:
                     item.row.samples.append(sample)
-                    shown = f"{sample.value:,.1f} {item.row.unit}"
+                    shown = f"{sample.value:,.1f} {item.row.unit}{_shown_latency(sample)}"
                     if sample.errors:
                         shown += f" ({sample.errors} errors, first: {sample.first_error[:120]})"
                 elapsed = time.monotonic() - started
@@ -372,6 +525,19 @@ def _count(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _added_latency_checks(row: Callable[[str], Row]) -> list[report.Check]:
+    """Per size, each gturret row's added p50 and p99 held under the Locust user's on the
+    same client library, measured in the same run; every figure is in the detail table."""
+    checks = []
+    for n in ADDED_SIZES:
+        for gturret_name, locust_name in ADDED_PAIRS:
+            gturret, locust = row(gturret_name.format(n=n)), row(locust_name.format(n=n))
+            for percentile in (50, 99):
+                key = f"added_p{percentile}_ms"
+                checks.append(below(gturret, locust, key, f"added p{percentile}", "ms"))
+    return checks
+
+
 def _starvation_and_p99(row: Row, held: bool, who: str) -> list[report.Check]:
     """``who`` (canons, users) that never completed or never started, and p99: goals if
     ``held``, else shown for comparison."""
@@ -420,6 +586,7 @@ def _checks(rows: dict[str, Row]) -> list[report.Check]:
         bound(row(STOP), "stop -> ready", None, 1.0, True, _seconds),
         ratio(row(GT_PROCESSES), gturret_noop, 1.8),
         *_many_checks(row),
+        *_added_latency_checks(row),
     ]
     return [check for check in checks if check.row in rows]
 
@@ -448,7 +615,7 @@ def _settings() -> Settings:
         "--only",
         default="",
         help="comma-separated scenarios: http-requests, http-fast, overhead, "
-        "scale (and stop), cores, many",
+        "scale (and stop), cores, many, added-latency",
     )
     args = parser.parse_args()
     only = frozenset(filter(None, args.only.split(",")))
@@ -491,12 +658,18 @@ def main() -> None:
             "users / canons in HTTP rows": USERS,
             "users / canons in many rows": ", ".join(f"{n:,}" for n in MANY_SIZES)
             + f", each started over a {MANY_RAMPUP} s rampup",
+            "added-latency rows": f"{DELAYED_PATH} answers after {DELAY * 1000:g} ms; "
+            + ", ".join(f"{n:,}" for n in ADDED_SIZES)
+            + f" users / canons with {THINK:g} s think time, started over {THINK:g} s; "
+            + " and ".join(f"{n:,}" for n in SLEEP_CANONS)
+            + f" canons x sleep({SLEEP_ASKED * 1000:g} ms)",
             "scenarios": ", ".join(sorted(settings.only)) or "all",
         },
         "features": {
             "gturret": features.gturret or "present",
             "--processes": features.processes or "present",
             "gturret.http": features.http or "present",
+            "delayed location": features.delayed or "present",
         },
     }
     print(_header(info), flush=True)
@@ -516,6 +689,11 @@ def main() -> None:
     if many_rows:
         table += "\n\n**many: medians of the latency and starvation extras**\n\n"
         table += report.detail_table(many_rows, MANY_COLUMNS)
+    added_rows = [row for row in ordered if row.scenario == "added-latency"]
+    if added_rows:
+        table += "\n\n**added-latency: medians of the latency extras** (added: beyond the "
+        table += f"{DELAY * 1000:g} ms the target waits, or the {SLEEP_ASKED * 1000:g} ms sleep "
+        table += "asked)\n\n" + report.detail_table(added_rows, ADDED_COLUMNS)
     info["machine"]["load average at the end"] = machine.machine()["load average (1, 5, 15 min)"]
     footer = f"\nTotal bench time: {total:.0f} s (planned measuring ≈ {budget:.0f} s)\n"
     print(table + "\n" + footer, flush=True)
