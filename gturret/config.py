@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gturret.errors import ConfigError, TarError
+from gturret.errors import ConfigError, KeyFileError, TarError
+from gturret.keys import TurretKeys, read_key_pair, read_public_key
 from gturret.pacing import ARRIVALS, Schedule, Stage
 
 CONFIG_NAME = "config.json"
@@ -94,6 +95,32 @@ PACKAGE_KEYS = ("files", "requirements")
 
 
 @dataclass(frozen=True, slots=True)
+class KeySetting:
+    """A key file setting (``gturret.keys``): its config key and meaning; none by default."""
+
+    key: str
+    description: str
+
+
+#: The CurveZMQ key files; both or neither. Paths are relative to the config file.
+KEY_SETTINGS = {
+    setting.key: setting
+    for setting in (
+        KeySetting(
+            "hq_public_key",
+            "the HQ's public key file (`NAME.key` from `gturret-keys`), relative to the"
+            " config file; with `turret_secret_key`, every link to the HQ is CurveZMQ",
+        ),
+        KeySetting(
+            "turret_secret_key",
+            "this turret's key pair (`NAME.key_secret`, readable by its owner only),"
+            " relative to the config file; the HQ must hold its `NAME.key`",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
 class TurretConfig:
     """A validated turret config; ``raw`` is the dict as written, handed to scripts."""
 
@@ -113,6 +140,7 @@ class TurretConfig:
     requirements: tuple[str, ...]
     source: Path
     raw: dict[str, Any]
+    curve: TurretKeys | None = None
 
     @property
     def publisher_endpoint(self) -> str:
@@ -179,6 +207,7 @@ def validate(raw: dict[str, Any], source: Path) -> TurretConfig:
         requirements=_requirements(raw, source),
         source=source,
         raw=raw,
+        curve=_curve(raw, source),
     )
 
 
@@ -228,6 +257,21 @@ def _inside(source: Path, relative: str, key: str) -> Path:
     if not path.exists():
         raise ConfigError(f"{source}: '{key}' entry {relative!r} does not exist (looked at {path})")
     return path
+
+
+def _curve(raw: dict[str, Any], source: Path) -> TurretKeys | None:
+    """The turret's CurveZMQ keys, or None when the config names neither file."""
+    given = [key for key in KEY_SETTINGS if key in raw]
+    if not given:
+        return None
+    if len(given) == 1:
+        missing = next(key for key in KEY_SETTINGS if key not in raw)
+        raise ConfigError(f"{source}: '{given[0]}' needs '{missing}' too (CurveZMQ keys)")
+    hq_public, own = (source.parent / _text(raw, key, source) for key in KEY_SETTINGS)
+    try:
+        return TurretKeys(read_key_pair(own), read_public_key(hq_public), hq_public)
+    except KeyFileError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _schedule(raw: dict[str, Any], rate: float, source: Path) -> Schedule | None:

@@ -11,6 +11,8 @@ broke" (exit 1) by class alone, without parsing messages.
     │   ├── ConfigError     the turret config (file, keys, types, ranges)
     │   ├── TarError        a turret package (tar) that is unsafe or incomplete
     │   ├── ScriptError     the test script: syntax, import, no Transaction, __init__
+    │   ├── KeyFileError    a CurveZMQ key file: missing, malformed, readable by others
+    │   ├── HandshakeError  a peer that refused our keys, or our lack of them
     │   └── ThresholdError  a ``gturret-hq --threshold`` expression it cannot read
     ├── WireError           a frame from the HQ that is not a valid command;
     │                       logged and ignored, never fatal
@@ -58,6 +60,14 @@ class TarError(UsageError):
 
 class ScriptError(UsageError):
     """A test script that cannot be imported or whose Transaction cannot be built."""
+
+
+class KeyFileError(UsageError):
+    """A CurveZMQ key file (or folder of them) that is missing, malformed or exposed."""
+
+
+class HandshakeError(UsageError):
+    """The HQ and this turret do not agree on keys: nothing can pass until one is fixed."""
 
 
 class WireError(GturretError):

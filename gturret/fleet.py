@@ -36,8 +36,9 @@ from gturret import wire
 from gturret.battery import Share
 from gturret.config import TurretConfig
 from gturret.dispatch import StatusCounters, TurretFace
-from gturret.errors import ExitStatus
-from gturret.link import Route, command_socket, receive
+from gturret.errors import ExitStatus, HandshakeError
+from gturret.keys import HandshakeWatch
+from gturret.link import Route, command_socket, handshake_problem, push_socket, receive
 from gturret.looplag import lag_histogram
 from gturret.wire import State
 
@@ -133,10 +134,15 @@ class Fleet(TurretFace):
         self._reports = self._context.socket(zmq.PULL)
         self._reports.setsockopt(zmq.LINGER, 0)
         self._reports.bind(self._route.statuses)
-        self._sub = command_socket(self._context, config.publisher_endpoint, self.uuid)
-        self._push = self._context.socket(zmq.PUSH)
-        self._push.setsockopt(zmq.LINGER, CLOSE_LINGER_MS)
-        self._push.connect(config.collector_endpoint)
+        self._sub = command_socket(
+            self._context, config.publisher_endpoint, self.uuid, config.curve
+        )
+        self._push = push_socket(
+            self._context, config.collector_endpoint, config.curve, CLOSE_LINGER_MS
+        )
+        # The workers' own results sockets use the same keys with the same HQ: a
+        # refusal shows here first, and the parent speaks for the fleet.
+        self._handshakes = HandshakeWatch([self._sub, self._push])
         self._poller = zmq.Poller()
         for socket in (self._sub, self._reports, self._orders):
             self._poller.register(socket, zmq.POLLIN)
@@ -151,6 +157,12 @@ class Fleet(TurretFace):
                 return ExitStatus.OK
             self._abort(lost)
             return ExitStatus.FAILED
+        except HandshakeError as exc:
+            log.error("%s", exc)
+            self._ending = True
+            self._orders.send(wire.encode_command("kill", "no link to the HQ"))
+            self._end_workers(monotonic() + KILL_TIMEOUT)
+            return ExitStatus.USAGE
         except Exception:
             log.exception("turret error; aborting")
             self._abort("the parent process failed")
@@ -207,6 +219,9 @@ class Fleet(TurretFace):
             return lost
         while (frame := receive(self._sub)) is not None:
             self.handle_frame(frame)
+        failure = self._handshakes.settled()
+        if failure is not None:
+            raise HandshakeError(handshake_problem(failure, self.config.curve))
         if self._asked_at is not None and (
             all(worker.reported_at >= self._asked_at for worker in self.workers)
             or monotonic() - self._asked_at > STATUS_WAIT
@@ -352,6 +367,7 @@ class Fleet(TurretFace):
             if worker.process.poll() is None:
                 worker.process.kill()
                 worker.process.wait()
+        self._handshakes.close()
         for socket in (self._orders, self._reports, self._sub, self._push):
             socket.close()
         self._context.term()

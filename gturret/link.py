@@ -6,6 +6,11 @@ A worker of a fleet (``--processes``) is given a :class:`Route`: it takes comman
 from, and sends statuses to, its parent, while its results still go straight to the
 HQ on their own PUSH socket.
 
+With keys in the config (:mod:`gturret.keys`) every socket to the HQ is a CurveZMQ
+client; a fleet's ipc sockets stay plain (a local socket of the same user, in a
+folder only that user can open). Handshake failures on the sockets to the HQ are
+watched (:meth:`Link.handshake_failure`): ZeroMQ alone would retry them silently.
+
 Every receive and send here is non-blocking (``NOBLOCK``), driven by short gevent
 timers rather than socket events: a timer wakes its greenlet straight from the
 loop, while a ``zmq.green`` receive is woken through a loop callback, queued behind
@@ -41,6 +46,7 @@ import zmq
 
 from gturret import wire
 from gturret.config import TurretConfig
+from gturret.keys import HandshakeFailure, HandshakeWatch, TurretKeys, curve_client
 from gturret.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -63,18 +69,26 @@ NOBLOCK = zmq.NOBLOCK
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Where a turret takes its commands from and sends its statuses to."""
+    """Where a turret takes its commands from and sends its statuses to, with what keys."""
 
     commands: str
     statuses: str
+    curve: TurretKeys | None = None
 
     @classmethod
     def to_hq(cls, config: TurretConfig) -> Route:
-        """A turret on its own: both ways lead to the HQ."""
-        return cls(config.publisher_endpoint, config.collector_endpoint)
+        """A turret on its own: both ways lead to the HQ (with the config's keys)."""
+        return cls(config.publisher_endpoint, config.collector_endpoint, config.curve)
+
+    @property
+    def to_parent(self) -> bool:
+        """True for a fleet worker's route: local ipc sockets to its parent."""
+        return self.commands.startswith("ipc://")
 
 
-def command_socket(context: zmq.Context[Any], endpoint: str, uuid: str | None) -> zmq.Socket[bytes]:
+def command_socket(
+    context: zmq.Context[Any], endpoint: str, uuid: str | None, curve: TurretKeys | None = None
+) -> zmq.Socket[bytes]:
     """A SUB socket for an HQ's (or a fleet parent's) commands: broadcasts and our orders.
 
     Subscribed to ``""`` and, given a ``uuid``, to it too: ``""`` matches every frame
@@ -84,12 +98,64 @@ def command_socket(context: zmq.Context[Any], endpoint: str, uuid: str | None) -
     make one). Works with plain and ``zmq.green`` contexts.
     """
     sub: zmq.Socket[bytes] = context.socket(zmq.SUB)
+    if curve is not None:
+        curve_client(sub, curve)
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
     if uuid is not None:
         sub.setsockopt(zmq.SUBSCRIBE, uuid.encode())
     sub.connect(endpoint)
     return sub
+
+
+def push_socket(
+    context: zmq.Context[Any],
+    endpoint: str,
+    curve: TurretKeys | None,
+    linger_ms: int,
+    immediate: bool = False,
+) -> zmq.Socket[bytes]:
+    """A PUSH socket to an HQ (a CurveZMQ client given keys) or to a fleet parent.
+
+    ``immediate`` queues messages only on a connection that completed its handshake.
+    """
+    push: zmq.Socket[bytes] = context.socket(zmq.PUSH)
+    if curve is not None:
+        curve_client(push, curve)
+    push.setsockopt(zmq.LINGER, linger_ms)
+    if immediate:
+        push.setsockopt(zmq.IMMEDIATE, 1)
+    push.connect(endpoint)
+    return push
+
+
+def handshake_problem(failure: HandshakeFailure, curve: TurretKeys | None) -> str:
+    """The turret's one line on a failed handshake with the HQ, naming the likely cause."""
+    endpoint = failure.endpoint
+    if failure.mechanism_mismatch and curve is None:
+        return (
+            f"the HQ at {endpoint} requires CurveZMQ keys and this turret has none: add"
+            " 'hq_public_key' and 'turret_secret_key' to its config"
+        )
+    if failure.mechanism_mismatch:
+        return (
+            f"the HQ at {endpoint} does not use CurveZMQ keys, and this turret does: give"
+            " the HQ --secret-key and --turret-keys, or remove the keys from the config"
+        )
+    if failure.refused_key and curve is not None:
+        return (
+            f"the HQ at {endpoint} refused this turret's key ({curve.own.public.decode()},"
+            f" {curve.own.path}): put its .key file in the HQ's --turret-keys folder"
+        )
+    if curve is not None:
+        return (
+            f"the CurveZMQ handshake with the HQ at {endpoint} failed: does that HQ use keys"
+            f" (--secret-key), and is {curve.hq_public_path} (hq_public_key) its public key?"
+        )
+    return (
+        f"the HQ at {endpoint} closed the connection during the handshake: does it require"
+        " CurveZMQ keys ('hq_public_key' and 'turret_secret_key' in this turret's config)?"
+    )
 
 
 def receive(socket: zmq.Socket[bytes]) -> bytes | None:
@@ -133,23 +199,32 @@ class Link:
         self._name = config.name
         self._encode = wire.result_encoder(config.name)
         self._context = _batch_scheduled_context()
-        self._sub = command_socket(self._context, self.route.commands, uuid)
-        self._push = self._connect_push(config.collector_endpoint)
+        self._curve = config.curve
+        self._hq = config.collector_endpoint
+        self._sub = command_socket(self._context, self.route.commands, uuid, self.route.curve)
+        self._push = push_socket(
+            self._context, self._hq, config.curve, CLOSE_LINGER_MS, immediate=True
+        )
         self._status_push = (
             self._push
-            if self.route.statuses == config.collector_endpoint
-            else self._connect_push(self.route.statuses)
+            if self.route.statuses == self._hq
+            else push_socket(
+                self._context, self.route.statuses, self.route.curve, CLOSE_LINGER_MS, True
+            )
         )
+        # A worker's handshakes with the HQ are its parent's to watch: the same keys,
+        # the same HQ, and one line for the fleet.
+        self._handshakes = None if self.route.to_parent else HandshakeWatch([self._sub, self._push])
         self._pusher: gevent.Greenlet | None = None
         self._dropped_logged = 0
         self._drop_log_at = 0.0
 
-    def _connect_push(self, endpoint: str) -> zmq.Socket[bytes]:
-        push: zmq.Socket[bytes] = self._context.socket(zmq.PUSH)
-        push.setsockopt(zmq.LINGER, CLOSE_LINGER_MS)
-        push.setsockopt(zmq.IMMEDIATE, 1)
-        push.connect(endpoint)
-        return push
+    def handshake_failure(self) -> str | None:
+        """What went wrong, in one line, if a handshake with the HQ failed; never waits."""
+        if self._handshakes is None:
+            return None
+        failure = self._handshakes.settled()
+        return None if failure is None else handshake_problem(failure, self._curve)
 
     def encode_uncorrected(self, wanted: bool) -> None:
         """Whether results of a paced run carry their uncorrected time (our HQ asks)."""
@@ -233,6 +308,8 @@ class Link:
         """Stop the pusher and close the sockets (PUSH lingers to deliver its queue)."""
         if self._pusher is not None:
             self._pusher.kill()
+        if self._handshakes is not None:
+            self._handshakes.close()
         self._sub.close()
         self._status_push.close()
         self._push.close()

@@ -4,6 +4,8 @@ Why it exists: a CI job or a newcomer needs a whole load test on one machine wit
 one command. The HQ binds ephemeral loopback ports, the turret connects to them,
 and both share one gevent loop; the HQ code path is exactly ``gturret-hq``'s, so
 reports and exit statuses are the same. It must never open a port beyond loopback.
+Its links are plain ZeroMQ: both ends are this process, on loopback ports, so keys
+in the config are not used (a line says so).
 """
 
 from __future__ import annotations
@@ -30,10 +32,14 @@ TURRET_EXIT_TIMEOUT = 5.0
 def run_standalone(config: TurretConfig, factory: TransactionFactory, options: HQOptions) -> int:
     """Run one test of ``config``'s turret against an in-process HQ; the HQ's exit status."""
     turrets: list[tuple[Turret, gevent.Greenlet]] = []
+    if config.curve is not None:
+        log.info(
+            "--standalone: both ends in this process on loopback; the config's keys are not used"
+        )
 
     def start_turret(pub_port: int, rc_port: int) -> None:
         local = dataclasses.replace(
-            config, hq_address="127.0.0.1", hq_publisher=pub_port, hq_rc=rc_port
+            config, hq_address="127.0.0.1", hq_publisher=pub_port, hq_rc=rc_port, curve=None
         )
         turret = Turret(local, factory)
         turrets.append((turret, gevent.spawn(turret.serve)))

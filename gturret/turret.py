@@ -29,7 +29,7 @@ from gturret.aggregate import INTERVAL
 from gturret.battery import WHOLE, Battery, Share
 from gturret.config import TurretConfig
 from gturret.dispatch import StatusCounters, TurretFace
-from gturret.errors import ExitStatus
+from gturret.errors import ExitStatus, HandshakeError
 from gturret.link import Link, Route
 from gturret.looplag import LoopLag
 from gturret.outbox import Outbox
@@ -76,8 +76,7 @@ class Turret(TurretFace):
         self._intervals: gevent.Greenlet | None = None
         self.loop_lag = LoopLag()
         self.watchdog = Watchdog(
-            self.link.route.commands,
-            self.link.route.statuses,
+            self.link.route,
             self.uuid,
             running=lambda: self.state is State.RUNNING,
             is_canon=lambda greenlet: self.battery is not None and self.battery.is_canon(greenlet),
@@ -111,6 +110,9 @@ class Turret(TurretFace):
                 except CanonInterrupted:
                     log.debug("a watchdog interrupt landed in the dispatcher; ignored")
             return ExitStatus.OK
+        except HandshakeError as exc:
+            log.error("%s", exc)
+            return ExitStatus.USAGE
         except Exception:
             log.exception("turret error; aborting")
             self._abort()
@@ -129,6 +131,9 @@ class Turret(TurretFace):
             self._last_frame_at = monotonic()
             self.handle_frame(frame)
             return
+        problem = self.link.handshake_failure()
+        if problem is not None:
+            raise HandshakeError(problem)
         if self._hq_silent():
             log.warning(
                 "no frame from the HQ for %gs while running (hq_timeout): ceasing fire",

@@ -38,7 +38,7 @@ from gevent._tracer import HubSwitchTracer
 
 from gturret import wire
 from gturret.errors import ExitStatus, WireError
-from gturret.link import command_socket, receive
+from gturret.link import Route, command_socket, push_socket, receive
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +66,14 @@ class Watchdog:
 
     def __init__(
         self,
-        command_endpoint: str,
-        collector_endpoint: str,
+        route: Route,
         uuid: str,
         running: Callable[[], bool],
         is_canon: Callable[[Any], bool],
         cease_fire: Callable[[], None],
         killed_status: Callable[[], bytes],
     ) -> None:
-        self._command_endpoint = command_endpoint
-        self._collector_endpoint = collector_endpoint
+        self._route = route
         self._uuid = uuid
         self._running = running
         self._is_canon = is_canon
@@ -124,7 +122,7 @@ class Watchdog:
 
     def _watch(self) -> None:
         context: zmq.Context[Any] = zmq.Context()
-        sub = command_socket(context, self._command_endpoint, None)
+        sub = command_socket(context, self._route.commands, None, self._route.curve)
         try:
             self._watch_loop(sub, context)
         except Exception:
@@ -188,9 +186,7 @@ class Watchdog:
 
     def _exit_killed(self, context: Any) -> None:
         log.error("the loop is blocked in C code and cannot be freed: exiting on kill")
-        push = context.socket(zmq.PUSH)
-        push.setsockopt(zmq.LINGER, 500)
-        push.connect(self._collector_endpoint)
+        push = push_socket(context, self._route.statuses, self._route.curve, 500)
         push.send(self._killed_status())
         push.close()
         context.term()

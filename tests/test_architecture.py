@@ -50,7 +50,7 @@ def test_a_plain_turret_loads_only_the_hq_options_it_parses():
 
 
 def test_nothing_below_the_entry_points_imports_them():
-    entry_points = ("gturret.cli", "gturret.worker", "gturret.hq.cli")
+    entry_points = ("gturret.cli", "gturret.worker", "gturret.hq.cli", "gturret.keygen")
     for path in PACKAGE.rglob("*.py"):
         if path.name == "__main__.py":  # ``python -m``: an entry point itself
             continue

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gturret.config import SETTINGS, ExtractedTar, load_config
+from gturret.config import KEY_SETTINGS, SETTINGS, ExtractedTar, load_config
 from gturret.errors import ConfigError, TarError
 from tests.support.turret_process import run_cli
 
@@ -259,3 +259,12 @@ def test_the_documented_settings_are_the_declared_ones(document):
     declared = {key: (f"{s.default:g}", s.description) for key, s in SETTINGS.items()}
     found = {key: (default, meaning) for key, default, meaning in documented if key in declared}
     assert found == declared
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/protocol.md"])
+def test_the_documented_key_files_are_the_declared_ones(document):
+    """The key file rows are written from config.KEY_SETTINGS: key and meaning."""
+    text = (ROOT / document).read_text()
+    documented = re.findall(r"^\| `(\w+)` \| (?:no|none) \| (.+) \|$", text, re.M)
+    found = {key: meaning for key, meaning in documented if key in KEY_SETTINGS}
+    assert found == {key: setting.description for key, setting in KEY_SETTINGS.items()}

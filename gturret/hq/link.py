@@ -3,8 +3,11 @@
 Why it exists: binding (fixed or ephemeral ports), publishing command frames
 (always through ``wire.encode_command``) and receiving in bounded batches live
 here, so the session holds no socket code. It uses ``zmq.green`` so that it can
-share one gevent loop with a turret in the same process. It must never decode a
-message or decide anything about one.
+share one gevent loop with a turret in the same process. Given keys, both sockets
+are CurveZMQ servers vetted by :class:`~gturret.hq.zap.ZapHandler`; keyed or not,
+failed handshakes are logged once per cause (ZeroMQ alone says nothing of them) and
+kept for the error when turrets never come. It must never decode a message or
+decide anything about one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import gevent
 import zmq.green as zmq
 
 from gturret.errors import HQError
+from gturret.hq.zap import ZapHandler
+from gturret.keys import HandshakeFailure, HandshakeWatch, HQKeys, curve_server
 from gturret.wire import encode_command
 
 log = logging.getLogger(__name__)
@@ -35,12 +40,23 @@ def _endpoint(address: str, port: int) -> str:
 
 
 class HQLink:
-    """Bound PUB and PULL sockets; close() it when done."""
+    """Bound PUB and PULL sockets (CurveZMQ servers given ``keys``); close() it when done."""
 
-    def __init__(self, address: str, pub_port: int, rc_port: int) -> None:
+    def __init__(
+        self, address: str, pub_port: int, rc_port: int, keys: HQKeys | None = None
+    ) -> None:
         self._context = zmq.Context()
+        self._keys = keys
+        # Bound before the sockets: libzmq lets everyone in while no handler is there.
+        self._zap = ZapHandler(self._context, keys) if keys is not None else None
         self._pub = self._context.socket(zmq.PUB)
         self._pull = self._context.socket(zmq.PULL)
+        if keys is not None:
+            curve_server(self._pub, keys)
+            curve_server(self._pull, keys)
+        self._handshakes = HandshakeWatch([self._pub, self._pull])
+        #: One line per cause of a failed handshake, in the order first seen.
+        self.handshake_problems: list[str] = []
         self._pull.setsockopt(zmq.RCVHWM, RECEIVE_HWM)
         if ":" in address:
             self._pub.setsockopt(zmq.IPV6, 1)
@@ -85,7 +101,9 @@ class HQLink:
         the same process (``--standalone``) keeps its turn.
         """
         gevent.sleep(0)
-        if not self._pull.poll(max(0, int(timeout_s * 1000))):
+        ready = self._pull.poll(max(0, int(timeout_s * 1000)))
+        self._note_handshakes()
+        if not ready:
             return []
         if self._thin and timeout_s > GATHER_S:
             gevent.sleep(GATHER_S)
@@ -98,8 +116,46 @@ class HQLink:
         self._thin = len(batch) < THIN_BATCH
         return batch
 
+    def _note_handshakes(self) -> None:
+        for failure in self._handshakes.failures():
+            if not failure.detailed:
+                # A peer that closed mid-handshake: its side says why (a port scan, or
+                # the other half of a failure logged here already).
+                log.debug("a peer closed the connection during the handshake")
+                continue
+            problem = self._problem(failure)
+            if problem not in self.handshake_problems:
+                self.handshake_problems.append(problem)
+                if not failure.refused_key:  # the ZAP handler has said it, with the key
+                    log.warning("%s", problem)
+
+    def _problem(self, failure: HandshakeFailure) -> str:
+        """The HQ's one line on a failed handshake, naming the likely cause."""
+        keys = self._keys
+        if failure.mechanism_mismatch and keys is not None:
+            return (
+                "refused a peer without CurveZMQ keys (a turret whose config lacks"
+                " 'hq_public_key' and 'turret_secret_key'?)"
+            )
+        if failure.mechanism_mismatch:
+            return (
+                "refused a peer with CurveZMQ keys: this HQ has none (give it --secret-key"
+                " and --turret-keys, or remove the keys from the turret's config)"
+            )
+        if failure.refused_key and keys is not None:
+            return f"refused a turret key that is not in {keys.turrets.folder} (--turret-keys)"
+        if failure.cryptographic and keys is not None:
+            return (
+                "refused a peer whose CurveZMQ hello was not sealed for this HQ's key (a"
+                f" turret whose hq_public_key is not the public key of {keys.own.path}?)"
+            )
+        return f"a handshake failed on {failure.endpoint} (ZeroMQ event {failure.event})"
+
     def close(self) -> None:
         """Close both sockets without waiting for unsent commands."""
+        self._handshakes.close()
+        if self._zap is not None:
+            self._zap.close()
         self._pub.close(linger=0)
         self._pull.close(linger=0)
         self._context.term()

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from gturret.errors import UsageError, WireError
 from gturret.hq.thresholds import Threshold, parse_thresholds
+from gturret.keys import HQKeys, KeyPair, TurretKeyFolder, read_key_pair, read_turret_keys
 from gturret.wire import decode_message
 
 LATE_START_MODES = {
@@ -97,6 +98,8 @@ class HQOptions:
     progress: bool = True
     progress_interval: float = 5.0
     out: TextIO | None = None
+    secret_key: KeyPair | None = None
+    turret_keys: TurretKeyFolder | None = None
 
     def __post_init__(self) -> None:
         if self.turrets < 1:
@@ -126,6 +129,18 @@ class HQOptions:
             raise UsageError(f"late_start must be one of {modes}, not {self.late_start!r}")
         if not self.bind:
             raise UsageError("bind must be an IP address, e.g. 127.0.0.1")
+        if (self.secret_key is None) != (self.turret_keys is None):
+            raise UsageError(
+                "--secret-key and --turret-keys go together: the HQ's key pair, and the"
+                " folder of the turret public keys it accepts"
+            )
+
+    @property
+    def keys(self) -> HQKeys | None:
+        """The CurveZMQ keys of this HQ, or None for plain ZeroMQ (as the reference HQ)."""
+        if self.secret_key is None or self.turret_keys is None:
+            return None
+        return HQKeys(self.secret_key, self.turret_keys)
 
 
 def plural(count: int, word: str) -> str:
@@ -200,6 +215,25 @@ OPTIONS = (
         "address to bind (default 127.0.0.1; 0.0.0.0 for every interface)",
         _same,
         "ADDR",
+    ),
+    Option(
+        "--secret-key",
+        "secret_key",
+        None,
+        "this HQ's key pair (NAME.key_secret from gturret-keys, mode 600): commands and"
+        " results then go over CurveZMQ only; needs --turret-keys",
+        lambda path: None if path is None else read_key_pair(path),
+        "PATH",
+        argtype=Path,
+    ),
+    Option(
+        "--turret-keys",
+        "turret_keys",
+        None,
+        "folder of the turret public keys (*.key) this HQ accepts; needs --secret-key",
+        lambda path: None if path is None else read_turret_keys(path),
+        "FOLDER",
+        argtype=Path,
     ),
     Option(
         "--turrets",

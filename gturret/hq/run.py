@@ -43,7 +43,7 @@ def run_hq(
     bound, ``on_start()`` right after the start is sent."""
     out = options.out or sys.stdout
     try:
-        link = HQLink(options.bind, options.pub_port, options.rc_port)
+        link = HQLink(options.bind, options.pub_port, options.rc_port, options.keys)
     except HQError as exc:
         log.error("%s", exc)
         return ExitStatus.USAGE
@@ -53,10 +53,13 @@ def run_hq(
     ports = (link.pub_port, link.rc_port)
     try:
         log.info(
-            "HQ bound: commands (PUB) on %s, results (PULL) on %s; waiting for %s "
+            "HQ bound: commands (PUB) on %s, results (PULL) on %s%s; waiting for %s "
             "(--wait-timeout %s)",
             link.pub_endpoint,
             link.rc_endpoint,
+            ""
+            if options.keys is None
+            else f" over CurveZMQ ({plural(len(options.keys.turrets.keys), 'turret key')})",
             plural(options.turrets, "turret"),
             format_duration(options.wait_timeout),
         )

@@ -147,11 +147,16 @@ class Session:
 
     def _missing_turrets_message(self, wanted: int) -> str:
         seen = ", ".join(f"{r.name} ({r.uuid})" for r in self._roster.records()) or "none"
+        refused = "; ".join(self._link.handshake_problems)
         return (
             f"only {len(self._roster)} of {wanted} turrets reported within "
             f"{format_duration(self._options.wait_timeout)} (--wait-timeout); seen: {seen}. "
-            f"Point turrets at hq_publisher {self._link.pub_port} and hq_rc "
-            f"{self._link.rc_port} on this host."
+            + (
+                f"Handshakes failed: {refused}."
+                if refused
+                else f"Point turrets at hq_publisher {self._link.pub_port} and hq_rc "
+                f"{self._link.rc_port} on this host."
+            )
         )
 
     def _start(self) -> None:

@@ -1,0 +1,150 @@
+"""Key files: ``gturret-keys`` makes them, and every bad one is refused in one line.
+
+Real processes for the commands (``gturret-keys``, ``gturret``, ``gturret-hq``);
+``load_config`` directly for the config's checks.
+"""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import zmq
+import zmq.auth
+
+from gturret.config import load_config
+from gturret.errors import ConfigError
+from tests.support.curve import Keys
+from tests.support.turret_process import run_cli, write_turret
+
+KEYS = Path(sys.executable).with_name("gturret-keys")
+HQ = Path(sys.executable).with_name("gturret-hq")
+SCRIPT = "from gturret import Transaction\n"
+
+
+def _run(*command: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(part) for part in command], capture_output=True, text=True, timeout=30
+    )
+
+
+def test_gturret_keys_writes_a_pair_only_its_owner_can_read(tmp_path: Path) -> None:
+    done = _run(KEYS, "hq", "--dir", tmp_path)
+    assert done.returncode == 0, done.stderr
+    public, secret = zmq.auth.load_certificate(tmp_path / "hq.key_secret")
+    assert secret is not None and zmq.curve_public(secret) == public
+    assert zmq.auth.load_certificate(tmp_path / "hq.key") == (public, None)
+    assert stat.S_IMODE((tmp_path / "hq.key_secret").stat().st_mode) == 0o600
+
+
+def test_gturret_keys_never_overwrites_a_key(tmp_path: Path) -> None:
+    assert _run(KEYS, "hq", "--dir", tmp_path).returncode == 0
+    before = (tmp_path / "hq.key_secret").read_bytes()
+    done = _run(KEYS, "hq", "--dir", tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"gturret-keys: error: {tmp_path / 'hq.key'}: already exists; not overwriting a key"
+    ]
+    assert (tmp_path / "hq.key_secret").read_bytes() == before
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Keys:
+    return Keys.create(tmp_path / "keys")
+
+
+def test_a_secret_key_others_can_read_stops_the_turret(tmp_path: Path, keys: Keys) -> None:
+    keys.secret("turret").chmod(0o640)
+    config = write_turret(tmp_path, SCRIPT, **keys.turret_config())
+    done = run_cli([str(config)], tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"gturret: error: {config}: {keys.secret('turret')}: a secret key readable or"
+        f" writable by others (mode 0640); run chmod 600 {keys.secret('turret')}"
+    ]
+
+
+def test_a_secret_key_others_can_read_stops_the_hq(keys: Keys) -> None:
+    keys.secret("hq").chmod(0o604)
+    done = _run(HQ, *keys.hq_args())
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("gturret-hq: error: ") and "(mode 0604); run chmod 600" in line
+
+
+def _bad_secret(keys: Keys, text: str) -> list[str]:
+    path = keys.folder / "bad.key_secret"
+    path.write_text(text)
+    path.chmod(0o600)
+    return ["--secret-key", str(path), "--turret-keys", str(keys.accepted)]
+
+
+def _public_as_secret(keys: Keys) -> list[str]:
+    keys.public("hq").chmod(0o600)
+    return ["--secret-key", str(keys.public("hq")), "--turret-keys", str(keys.accepted)]
+
+
+def _empty_folder(keys: Keys) -> list[str]:
+    (keys.folder / "empty").mkdir()
+    return ["--secret-key", str(keys.secret("hq")), "--turret-keys", str(keys.folder / "empty")]
+
+
+def _mixed_pair(keys: Keys) -> list[str]:
+    hq, rogue = (keys.secret(name).read_text() for name in ("hq", "rogue"))
+    secret_line = next(line for line in rogue.splitlines() if "secret-key" in line)
+    mixed = [secret_line if "secret-key" in line else line for line in hq.splitlines()]
+    return _bad_secret(keys, "\n".join(mixed))
+
+
+BAD_KEYS = {
+    "secret key alone": (
+        lambda keys: ["--secret-key", str(keys.secret("hq"))],
+        "--secret-key and --turret-keys go together",
+    ),
+    "missing file": (
+        lambda keys: ["--secret-key", "nope", "--turret-keys", str(keys.accepted)],
+        "nope: no such key file",
+    ),
+    "not a certificate": (lambda keys: _bad_secret(keys, "hello\n"), "not a ZeroMQ certificate"),
+    "short key": (
+        lambda keys: _bad_secret(keys, 'curve\n    public-key = "abc"\n'),
+        "its public key is not a 40-character Z85 CURVE key",
+    ),
+    "public key file": (_public_as_secret, "holds no secret key; give the .key_secret file"),
+    "keys of two pairs": (_mixed_pair, "its public and secret keys do not belong together"),
+    "no turret key": (_empty_folder, "holds no turret public key (*.key file)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_KEYS))
+def test_the_hq_refuses_bad_keys_in_one_line(keys: Keys, case: str) -> None:
+    make_args, problem = BAD_KEYS[case]
+    done = _run(HQ, *make_args(keys))
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("gturret-hq: error: ") and problem in line, line
+
+
+def test_a_config_names_both_key_files_or_neither(tmp_path: Path, keys: Keys) -> None:
+    config = write_turret(tmp_path, SCRIPT, hq_public_key=str(keys.public("hq")))
+    with pytest.raises(ConfigError, match="'hq_public_key' needs 'turret_secret_key' too"):
+        load_config(config)
+
+
+def test_key_paths_are_relative_to_the_config_file(tmp_path: Path, keys: Keys) -> None:
+    config = write_turret(
+        tmp_path, SCRIPT, hq_public_key="keys/hq.key", turret_secret_key="keys/turret.key_secret"
+    )
+    loaded = load_config(config)
+    assert loaded.curve is not None
+    assert loaded.curve.hq_public == zmq.auth.load_certificate(keys.public("hq"))[0]
+    assert loaded.curve.own.path == tmp_path / "keys" / "turret.key_secret"
+    with pytest.raises(ConfigError, match=r"keys/none\.key: no such key file"):
+        load_config(
+            write_turret(
+                tmp_path, SCRIPT, **{**keys.turret_config(), "hq_public_key": "keys/none.key"}
+            )
+        )
