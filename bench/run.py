@@ -39,6 +39,7 @@ SCENARIOS = (
     "scale",
     "stop",
     "cores",
+    "curve",
     "many",
     "added-latency",
 )
@@ -79,6 +80,8 @@ SCALE_10K = "gturret 10k canons x sleep(1)"
 SCALE_100K = "gturret 100k canons x sleep(10)"
 STOP = "gturret stop -> ready, 10k canons mid-transaction"
 GT_PROCESSES = "gturret --processes 2, no-op, 1000 canons"
+GT_PLAIN = "gturret, no-op, 1000 canons, plain ZeroMQ"
+GT_CURVE = "gturret, no-op, 1000 canons, CurveZMQ"
 SCALE_NAMES = {10_000: SCALE_10K, 100_000: SCALE_100K}
 # The "many" rows, one of each per size: str.format(n=size).
 MANY_GT_REQUESTS = "gturret + requests, {n:,} canons"
@@ -140,6 +143,7 @@ class Features:
     http: str
     #: The target's delayed location (nginx's echo module).
     delayed: str
+    curve: str
 
 
 @dataclass(slots=True)
@@ -154,19 +158,25 @@ def detect() -> Features:
     delayed = "" if echo_module() else "nginx echo module missing (libnginx-mod-http-echo)"
     if not GTURRET.exists():
         missing = f"gturret not installed ({GTURRET.relative_to(REPO)} missing)"
-        return Features(missing, missing, missing, delayed)
+        return Features(missing, missing, missing, delayed, missing)
     shown = subprocess.run([str(GTURRET), "--help"], capture_output=True, text=True, timeout=30)
     if shown.returncode != 0:
         broken = f"`gturret --help` exited {shown.returncode}"
-        return Features(broken, broken, broken, delayed)
+        return Features(broken, broken, broken, delayed, broken)
     imported = subprocess.run(
         [str(PROJECT_PY), "-c", "from gturret.http import Client"], capture_output=True, timeout=30
+    )
+    curve = subprocess.run(
+        [str(PROJECT_PY), "-c", "import zmq; assert zmq.has('curve')"],
+        capture_output=True,
+        timeout=30,
     )
     return Features(
         gturret="",
         processes="" if "--processes" in shown.stdout else "--processes not implemented",
         http="" if imported.returncode == 0 else "gturret.http not importable",
         delayed=delayed,
+        curve="" if curve.returncode == 0 else "this pyzmq has no CURVE",
     )
 
 
@@ -345,6 +355,12 @@ def _plan(settings: Settings, features: Features, url: str) -> list[Planned]:
         turret("scale", SCALE_NAMES[canons_n], "sleep.py", config, scale, ideal=canons_n / think)
 
     turret("cores", GT_PROCESSES, "noop.py", noop, overhead, processes=2, na=features.processes)
+
+    # One result message per transaction (the sink asks for no aggregation): the most
+    # messages a link can carry, so the most CurveZMQ can cost.
+    keyed = Plan(warmup=overhead.warmup, window=window, curve=True)
+    turret("curve", GT_PLAIN, "noop.py", noop, overhead)
+    turret("curve", GT_CURVE, "noop.py", noop, keyed, na=features.curve)
 
     # Thousands of canons or users on the HTTP rows' target, all started over the same
     # rampup; the window opens one warm-up after it.
@@ -585,6 +601,7 @@ def _checks(rows: dict[str, Row]) -> list[report.Check]:
         bound(scale_100k, "peak RSS", "peak_rss_mb", 1536, True, _mb),
         bound(row(STOP), "stop -> ready", None, 1.0, True, _seconds),
         ratio(row(GT_PROCESSES), gturret_noop, 1.8),
+        ratio(row(GT_CURVE), row(GT_PLAIN), None),
         *_many_checks(row),
         *_added_latency_checks(row),
     ]
@@ -615,7 +632,7 @@ def _settings() -> Settings:
         "--only",
         default="",
         help="comma-separated scenarios: http-requests, http-fast, overhead, "
-        "scale (and stop), cores, many, added-latency",
+        "scale (and stop), cores, curve, many, added-latency",
     )
     args = parser.parse_args()
     only = frozenset(filter(None, args.only.split(",")))
@@ -670,6 +687,7 @@ def main() -> None:
             "--processes": features.processes or "present",
             "gturret.http": features.http or "present",
             "delayed location": features.delayed or "present",
+            "CurveZMQ": features.curve or "present",
         },
     }
     print(_header(info), flush=True)

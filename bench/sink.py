@@ -13,6 +13,12 @@ in the window (for latency percentiles), and at the window's end asks for gturre
 canon counters with the status handshake (docs/protocol.md, "Handshake") to tell
 how many canons never completed a transaction. A turret that ignores the handshake
 (oct-turrets) answers with a plain status: then there is nothing to report.
+
+With ``Plan.curve`` the run is keyed (CurveZMQ, README "Keys"): key pairs for the
+sink and the turret are made in the run's folder, the sink's sockets are CURVE
+servers (``gturret.keys.curve_server``, as our HQ's) vetted by pyzmq's thread
+authenticator (the sink is a plain threaded program, not a gevent one), and the
+turret's config names its keys.
 """
 
 from __future__ import annotations
@@ -28,8 +34,17 @@ from pathlib import Path
 from typing import Any
 
 import zmq
+from zmq.auth.thread import ThreadAuthenticator
 
 from bench.latency import percentiles_ms
+from gturret.keys import (
+    ZAP_DOMAIN,
+    HQKeys,
+    create_key_pair,
+    curve_server,
+    read_key_pair,
+    read_turret_keys,
+)
 from gturret.wire import (
     WANT_COUNTERS,
     decode_message,
@@ -64,6 +79,8 @@ class Plan:
     #: Keep the window's latencies and ask for the canon counters at its end.
     detail: bool = False
     counters_timeout: float = 10.0
+    #: Keyed links (CurveZMQ) between the sink and the turret.
+    curve: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +153,17 @@ def threads(pid: int) -> int:
 class _Sink:
     """The HQ's two sockets and the counters fed by what arrives on them."""
 
-    def __init__(self) -> None:
+    def __init__(self, keys: HQKeys | None = None) -> None:
         self.context = zmq.Context()
+        self.authenticator: ThreadAuthenticator | None = None
         self.pub = self.context.socket(zmq.PUB)
         self.pull = self.context.socket(zmq.PULL)
+        if keys is not None:
+            self.authenticator = ThreadAuthenticator(self.context)
+            self.authenticator.start()
+            self.authenticator.configure_curve(ZAP_DOMAIN.decode(), keys.turrets.folder)
+            curve_server(self.pub, keys)
+            curve_server(self.pull, keys)
         self.pub_port = self.pub.bind_to_random_port("tcp://127.0.0.1")
         self.pull_port = self.pull.bind_to_random_port("tcp://127.0.0.1")
         self.poller = zmq.Poller()
@@ -208,6 +232,8 @@ class _Sink:
             self.counters = counters
 
     def close(self) -> None:
+        if self.authenticator is not None:
+            self.authenticator.stop()
         self.context.destroy(linger=0)
 
 
@@ -306,6 +332,19 @@ def _wait_ready(sink: _Sink, turret: _Turret, plan: Plan) -> float | None:
     return time.monotonic() - stopped_at
 
 
+def _keys(workdir: Path) -> dict[str, str]:
+    """Key pairs for the sink and the turret in ``workdir``; the turret's config keys."""
+    (workdir / "turrets").mkdir()
+    create_key_pair(workdir, "hq")
+    create_key_pair(workdir / "turrets", "turret")
+    return {"hq_public_key": "hq.key", "turret_secret_key": "turrets/turret.key_secret"}
+
+
+def read_keys(workdir: Path) -> HQKeys:
+    """The sink's keys, as ``_keys`` made them."""
+    return HQKeys(read_key_pair(workdir / "hq.key_secret"), read_turret_keys(workdir / "turrets"))
+
+
 def drive(command: list[str], script: Path, config: dict[str, Any], plan: Plan) -> TurretRun:
     """Run one turret test: ``command`` plus the path of a config.json written here.
 
@@ -313,13 +352,15 @@ def drive(command: list[str], script: Path, config: dict[str, Any], plan: Plan) 
     turrets hand to ``Transaction`` from the first instance on; the transaction context
     is sent empty, as the reference HQ sends its own.
     """
-    sink = _Sink()
     workdir = Path(tempfile.mkdtemp(prefix="gturret-bench-turret-"))
+    keyed = _keys(workdir) if plan.curve else {}
+    sink = _Sink(read_keys(workdir) if plan.curve else None)
     turret: _Turret | None = None
     try:
         shutil.copy(script, workdir / "script.py")
         full = {
             **config,
+            **keyed,
             "script": "script.py",
             "hq_address": "127.0.0.1",
             "hq_publisher": sink.pub_port,
