@@ -32,7 +32,7 @@ class Transaction(Base):
         raise ValueError("MARK-ERROR " + self.context["mark"])
 """
 #: Every one crosses the wire: in commands (context, start), statuses, results.
-PLAINTEXTS = [b"MARK-CONTEXT", b"MARK-ERROR", b"MARK-TIMER", b"\"start\"", b"status_request"]
+PLAINTEXTS = [b"MARK-CONTEXT", b"MARK-ERROR", b"MARK-TIMER", b'"start"', b"status_request"]
 #: The ZeroMQ greeting's signature: plain in both modes, so the capture saw the link.
 ZMTP_SIGNATURE = b"\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f"
 
