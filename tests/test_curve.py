@@ -1,8 +1,9 @@
 """CurveZMQ links, end to end with real processes and sockets on 127.0.0.1.
 
 One keyed test run (module fixture) meets every kind of stranger at once: a
-``--processes 2`` turret with an accepted key runs the whole test while a turret
-with an unknown key and one without keys try to register, rogue PUSH sockets (plain,
+``--processes 2`` turret with an accepted key runs the whole test while a
+``--processes 2`` turret with an unknown key and a single-process one without keys
+try to register, rogue PUSH sockets (plain,
 and keyed with an unknown key) send well-formed results, and rogue SUB sockets
 listen to the commands. The capture of the bytes on the wire is in
 ``tests/test_curve_capture.py``; key files and their checks in ``tests/test_keys.py``.
@@ -69,7 +70,15 @@ def keyed_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyedRun]:
     )
     started: list[TurretProcess] = []
     try:
-        unknown = _turret(folder / "unknown", pub, rc, "unknown", **keys.turret_config("rogue"))
+        unknown = _turret(
+            folder / "unknown",
+            pub,
+            rc,
+            "unknown",
+            "--processes",
+            "2",
+            **keys.turret_config("rogue"),
+        )
         plain = _turret(folder / "plain", pub, rc, "plain")
         started += [unknown, plain]
         # Both give up before the good turret exists: had either registered, the HQ
