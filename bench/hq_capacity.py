@@ -190,7 +190,7 @@ def _cpu_seconds(pid: int) -> float:
 def table(rows: list[Figures]) -> str:
     """The rows as a Markdown table, then the goals and whether they were met."""
     lines = [
-        "| row | mode | tx/s at the HQ | HQ CPU s per s of test (%) | HQ peak MB | lost | verdict |",
+        "| row | mode | tx/s at the HQ | HQ CPU s per test s (%) | HQ MB | lost | verdict |",
         "| --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
