@@ -141,6 +141,24 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "p95_ms",
         "canons_active",
         "p95_uncorrected_ms",
+        "p99_ms",
+        "loop_lag_p99_ms",
+    }
+    checks = document["verdict"]["checks"]
+    assert [check["key"] for check in checks] == [
+        "transactions",
+        "turrets",
+        "delivery",
+        "canons",
+        "schedule",
+        "errors",
+    ]
+    assert checks[-1] == {
+        "key": "errors",
+        "title": "no transaction failed (without an error_rate threshold)",
+        "passed": True,
+        "problems": [],
+        "waived": "replaced by the threshold error_rate<50%",
     }
     assert set(document["turrets"][0]) == {
         "uuid",
@@ -193,5 +211,6 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "exit_status": 0,
         "reason": "all 2 thresholds passed",
         "problems": [],
+        "checks": checks,
     }
     assert document["messages"]["results"] == fake.sent

@@ -20,7 +20,10 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
         "bind": "127.0.0.1", "pub_port": 5000, "rc_port": 5001
       },
       "verdict": {"passed": true, "exit_status": 0, "reason": "all 2 thresholds passed",
-                  "problems": []},            # every failed rule (gturret/hq/verdict.py)
+                  "problems": [],             # every failed rule (gturret/hq/verdict.py)
+                  "checks": [{"key": "delivery", "title": "no results were lost",
+                              "passed": true, "problems": [],   # one per rule, in order;
+                              "waived": null}]},  # or why it did not apply
       "turrets": [{
         "uuid": "…", "name": "navigation", "state": "ready",   # last status, lower case
         "canons": 50 | null, "canons_active": 0 | null,       # as last reported
@@ -60,7 +63,9 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
         "tx": 98, "errors": 0,        # last point may cover less; results are placed
         "p50_ms": 5.1, "p95_ms": 9.8, # by the time the HQ read them
         "canons_active": 30 | null,   # null unless every turret reports canons_active
-        "p95_uncorrected_ms": 8.0 | null  # paced runs only
+        "p95_uncorrected_ms": 8.0 | null, # paced runs only
+        "p99_ms": 12.0,
+        "loop_lag_p99_ms": 0.9 | null     # the turrets' loop lag reported that second
       }],
       "thresholds": [{
         "expression": "p95<100ms", "timer": null, "metric": "p95", "op": "<",
@@ -178,6 +183,16 @@ def build_document(
             "exit_status": verdict.exit_status,
             "reason": verdict.reason,
             "problems": list(verdict.problems),
+            "checks": [
+                {
+                    "key": check.key,
+                    "title": check.title,
+                    "passed": check.passed,
+                    "problems": list(check.problems),
+                    "waived": check.waived,
+                }
+                for check in verdict.checks
+            ],
         },
         "turrets": [_turret(record) for record in turrets],
         "unsettled_turrets": [f"{r.name} ({r.uuid}): {r.state}" for r in outcome.unsettled],

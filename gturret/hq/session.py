@@ -350,7 +350,7 @@ class Session:
             counts.statuses += 1
             record = self._roster.update(message, now, started=self._t0 is not None)
             if record is not None and message.loop_lag is not None:
-                self._file_loop_lag(record, message.loop_lag)
+                self._file_loop_lag(record, message.loop_lag, now)
             if record is not None and self._running:
                 self._start_if_idle(record, now)
         elif isinstance(message, Result | Interval):
@@ -379,14 +379,16 @@ class Session:
                     _preview(raw),
                 )
 
-    def _file_loop_lag(self, record: TurretRecord, encoded: str) -> None:
-        """Add a turret's loop lag; warn, once a turret, when its loop falls behind.
+    def _file_loop_lag(self, record: TurretRecord, encoded: str, now: float) -> None:
+        """Add a turret's loop lag (in the second it arrived, once the test has started);
+        warn, once a turret, when its loop falls behind.
 
         A percentile walks the histogram's buckets in Python (milliseconds each), so
         it is read only when the interval's maximum could put the p99 over the line:
         with a hundred turrets that is most of the HQ's CPU otherwise.
         """
-        interval = self._stats.record_loop_lag(f"{record.name} ({record.uuid[:8]})", encoded)
+        at_s = None if self._t0 is None else now - self._t0
+        interval = self._stats.record_loop_lag(f"{record.name} ({record.uuid[:8]})", encoded, at_s)
         if interval is None or record.uuid in self._lag_warned:
             return
         if interval.get_max_value() < LOOP_LAG_WARN_MS * 1000:

@@ -73,6 +73,9 @@ class SecondPoint:
     canons_active: int | None
     #: A paced run: p95 of the time in ``run()`` alone (``p95_ms`` counts from due).
     p95_uncorrected_ms: float | None = None
+    p99_ms: float | None = None
+    #: The p99 of the turrets' loop lag over the intervals they reported in this second.
+    loop_lag_p99_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,8 @@ class Summary:
     transaction_uncorrected: MetricSummary | None = None
     schedule_lag: MetricSummary | None = None
     loop_lag: LoopLagSummary | None = None
+    #: Every error text kept (at most ``MAX_ERROR_KINDS``), the most frequent first.
+    errors: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +128,11 @@ class LatencyRecorder:
         self._min_s = float("inf")
         self._max_s = 0.0
         self._histogram = _histogram()
+
+    @property
+    def sum_s(self) -> float:
+        """The sum of every time recorded, in seconds (exact, not from the histogram)."""
+        return self._total_s
 
     def merge(self, series: SeriesData) -> None:
         """Add one interval's series (``gturret.aggregate``): exact counts, min, max and
@@ -195,6 +205,7 @@ class SeriesRecorder:
         self._canons_active: int | None = None
         self._histogram = _histogram()
         self._uncorrected = _histogram()
+        self._loop_lag = lag_histogram()
 
     def record(
         self, at_s: float, seconds: float, error: bool, uncorrected: float | None = None
@@ -219,6 +230,11 @@ class SeriesRecorder:
             if series is not None and series.histogram is not None:
                 histogram.add(series.histogram)
 
+    def record_loop_lag(self, at_s: float, interval: HdrHistogram) -> None:
+        """A turret's loop-lag histogram that arrived ``at_s`` seconds after the start."""
+        self._close_before(int(at_s))
+        self._loop_lag.add(interval)
+
     def advance(self, at_s: float, canons_active: int | None) -> None:
         """Close the seconds before ``at_s``; ``canons_active`` is the latest sample."""
         self._canons_active = canons_active
@@ -229,14 +245,24 @@ class SeriesRecorder:
         return (*self._points, self._current())
 
     def _current(self) -> SecondPoint:
-        p50 = p95 = uncorrected = None
+        p50 = p95 = p99 = uncorrected = lag = None
         if self._tx:
-            values = self._histogram.get_percentile_to_value_dict([50.0, 95.0])
-            p50, p95 = values[50.0] / 1000.0, values[95.0] / 1000.0
+            values = self._histogram.get_percentile_to_value_dict([50.0, 95.0, 99.0])
+            p50, p95, p99 = (values[p] / 1000.0 for p in (50.0, 95.0, 99.0))
         if self._uncorrected.get_total_count():
             uncorrected = self._uncorrected.get_value_at_percentile(95.0) / 1000.0
+        if self._loop_lag.get_total_count():
+            lag = self._loop_lag.get_value_at_percentile(99.0) / 1000.0
         return SecondPoint(
-            self._second, self._tx, self._errors, p50, p95, self._canons_active, uncorrected
+            self._second,
+            self._tx,
+            self._errors,
+            p50,
+            p95,
+            self._canons_active,
+            uncorrected,
+            p99,
+            lag,
         )
 
     def _close_before(self, second: int) -> None:
@@ -247,7 +273,7 @@ class SeriesRecorder:
             self._points.append(SecondPoint(empty, 0, 0, None, None, self._canons_active))
         self._second = second
         self._tx = self._errors = 0
-        for histogram in (self._histogram, self._uncorrected):
+        for histogram in (self._histogram, self._uncorrected, self._loop_lag):
             if histogram.get_total_count():
                 histogram.reset()
 
@@ -261,6 +287,7 @@ class Stats:
         self.series = SeriesRecorder()
         self._errors: Counter[str] = Counter()
         self._by_turret: Counter[str] = Counter()
+        self._errors_by_turret: Counter[str] = Counter()
         self.timers_dropped = 0
         self.bad_timer_values = 0
         self.uncorrected = LatencyRecorder("transaction (uncorrected)")
@@ -278,6 +305,7 @@ class Stats:
             self.schedule_lag.record(max(0.0, result.scriptrun_time - uncorrected), False)
         self.series.record(at_s, result.scriptrun_time, failed, uncorrected)
         self._by_turret[result.turret_name or "(unnamed)"] += 1
+        self._errors_by_turret[result.turret_name or "(unnamed)"] += failed
         self.bad_timer_values += result.bad_timers
         if failed:
             self._count_error(result.error)
@@ -300,6 +328,7 @@ class Stats:
             self.schedule_lag.merge(series.get(SCHEDULE_LAG) or _NO_SERIES)
         self.series.record_interval(at_s, interval)
         self._by_turret[interval.turret_name] += interval.count
+        self._errors_by_turret[interval.turret_name] += interval.errors
         for text, count in interval.error_texts.items():
             self._count_error(text, count)
         self.timers_dropped += interval.timers_dropped
@@ -315,9 +344,12 @@ class Stats:
                 recorder = self.timers[name] = LatencyRecorder(name)
             recorder.merge(data)
 
-    def record_loop_lag(self, turret: str, encoded: str) -> HdrHistogram | None:
-        """Add a turret's loop-lag histogram of one interval; that interval's histogram
-        (None if the encoding cannot be read)."""
+    def record_loop_lag(
+        self, turret: str, encoded: str, at_s: float | None = None
+    ) -> HdrHistogram | None:
+        """Add a turret's loop-lag histogram of one interval (in the second ``at_s``
+        after the start, if the test has started); that interval's histogram (None if
+        the encoding cannot be read)."""
         interval = lag_histogram()
         try:
             interval.decode_and_add(encoded)
@@ -325,12 +357,18 @@ class Stats:
             log.warning("a loop-lag histogram from %s could not be decoded; left out", turret)
             return None
         self.loop_lag.add(interval)
+        if at_s is not None:
+            self.series.record_loop_lag(at_s, interval)
         self.loop_lag_by_turret.setdefault(turret, lag_histogram()).add(interval)
         return interval
 
     def results_by_turret(self) -> dict[str, int]:
         """Results received so far, by turret name."""
         return dict(self._by_turret)
+
+    def errors_by_turret(self) -> dict[str, int]:
+        """Failed transactions received so far, by turret name."""
+        return dict(self._errors_by_turret)
 
     def _count_error(self, error: str, count: int = 1) -> None:
         text = error if len(error) <= ERROR_TEXT_LIMIT else error[:ERROR_TEXT_LIMIT] + "…"
@@ -350,6 +388,7 @@ class Stats:
             timers=timers,
             top_errors=tuple(self._errors.most_common(TOP_ERRORS)),
             error_kinds=len(self._errors),
+            errors=tuple(self._errors.most_common()),
             series=self.series.points(),
             results_by_turret=dict(sorted(self._by_turret.items())),
             timers_dropped=self.timers_dropped,

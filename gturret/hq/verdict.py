@@ -37,14 +37,45 @@ from gturret.hq.stats import Summary
 from gturret.hq.thresholds import Verdict
 from gturret.wire import State
 
+#: The rules of the module docstring but the last (each threshold is its own check),
+#: as ``(key, what passing means)``: the names of the JUnit report's testcases.
+RULES = (
+    ("transactions", "transactions were recorded"),
+    ("turrets", "no turret died"),
+    ("delivery", "no results were lost"),
+    ("canons", "no canon starved"),
+    ("schedule", "the schedule was kept"),
+    ("errors", "no transaction failed (without an error_rate threshold)"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One rule of the verdict: its key and title (``RULES``), and what broke it.
+
+    ``waived`` says why a rule did not apply (an ``error_rate`` threshold replaces
+    the rule on failed transactions); a waived rule has no problems.
+    """
+
+    key: str
+    title: str
+    problems: tuple[str, ...] = ()
+    waived: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
 
 @dataclass(frozen=True, slots=True)
 class TestVerdict:
-    """The test as a whole: passed or failed, why, and every problem found."""
+    """The test as a whole: passed or failed, why, every problem found, and each
+    rule's own outcome (``checks``, in the order of ``RULES``)."""
 
     exit_status: int
     reason: str
     problems: tuple[str, ...] = ()
+    checks: tuple[Check, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -62,30 +93,44 @@ def judge(
     ended_at: float = 0.0,
 ) -> TestVerdict:
     """Apply every rule of the module docstring; ``ended_at`` is the session's clock."""
-    problems: list[str] = []
+    found: dict[str, list[str]] = {key: [] for key, _ in RULES}
     if summary.transaction.count == 0:
-        problems.append("no transactions were recorded: the turrets sent no results")
-    problems += _turret_problems(turrets, unsettled, ended_at)
-    problems += [_lost(row) for row in delivery if row.lost]
-    problems += _starved(turrets)
+        found["transactions"].append("no transactions were recorded: the turrets sent no results")
+    found["turrets"] += _turret_problems(turrets, unsettled, ended_at)
+    found["delivery"] += [_lost(row) for row in delivery if row.lost]
+    found["canons"] += _starved(turrets)
     if pacing is not None and pacing.dropped:
-        problems.append(
+        found["schedule"].append(
             f"the schedule was not kept: {pacing.dropped} of {pacing.scheduled} scheduled"
             " transactions dropped, too late to start (raise canons, or lower the rate)"
         )
-    problems += _failed_transactions(summary, verdicts)
+    waived = _error_rate_threshold(verdicts)
+    if waived is None:
+        found["errors"] += _failed_transactions(summary)
+    checks = tuple(
+        Check(
+            key,
+            title,
+            tuple(found[key]),
+            f"replaced by the threshold {waived}" if key == "errors" and waived else None,
+        )
+        for key, title in RULES
+    )
+    problems = [problem for check in checks for problem in check.problems]
     failed = [verdict for verdict in verdicts if not verdict.passed]
     if failed:
         names = ", ".join(verdict.threshold.expression for verdict in failed)
         problems.append(f"{len(failed)} of {len(verdicts)} thresholds failed: {names}")
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        return TestVerdict(ExitStatus.FAILED, problems[0] + more, tuple(problems))
+        return TestVerdict(ExitStatus.FAILED, problems[0] + more, tuple(problems), checks)
     if len(verdicts) == 1:
-        return TestVerdict(ExitStatus.OK, "the threshold passed")
+        return TestVerdict(ExitStatus.OK, "the threshold passed", checks=checks)
     if verdicts:
-        return TestVerdict(ExitStatus.OK, f"all {len(verdicts)} thresholds passed")
-    return TestVerdict(ExitStatus.OK, "transactions recorded, none failed; no thresholds were set")
+        return TestVerdict(ExitStatus.OK, f"all {len(verdicts)} thresholds passed", checks=checks)
+    return TestVerdict(
+        ExitStatus.OK, "transactions recorded, none failed; no thresholds were set", checks=checks
+    )
 
 
 def turret_label(record: TurretRecord) -> str:
@@ -154,12 +199,18 @@ def _starved(turrets: Sequence[TurretRecord]) -> list[str]:
     return problems
 
 
-def _failed_transactions(summary: Summary, verdicts: tuple[Verdict, ...]) -> list[str]:
+def _error_rate_threshold(verdicts: tuple[Verdict, ...]) -> str | None:
+    """The expression of an ``error_rate`` threshold on the transaction, if one was given."""
+    for verdict in verdicts:
+        threshold = verdict.threshold
+        if threshold.metric == "error_rate" and threshold.timer is None:
+            return threshold.expression
+    return None
+
+
+def _failed_transactions(summary: Summary) -> list[str]:
     transaction = summary.transaction
-    allowed = any(
-        v.threshold.metric == "error_rate" and v.threshold.timer is None for v in verdicts
-    )
-    if not transaction.errors or allowed:
+    if not transaction.errors:
         return []
     return [
         f"{transaction.errors} of {transaction.count} transactions failed "
