@@ -27,7 +27,7 @@ DEMO_PORT := 8089
 DEMO_ARGS ?= --run-time 10s --threshold "p95<250ms" --threshold "error_rate<1%" \
              --json out/summary.json --html out/report.html
 
-.PHONY: install test test-system test-slow lint run browser peers bench bench-hq clean
+.PHONY: install test test-system test-slow lint run browser prometheus peers bench bench-hq clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 2; }
@@ -47,6 +47,10 @@ APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
 browser:
 	@command -v chromium >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq chromium >/dev/null; } || echo "make: chromium could not be installed; the HTML screenshot test will say so"
 
+# Debian's prometheus (2.42) and its promtool: the real consumer of --metrics-port.
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends prometheus >/dev/null; } || echo "make: prometheus could not be installed; the metrics system tests will say so"
+
 $(OCT_STAMP): tests/peers/oct_compat_shim.py
 	rm -rf $(OCT_VENV)
 	$(PYTHON) -m venv $(OCT_VENV)
@@ -62,8 +66,8 @@ peers: $(OCT_STAMP)
 test: install
 	$(BIN)/python -m pytest -q -rs
 
-# The tests against real peers (the OCT HQ, oct-turrets, Chromium) and at scale.
-test-system: install browser peers
+# The tests against real peers (the OCT HQ, oct-turrets, Chromium, Prometheus) and at scale.
+test-system: install browser prometheus peers
 	$(BIN)/python -m pytest -q -rs -m system
 
 run: install

@@ -56,6 +56,8 @@ def test_parse_context() -> None:
         ({"run_time": 0}, "run_time must be a positive"),
         ({"drain_timeout": -1}, "drain_timeout must be a positive"),
         ({"bind": ""}, "bind must be an IP address"),
+        ({"metrics_bind": ""}, "metrics_bind must be an IP address"),
+        ({"metrics_port": 70000}, "metrics_port must be a TCP port"),
         ({"late_start": "sometimes"}, "late_start must be one of direct, broadcast, off"),
     ],
 )

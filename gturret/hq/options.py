@@ -89,6 +89,10 @@ class HQOptions:
     thresholds: tuple[Threshold, ...] = ()
     json_path: Path | None = None
     html_path: Path | None = None
+    junit_path: Path | None = None
+    csv_prefix: Path | None = None
+    metrics_port: int | None = None
+    metrics_bind: str = "127.0.0.1"
     wait_timeout: float = 60.0
     drain_timeout: float = 10.0
     late_start: str = "direct"
@@ -108,6 +112,9 @@ class HQOptions:
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise UsageError(f"{name} must be a TCP port (0-65535, 0: any free), not {port}")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            port = self.metrics_port
+            raise UsageError(f"metrics_port must be a TCP port (0-65535, 0: any free), not {port}")
         if self.pub_port and self.pub_port == self.rc_port:
             raise UsageError(f"the PUB and PULL ports must differ (both are {self.pub_port})")
         for name in (
@@ -127,8 +134,9 @@ class HQOptions:
         if self.late_start not in LATE_START_MODES:
             modes = ", ".join(LATE_START_MODES)
             raise UsageError(f"late_start must be one of {modes}, not {self.late_start!r}")
-        if not self.bind:
-            raise UsageError("bind must be an IP address, e.g. 127.0.0.1")
+        for name in ("bind", "metrics_bind"):
+            if not getattr(self, name):
+                raise UsageError(f"{name} must be an IP address, e.g. 127.0.0.1")
         if (self.secret_key is None) != (self.turret_keys is None):
             raise UsageError(
                 "--secret-key and --turret-keys go together: the HQ's key pair, and the"
@@ -328,6 +336,46 @@ OPTIONS = (
         "PATH",
         test=True,
         argtype=Path,
+    ),
+    Option(
+        "--junit",
+        "junit_path",
+        None,
+        "write the verdict as JUnit XML here: one testcase per threshold and per rule",
+        _report_path("--junit"),
+        "PATH",
+        test=True,
+        argtype=Path,
+    ),
+    Option(
+        "--csv",
+        "csv_prefix",
+        None,
+        "write PREFIX_stats.csv, PREFIX_history.csv and PREFIX_errors.csv",
+        _report_path("--csv"),
+        "PREFIX",
+        test=True,
+        argtype=Path,
+    ),
+    Option(
+        "--metrics-port",
+        "metrics_port",
+        None,
+        "serve live metrics in the Prometheus text format on this port while the test"
+        " runs (http://ADDR:PORT/metrics; 0: any free port, logged)",
+        _same,
+        "PORT",
+        test=True,
+        argtype=int,
+    ),
+    Option(
+        "--metrics-bind",
+        "metrics_bind",
+        "127.0.0.1",
+        "address for --metrics-port (default 127.0.0.1; 0.0.0.0 for every interface)",
+        _same,
+        "ADDR",
+        test=True,
     ),
     Option(
         "--per-result",

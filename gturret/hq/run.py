@@ -51,7 +51,13 @@ def run_hq(
     progress = Progress(out, enabled=options.progress, plain_interval=options.progress_interval)
     session = Session(link, options, stats, roster, progress, on_start=on_start)
     ports = (link.pub_port, link.rc_port)
+    metrics = None
     try:
+        if options.metrics_port is not None:
+            from gturret.hq.metricsserver import MetricsServer
+
+            metrics = MetricsServer(options.metrics_bind, options.metrics_port, stats, roster)
+            metrics.start()
         log.info(
             "HQ bound: commands (PUB) on %s, results (PULL) on %s%s; waiting for %s "
             "(--wait-timeout %s)",
@@ -71,6 +77,8 @@ def run_hq(
         return ExitStatus.USAGE
     finally:
         link.close()
+        if metrics is not None:
+            metrics.stop()
 
     summary = stats.summarize(outcome.duration_s)
     verdicts = evaluate_all(options.thresholds, summary)
@@ -113,13 +121,16 @@ def run_hq(
         pacing=roster.pacing(),
         now=time.time(),
     )
-    if not _write_reports(options, document):
+    if not _write_reports(options, document, summary.errors):
         return ExitStatus.USAGE
     return verdict.exit_status
 
 
-def _write_reports(options: HQOptions, document: dict[str, Any]) -> bool:
-    """Write the asked-for reports; False (after logging why) if one could not be written."""
+def _write_reports(
+    options: HQOptions, document: dict[str, Any], errors: tuple[tuple[str, int], ...]
+) -> bool:
+    """Write the asked-for reports; False (after logging why) if one could not be written.
+    ``errors`` is every error text kept, for the CSV (the document holds the top 10)."""
     writers: list[tuple[str, Path, Callable[[Path, dict[str, Any]], None]]] = []
     if options.json_path is not None:
         writers.append(("JSON", options.json_path, write_json))
@@ -127,6 +138,14 @@ def _write_reports(options: HQOptions, document: dict[str, Any]) -> bool:
         from gturret.hq.htmlreport import write_html
 
         writers.append(("HTML", options.html_path, write_html))
+    if options.junit_path is not None:
+        from gturret.hq.junit import write_junit
+
+        writers.append(("JUnit", options.junit_path, write_junit))
+    if options.csv_prefix is not None:
+        from gturret.hq.csvreport import write_csv
+
+        writers.append(("CSV", options.csv_prefix, lambda path, doc: write_csv(path, doc, errors)))
     written = True
     for kind, path, write in writers:
         try:

@@ -1,0 +1,88 @@
+"""The CSV reports (``--csv PREFIX``): three plain tables for spreadsheets and dashboards.
+
+Why it exists: CSV is what every spreadsheet, pandas and most dashboards read
+without a schema, and Locust users know the three-file layout. The files, their
+columns and units (times in ms; empty cells where a value is unknown):
+
+``PREFIX_stats.csv``, one row per metric (the transaction, in a paced run the
+transaction uncorrected, then each custom timer as ``timer NAME``)
+    ``name, count, errors, error_rate_pct, tx_per_s, min_ms, mean_ms, p50_ms, p90_ms,
+    p95_ms, p99_ms, p99_9_ms, max_ms``
+
+``PREFIX_history.csv``, one row per second of the test (``second`` covers
+[second, second+1) after the start; the last row may cover less)
+    ``second, tx_per_s, errors_per_s, p50_ms, p95_ms, p99_ms, canons_active,
+    loop_lag_p99_ms``
+
+``PREFIX_errors.csv``, one row per distinct error text (the 1,000 most frequent
+texts are kept; the rest count under ``(other errors)``), the most frequent first
+    ``error, count``
+
+It writes what the report document and the HQ's statistics hold; it must never
+compute a number of its own.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from gturret.hq.stats import MetricSummary
+
+#: The fields of a metric, in the order of the JSON report's (``MetricSummary``).
+STATS_COLUMNS = tuple(field.name for field in fields(MetricSummary))
+#: History columns, each with the key of the document's time series it comes from.
+HISTORY_COLUMNS = (
+    ("second", "second"),
+    ("tx_per_s", "tx"),
+    ("errors_per_s", "errors"),
+    ("p50_ms", "p50_ms"),
+    ("p95_ms", "p95_ms"),
+    ("p99_ms", "p99_ms"),
+    ("canons_active", "canons_active"),
+    ("loop_lag_p99_ms", "loop_lag_p99_ms"),
+)
+ERRORS_COLUMNS = ("error", "count")
+
+
+def csv_paths(prefix: Path) -> tuple[Path, Path, Path]:
+    """The stats, history and errors files for ``prefix`` (``out/run`` → ``out/run_stats.csv``)."""
+    stats, history, errors = (
+        prefix.with_name(f"{prefix.name}_{kind}.csv") for kind in ("stats", "history", "errors")
+    )
+    return stats, history, errors
+
+
+def _cell(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _write(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows([_cell(value) for value in row] for row in rows)
+
+
+def write_csv(prefix: Path, document: dict[str, Any], errors: Sequence[tuple[str, int]]) -> None:
+    """Write the three files for ``prefix``; ``errors`` is every error text with its
+    count (``Summary.errors``). OSError if one cannot be written."""
+    stats_path, history_path, errors_path = csv_paths(prefix)
+    metrics = [("transaction", document["transaction"])]
+    if document["transaction_uncorrected"]:
+        metrics.append(("transaction (uncorrected)", document["transaction_uncorrected"]))
+    metrics += [(f"timer {name}", metric) for name, metric in document["timers"].items()]
+    _write(
+        stats_path,
+        STATS_COLUMNS,
+        ([name, *(metric[key] for key in STATS_COLUMNS[1:])] for name, metric in metrics),
+    )
+    _write(
+        history_path,
+        [column for column, _ in HISTORY_COLUMNS],
+        ([point.get(key) for _, key in HISTORY_COLUMNS] for point in document["time_series"]),
+    )
+    _write(errors_path, ERRORS_COLUMNS, errors)
