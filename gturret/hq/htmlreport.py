@@ -2,9 +2,10 @@
 
 Why Jinja2: the standard Python template engine (Flask, Ansible, Sphinx), kept
 up to date, with autoescaping on, so error texts and turret names from the wire
-can never inject markup. The page holds its own CSS and inline SVG charts: no
-script, no CDN, no font or image to fetch, so it opens offline and can be
-attached to a CI run. It must never embed anything from outside the document.
+can never inject markup. The page holds its own CSS, and its interactive charts
+(:mod:`gturret.hq.charts`) inline with their data: no CDN, no font or image to
+fetch, so it opens offline and can be attached to a CI run. It must never embed
+anything from outside the document and the package.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, StrictUndefined, select_autoescape
-from markupsafe import Markup
 
-from gturret.hq import plots
-from gturret.hq.stats import SecondPoint
+from gturret.hq.charts import assets, chart_data, script_json
 
 COLUMNS = (
     ("count", "count", None),
@@ -51,8 +50,6 @@ def render_html(document: dict[str, Any]) -> str:
     environment.filters["number"] = _number
     source = resources.files("gturret.hq").joinpath("templates/report.html.j2")
     template = environment.from_string(source.read_text(encoding="utf-8"))
-    points = [SecondPoint(**point) for point in document["time_series"]]
-    stop_s = document["test"]["duration_s"]
     rows = [("transaction", document["transaction"])]
     if document["transaction_uncorrected"]:
         rows.append(("transaction (uncorrected)", document["transaction_uncorrected"]))
@@ -61,8 +58,8 @@ def render_html(document: dict[str, Any]) -> str:
         doc=document,
         rows=rows,
         columns=COLUMNS,
-        throughput_svg=Markup(plots.throughput_svg(points, stop_s)),
-        latency_svg=Markup(plots.latency_svg(points, stop_s)),
+        chart_data=script_json(chart_data(document)),
+        assets=assets(),
     )
 
 
