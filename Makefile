@@ -24,8 +24,10 @@ OCT_PYPI  := oct==0.4.12 oct-turrets==0.2.8 pandas==1.5.3 numpy==1.26.4
 
 # `make run`: the demo load test, against a local target it starts and stops itself.
 DEMO_PORT := 8089
+DEMO_METRICS_PORT := 9464
 DEMO_ARGS ?= --run-time 10s --threshold "p95<250ms" --threshold "error_rate<1%" \
-             --json out/summary.json --html out/report.html
+             --json out/summary.json --html out/report.html --junit out/junit.xml \
+             --csv out/gturret --metrics-port $(DEMO_METRICS_PORT)
 
 .PHONY: install test test-system test-slow lint run browser prometheus peers bench bench-hq clean
 

@@ -2,7 +2,8 @@
 
 Why it exists: CSV is what every spreadsheet, pandas and most dashboards read
 without a schema, and Locust users know the three-file layout. The files, their
-columns and units (times in ms; empty cells where a value is unknown):
+columns and units (times in ms; decimals to 3 places; empty cells where a value is
+unknown):
 
 ``PREFIX_stats.csv``, one row per metric (the transaction, in a paced run the
 transaction uncorrected, then each custom timer as ``timer NAME``)
@@ -57,7 +58,10 @@ def csv_paths(prefix: Path) -> tuple[Path, Path, Path]:
 
 
 def _cell(value: Any) -> Any:
-    return "" if value is None else value
+    """Empty for unknown; floats to 3 places (a microsecond, for times in ms)."""
+    if value is None:
+        return ""
+    return round(value, 3) if isinstance(value, float) else value
 
 
 def _write(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
