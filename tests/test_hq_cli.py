@@ -156,6 +156,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
     assert checks[-1] == {
         "key": "errors",
         "title": "no transaction failed (without an error_rate threshold)",
+        "limit": "0 failed transactions, unless an error_rate threshold allows some",
         "passed": True,
         "problems": [],
         "waived": "replaced by the threshold error_rate<50%",

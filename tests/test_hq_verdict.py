@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from gturret.hq.messages import Delivery
@@ -180,8 +181,11 @@ def test_a_turret_that_aborts_fails_the_run(spawn_turret, tmp_path):
 
 def test_results_the_hq_never_received_fail_the_run(spawn_turret, tmp_path):
     # One message per result (--per-result), so a turret far faster than the HQ drops.
-    report = str(tmp_path / "r.json")
-    hq = HQProcess("--run-time", "2s", "--per-result", "--threshold", "p95<1s", "--json", report)
+    report, junit = str(tmp_path / "r.json"), tmp_path / "junit.xml"
+    hq = HQProcess(
+        "--run-time", "2s", "--per-result", "--threshold", "p95<1s", "--json", report,
+        "--junit", str(junit),
+    )  # fmt: skip
     config = write_turret(tmp_path, NOOP, hq.ports(), canons=1000, outbox_limit=1)
     spawn_turret(str(config))
     code, last, out = verdict_of(hq)
@@ -204,6 +208,12 @@ def test_results_the_hq_never_received_fail_the_run(spawn_turret, tmp_path):
     }
     assert lost == dropped > 0
     assert re.search(rf"^test-turret +{produced} +{produced - lost} +{dropped} +{lost}$", out, re.M)
+    # The JUnit file says so too, with the numbers, though the threshold passed.
+    cases = {case.get("name"): case for case in ET.parse(junit).iter("testcase")}
+    failure = cases["no results were lost"].find("failure")
+    assert failure is not None and f"{lost} of {produced} results lost" in (failure.text or "")
+    assert "limit: 0 results lost" in (failure.text or "")
+    assert cases["p95<1s"].find("failure") is None
 
 
 def test_failed_transactions_without_an_error_rate_threshold_fail_the_run(spawn_turret, tmp_path):

@@ -22,7 +22,8 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
       "verdict": {"passed": true, "exit_status": 0, "reason": "all 2 thresholds passed",
                   "problems": [],             # every failed rule (gturret/hq/verdict.py)
                   "checks": [{"key": "delivery", "title": "no results were lost",
-                              "passed": true, "problems": [],   # one per rule, in order;
+                              "limit": "0 results lost",        # one per rule, in order
+                              "passed": true, "problems": [],
                               "waived": null}]},  # or why it did not apply
       "turrets": [{
         "uuid": "…", "name": "navigation", "state": "ready",   # last status, lower case
@@ -187,6 +188,7 @@ def build_document(
                 {
                     "key": check.key,
                     "title": check.title,
+                    "limit": check.limit,
                     "passed": check.passed,
                     "problems": list(check.problems),
                     "waived": check.waived,

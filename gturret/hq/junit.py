@@ -86,7 +86,8 @@ def _check_case(check: dict[str, Any]) -> ET.Element:
     elif not check["passed"]:
         problems = check["problems"]
         failure = ET.SubElement(case, "failure", type=check["key"], message=problems[0])
-        failure.text = "\n".join(problems)
+        failure.text = "".join(f"measured: {problem}\n" for problem in problems)
+        failure.text += f"limit: {check['limit']}"
     return case
 
 

@@ -38,20 +38,24 @@ from gturret.hq.thresholds import Verdict
 from gturret.wire import State
 
 #: The rules of the module docstring but the last (each threshold is its own check),
-#: as ``(key, what passing means)``: the names of the JUnit report's testcases.
+#: as ``(key, what passing means, the limit)``: the JUnit report's testcases.
 RULES = (
-    ("transactions", "transactions were recorded"),
-    ("turrets", "no turret died"),
-    ("delivery", "no results were lost"),
-    ("canons", "no canon starved"),
-    ("schedule", "the schedule was kept"),
-    ("errors", "no transaction failed (without an error_rate threshold)"),
+    ("transactions", "transactions were recorded", "at least 1 transaction"),
+    ("turrets", "no turret died", "every turret running, then ready after the stop"),
+    ("delivery", "no results were lost", "0 results lost"),
+    ("canons", "no canon starved", "every canon completes a transaction"),
+    ("schedule", "the schedule was kept", "0 scheduled transactions dropped"),
+    (
+        "errors",
+        "no transaction failed (without an error_rate threshold)",
+        "0 failed transactions, unless an error_rate threshold allows some",
+    ),
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One rule of the verdict: its key and title (``RULES``), and what broke it.
+    """One rule of the verdict: its key, title and limit (``RULES``), and what broke it.
 
     ``waived`` says why a rule did not apply (an ``error_rate`` threshold replaces
     the rule on failed transactions); a waived rule has no problems.
@@ -59,6 +63,7 @@ class Check:
 
     key: str
     title: str
+    limit: str
     problems: tuple[str, ...] = ()
     waived: str | None = None
 
@@ -93,7 +98,7 @@ def judge(
     ended_at: float = 0.0,
 ) -> TestVerdict:
     """Apply every rule of the module docstring; ``ended_at`` is the session's clock."""
-    found: dict[str, list[str]] = {key: [] for key, _ in RULES}
+    found: dict[str, list[str]] = {key: [] for key, _, _ in RULES}
     if summary.transaction.count == 0:
         found["transactions"].append("no transactions were recorded: the turrets sent no results")
     found["turrets"] += _turret_problems(turrets, unsettled, ended_at)
@@ -111,10 +116,11 @@ def judge(
         Check(
             key,
             title,
+            limit,
             tuple(found[key]),
             f"replaced by the threshold {waived}" if key == "errors" and waived else None,
         )
-        for key, title in RULES
+        for key, title, limit in RULES
     )
     problems = [problem for check in checks for problem in check.problems]
     failed = [verdict for verdict in verdicts if not verdict.passed]
