@@ -27,7 +27,7 @@ what it reads: rendering is a pure function of the stats and the roster.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from gturret.hq.roster import Roster
 from gturret.hq.stats import PERCENTILES, LatencyRecorder, Stats
@@ -46,40 +46,44 @@ def _number(value: float) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
 
 
-def _family(name: str, kind: str, help_text: str, samples: Iterable[Sample]) -> list[str]:
-    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+def _samples(samples: Iterable[Sample]) -> str:
+    lines = []
     for sample, labels, value in samples:
         text = ",".join(f'{key}="{_escape(label)}"' for key, label in labels.items())
         lines.append(
             f"{sample}{{{text}}} {_number(value)}" if text else f"{sample} {_number(value)}"
         )
-    return lines
+    return "".join(line + "\n" for line in lines)
+
+
+def _family(name: str, kind: str, help_text: str, samples: Iterable[Sample]) -> str:
+    return f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n" + _samples(samples)
 
 
 def _summary(name: str, recorder: LatencyRecorder, labels: dict[str, str]) -> list[Sample]:
-    samples: list[Sample] = []
-    for percentile in PERCENTILES:
-        value = recorder.percentile_ms(percentile)
-        if value is not None:
-            quantile = f"{percentile / 100:g}"
-            samples.append((name, {**labels, "quantile": quantile}, value / 1000.0))
+    samples: list[Sample] = [
+        (name, {**labels, "quantile": f"{percentile / 100:g}"}, value / 1000.0)
+        for percentile, value in recorder.percentiles_ms(PERCENTILES).items()
+    ]
     samples.append((f"{name}_sum", labels, recorder.sum_s))
-    samples.append((f"{name}_count", labels, float(recorder.count)))
+    samples.append((f"{name}_count", labels, recorder.count))
     return samples
 
 
-def render_metrics(stats: Stats, roster: Roster) -> str:
-    """The exposition text of everything the HQ knows now."""
+def exposition(stats: Stats, roster: Roster) -> Iterator[str]:
+    """The exposition text of everything the HQ knows now, in pieces: a family, or
+    one custom timer's summary, at a time. Each summary walks its HdrHistogram once
+    (about a millisecond), so the endpoint lets the collector run between pieces."""
     received = stats.results_by_turret()
     failed = stats.errors_by_turret()
     records = roster.records()
-    lines = _family(
+    yield _family(
         "gturret_transactions_total",
         "counter",
         "Transactions received by the HQ, by turret name.",
         (("gturret_transactions_total", {"turret": n}, c) for n, c in sorted(received.items())),
     )
-    lines += _family(
+    yield _family(
         "gturret_transaction_errors_total",
         "counter",
         "Failed transactions received by the HQ, by turret name.",
@@ -89,31 +93,24 @@ def render_metrics(stats: Stats, roster: Roster) -> str:
         ),
     )
     name = "gturret_transaction_duration_seconds"
-    lines += _family(
+    yield _family(
         name,
         "summary",
         "Transaction times, all turrets, whole run.",
         _summary(name, stats.transaction, {}),
     )
     name = "gturret_timer_duration_seconds"
-    lines += _family(
-        name,
-        "summary",
-        "Custom timer times, all turrets, whole run.",
-        (
-            sample
-            for t, rec in sorted(stats.timers.items())
-            for sample in _summary(name, rec, {"timer": t})
-        ),
-    )
+    yield _family(name, "summary", "Custom timer times, all turrets, whole run.", ())
+    for timer, recorder in sorted(stats.timers.items()):
+        yield _samples(_summary(name, recorder, {"timer": timer}))
     active = roster.canons_active()
-    lines += _family(
+    yield _family(
         "gturret_canons_active",
         "gauge",
         "Canons running a transaction loop, all turrets (absent when a turret does not say).",
         [] if active is None else [("gturret_canons_active", {}, active)],
     )
-    lines += _family(
+    yield _family(
         "gturret_turret_canons_active",
         "gauge",
         "Canons running a transaction loop, by turret.",
@@ -123,20 +120,18 @@ def render_metrics(stats: Stats, roster: Roster) -> str:
             if (count := r.active_canons()) is not None
         ),
     )
-    lines += _loop_lag(stats, roster)
-    lines += _delivery(stats, roster)
+    yield from _loop_lag(stats, roster)
+    yield from _delivery(stats, roster)
     states = Counter(record.state for record in records)
-    lines += _family(
+    yield _family(
         "gturret_turrets",
         "gauge",
         "Turrets by their last reported state.",
         (("gturret_turrets", {"state": s}, c) for s, c in sorted(states.items())),
     )
-    return "\n".join(lines) + "\n"
 
 
-def _loop_lag(stats: Stats, roster: Roster) -> list[str]:
-    lines: list[str] = []
+def _loop_lag(stats: Stats, roster: Roster) -> Iterator[str]:
     overall = stats.loop_lag
     for figure, percentile in (("p99", 99.0), ("max", 100.0)):
         name = f"gturret_loop_lag_{figure}_seconds"
@@ -144,7 +139,7 @@ def _loop_lag(stats: Stats, roster: Roster) -> list[str]:
         samples: list[Sample] = []
         if overall.get_total_count():
             samples.append((name, {}, overall.get_value_at_percentile(percentile) / 1_000_000))
-        lines += _family(name, "gauge", f"Loop lag {what}, all turrets, whole run.", samples)
+        yield _family(name, "gauge", f"Loop lag {what}, all turrets, whole run.", samples)
         turret_name = f"gturret_turret_loop_lag_{figure}_seconds"
         turret_samples: list[Sample] = []
         for record in roster.records():
@@ -153,24 +148,22 @@ def _loop_lag(stats: Stats, roster: Roster) -> list[str]:
                 labels = {"turret": record.name, "uuid": record.uuid}
                 value = histogram.get_value_at_percentile(percentile) / 1_000_000
                 turret_samples.append((turret_name, labels, value))
-        lines += _family(
+        yield _family(
             turret_name, "gauge", f"Loop lag {what}, by turret, whole run.", turret_samples
         )
-    return lines
 
 
-def _delivery(stats: Stats, roster: Roster) -> list[str]:
+def _delivery(stats: Stats, roster: Roster) -> Iterator[str]:
     rows = [row for row in roster.delivery(stats.results_by_turret()) if row.produced is not None]
-    lines = _family(
+    yield _family(
         "gturret_results_dropped_total",
         "counter",
         "Results a turret dropped itself (its outbox full), by turret name.",
         (("gturret_results_dropped_total", {"turret": r.name}, r.dropped or 0) for r in rows),
     )
-    lines += _family(
+    yield _family(
         "gturret_results_lost",
         "gauge",
         "Results produced but not received: in flight while the test runs, lost after it.",
         (("gturret_results_lost", {"turret": r.name}, r.lost or 0) for r in rows),
     )
-    return lines

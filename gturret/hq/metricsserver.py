@@ -4,7 +4,8 @@ Why gevent's ``pywsgi``: the HQ is one gevent loop, and its collector must never
 wait on a scraper. pywsgi serves each request in its own greenlet on the same loop,
 reading the statistics between two batches of the collector (no thread, no lock,
 no copy), and ships with gevent, so the endpoint costs no new dependency. A
-request renders :func:`gturret.hq.metrics.render_metrics` and nothing else; it must
+request renders :func:`gturret.hq.metrics.exposition` piece by piece, yielding to
+the loop between pieces (each summary walks a histogram), and nothing else; it must
 never block or write to the stats. Bound to 127.0.0.1 unless ``--metrics-bind``
 says otherwise: the numbers are not secret, but the port is nobody else's business.
 """
@@ -15,10 +16,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import gevent
 from gevent.pywsgi import WSGIServer
 
 from gturret.errors import HQError
-from gturret.hq.metrics import CONTENT_TYPE, render_metrics
+from gturret.hq.metrics import CONTENT_TYPE, exposition
 from gturret.hq.roster import Roster
 from gturret.hq.stats import Stats
 
@@ -66,6 +68,9 @@ class MetricsServer:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             start_response("405 Method Not Allowed", [("Allow", "GET, HEAD")])
             return [b""]
-        body = render_metrics(self._stats, self._roster).encode()
+        pieces = []
+        for piece in exposition(self._stats, self._roster):
+            pieces.append(piece)
+            gevent.sleep(0)  # the collector reads between two pieces
         start_response("200 OK", [("Content-Type", CONTENT_TYPE)])
-        return [body]
+        return ["".join(pieces).encode()]

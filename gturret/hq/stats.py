@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hdrh.histogram import HdrHistogram
@@ -165,6 +166,14 @@ class LatencyRecorder:
             return None
         micros = self._histogram.get_value_at_percentile(percentile)
         return self._within_range(micros / 1000.0)
+
+    def percentiles_ms(self, percentiles: Sequence[float]) -> dict[float, float]:
+        """Several percentiles in one pass over the histogram (``percentile_ms`` walks it
+        once each: five times the work for five); empty with no data."""
+        if not self.count:
+            return {}
+        values = self._histogram.get_percentile_to_value_dict(list(percentiles))
+        return {p: self._within_range(values[p] / 1000.0) for p in percentiles}
 
     def _within_range(self, value_ms: float) -> float:
         return min(max(value_ms, self._min_s * 1000.0), self._max_s * 1000.0)
