@@ -107,6 +107,7 @@ def test_counters_grow_while_the_test_runs(live: LiveHQ) -> None:
     assert now['gturret_transaction_errors_total{turret="fake"}'] >= 1
     assert now['gturret_transaction_duration_seconds{quantile="0.95"}'] == pytest.approx(0.005)
     assert now["gturret_transaction_duration_seconds_count{}"] >= first
+    assert now['gturret_turret_transaction_duration_seconds_count{turret="fake"}'] >= first
     assert now["gturret_canons_active{}"] == live.fake.canons
     assert now['gturret_turret_canons_active{turret="fake",uuid="' + live.fake.uuid + '"}'] == 2
     assert now['gturret_results_lost{turret="fake"}'] >= 0
@@ -209,6 +210,7 @@ def test_prometheus_scrapes_a_standalone_run(tmp_path: Path, target: str) -> Non
             "gturret_loop_lag_p99_seconds",
             'gturret_turret_loop_lag_p99_seconds{turret="demo"}',
             'gturret_results_lost{turret="demo"}',
+            'gturret_turret_transaction_duration_seconds{turret="demo",quantile="0.99"}',
             'gturret_timer_duration_seconds_count{timer="browse"}',
         ):
             assert wait_until(lambda e=expression: query(e), expression)

@@ -105,6 +105,22 @@ def test_error_kinds_and_timers_are_bounded(monkeypatch: pytest.MonkeyPatch) -> 
     assert summary.timers_dropped == 3
 
 
+def test_latency_by_turret_is_kept_when_asked_and_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Stats().transaction_by_turret is None
+    monkeypatch.setattr(stats_module, "MAX_TURRET_HISTOGRAMS", 2)
+    stats = Stats(latency_by_turret=True)
+    for name, seconds in (("a", 0.010), ("a", 0.030), ("b", 0.5), ("c", 1.0)):
+        stats.record(Result(name, seconds, "", {}), at_s=0.0)
+    by_turret = stats.transaction_by_turret
+    assert by_turret is not None and sorted(by_turret) == ["a", "b"]
+    assert by_turret["a"].count == 2 and by_turret["a"].sum_s == pytest.approx(0.040)
+    assert by_turret["b"].percentiles_ms([50.0, 99.0]) == {50.0: 500.0, 99.0: 500.0}
+    assert stats.errors_by_turret() == {"a": 0, "b": 0, "c": 0}
+    assert stats.transaction.count == 4
+
+
 def test_long_errors_are_truncated() -> None:
     stats = Stats()
     stats.record(Result("t", 0.001, "y" * 1000, {}), at_s=0.0)

@@ -10,7 +10,9 @@ same series. The families (``turret`` is the turret's name, ``uuid`` its uuid):
   counters of the results received;
 - ``gturret_transaction_duration_seconds``: a summary of every transaction so far
   (quantiles 0.5, 0.9, 0.95, 0.99, 0.999 from the HdrHistogram, with ``_sum`` and
-  ``_count``), and ``gturret_timer_duration_seconds{timer}`` for custom timers;
+  ``_count``), ``gturret_turret_transaction_duration_seconds{turret}`` the same by
+  turret name (the first 100 names), and ``gturret_timer_duration_seconds{timer}``
+  for custom timers;
 - ``gturret_canons_active`` (all turrets) and ``gturret_turret_canons_active{turret,uuid}``;
 - ``gturret_loop_lag_p99_seconds`` / ``gturret_loop_lag_max_seconds`` (all turrets,
   the whole run so far) and their ``gturret_turret_…{turret,uuid}`` twins;
@@ -103,6 +105,10 @@ def exposition(stats: Stats, roster: Roster) -> Iterator[str]:
     yield _family(name, "summary", "Custom timer times, all turrets, whole run.", ())
     for timer, recorder in sorted(stats.timers.items()):
         yield _samples(_summary(name, recorder, {"timer": timer}))
+    name = "gturret_turret_transaction_duration_seconds"
+    yield _family(name, "summary", "Transaction times, by turret name, whole run.", ())
+    for turret, recorder in sorted((stats.transaction_by_turret or {}).items()):
+        yield _samples(_summary(name, recorder, {"turret": turret}))
     active = roster.canons_active()
     yield _family(
         "gturret_canons_active",

@@ -47,7 +47,7 @@ def run_hq(
     except HQError as exc:
         log.error("%s", exc)
         return ExitStatus.USAGE
-    stats, roster = Stats(), Roster()
+    stats, roster = Stats(latency_by_turret=options.metrics_port is not None), Roster()
     progress = Progress(out, enabled=options.progress, plain_interval=options.progress_interval)
     session = Session(link, options, stats, roster, progress, on_start=on_start)
     ports = (link.pub_port, link.rc_port)

@@ -32,6 +32,8 @@ LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 MAX_TIMERS = 200
+#: Turret names with a transaction histogram of their own (``latency_by_turret``).
+MAX_TURRET_HISTOGRAMS = 100
 MAX_ERROR_KINDS = 1000
 ERROR_TEXT_LIMIT = 300
 TOP_ERRORS = 10
@@ -288,10 +290,18 @@ class SeriesRecorder:
 
 
 class Stats:
-    """All the statistics of one test, fed one result at a time."""
+    """All the statistics of one test, fed one result at a time.
 
-    def __init__(self) -> None:
+    ``latency_by_turret`` also keeps a transaction histogram per turret name (at most
+    ``MAX_TURRET_HISTOGRAMS``), for the live metrics: one more histogram record per
+    result, so it is kept only when someone watches (``--metrics-port``).
+    """
+
+    def __init__(self, *, latency_by_turret: bool = False) -> None:
         self.transaction = LatencyRecorder("transaction")
+        self.transaction_by_turret: dict[str, LatencyRecorder] | None = (
+            {} if latency_by_turret else None
+        )
         self.timers: dict[str, LatencyRecorder] = {}
         self.series = SeriesRecorder()
         self._errors: Counter[str] = Counter()
@@ -313,8 +323,11 @@ class Stats:
             self.uncorrected.record(uncorrected, failed)
             self.schedule_lag.record(max(0.0, result.scriptrun_time - uncorrected), False)
         self.series.record(at_s, result.scriptrun_time, failed, uncorrected)
-        self._by_turret[result.turret_name or "(unnamed)"] += 1
-        self._errors_by_turret[result.turret_name or "(unnamed)"] += failed
+        turret = result.turret_name or "(unnamed)"
+        self._by_turret[turret] += 1
+        self._errors_by_turret[turret] += failed
+        if (recorder := self._turret_recorder(turret)) is not None:
+            recorder.record(result.scriptrun_time, failed)
         self.bad_timer_values += result.bad_timers
         if failed:
             self._count_error(result.error)
@@ -338,6 +351,8 @@ class Stats:
         self.series.record_interval(at_s, interval)
         self._by_turret[interval.turret_name] += interval.count
         self._errors_by_turret[interval.turret_name] += interval.errors
+        if (recorder := self._turret_recorder(interval.turret_name)) is not None:
+            recorder.merge(series.get(TRANSACTION) or _NO_SERIES)
         for text, count in interval.error_texts.items():
             self._count_error(text, count)
         self.timers_dropped += interval.timers_dropped
@@ -374,6 +389,16 @@ class Stats:
     def results_by_turret(self) -> dict[str, int]:
         """Results received so far, by turret name."""
         return dict(self._by_turret)
+
+    def _turret_recorder(self, turret: str) -> LatencyRecorder | None:
+        """The transaction histogram of ``turret`` if one is kept (or may be made)."""
+        recorders = self.transaction_by_turret
+        if recorders is None:
+            return None
+        recorder = recorders.get(turret)
+        if recorder is None and len(recorders) < MAX_TURRET_HISTOGRAMS:
+            recorder = recorders[turret] = LatencyRecorder(turret)
+        return recorder
 
     def errors_by_turret(self) -> dict[str, int]:
         """Failed transactions received so far, by turret name."""
