@@ -65,8 +65,10 @@ $(OCT_STAMP): tests/peers/oct_compat_shim.py
 
 peers: $(OCT_STAMP)
 
+# Two workers, a test file each at a time (module fixtures stay whole): the suite is
+# mostly waiting on real processes and sockets, so two at once halve its time.
 test: install
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs -n 2 --dist loadfile
 
 # The tests against real peers (the OCT HQ, oct-turrets, Chromium, Prometheus) and at scale.
 test-system: install browser prometheus peers
