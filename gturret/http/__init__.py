@@ -3,10 +3,10 @@
 Why it exists: a turret runs hundreds of canons in one process, and with
 ``requests`` most of each request's time goes into Python layers (urllib3,
 http.client, cookie jars, environment lookups), not into the network. This client
-sends the same requests through geventhttpclient's connection pools and C
-response parser and keeps only what a load test needs: keep-alive connections per
-host:port, one cookie jar per client, default headers, redirects, timeouts, and
-``name=`` to time a request into the calling transaction's ``custom_timers``::
+is its own HTTP/1.1 core on gevent sockets and llhttp (``httptools``), and keeps
+only what a load test needs: keep-alive connections per host:port, one cookie jar
+per client, default headers, redirects, timeouts, and ``name=`` to time a request
+into the calling transaction's ``custom_timers``::
 
     import gturret.http
 
@@ -21,7 +21,12 @@ host:port, one cookie jar per client, default headers, redirects, timeouts, and
 
 The module-level ``get()``, ``post()`` … make a fresh client per call (a new
 connection, no cookies kept), as ``requests.get()`` does: fine in ``setup``, slow
-in ``run``. See ``_errors`` for the exception hierarchy.
+in ``run``. ``Client.build_request`` and ``Client.send`` split a call in two, as in
+httpx. See ``_errors`` for the exception hierarchy; the modules, each with one job:
+``_client`` (policy: pools, cookies, redirects, timers), ``_request`` (a request
+checked and encoded once), ``_pool`` (kept-alive connections per origin),
+``_connection`` (one socket, the parser, framing), ``_models`` (``Response``,
+headers), ``_cookies``, ``_tls``, ``_errors``.
 
 What it must never do: log or sleep on the request path, share one client's
 connections or cookies with another client, or monkey-patch anything (importing it
@@ -35,6 +40,7 @@ from gturret.http._cookies import Cookies
 from gturret.http._errors import (
     ConnectionError,
     ConnectTimeout,
+    ContentDecodingError,
     HTTPError,
     InvalidURL,
     ReadTimeout,
@@ -43,17 +49,20 @@ from gturret.http._errors import (
     TooManyRedirects,
 )
 from gturret.http._models import DefaultHeaders, Response, ResponseHeaders
+from gturret.http._request import Request
 
 __all__ = [
     "USER_AGENT",
     "Client",
     "ConnectTimeout",
     "ConnectionError",
+    "ContentDecodingError",
     "Cookies",
     "DefaultHeaders",
     "HTTPError",
     "InvalidURL",
     "ReadTimeout",
+    "Request",
     "RequestError",
     "RequestOptions",
     "Response",

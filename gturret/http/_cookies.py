@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from time import time
 
+_SET_COOKIE = b"set-cookie"
+
 
 class Cookies:
     """Cookies by host name, then by cookie name; the ``Cookie`` line of each host cached."""
@@ -26,7 +28,7 @@ class Cookies:
 
     def __init__(self) -> None:
         self._jar: dict[str, dict[str, str]] = {}
-        self._lines: dict[str, str] = {}
+        self._lines: dict[str, bytes] = {}
 
     def get(self, name: str, default: str | None = None, host: str | None = None) -> str | None:
         """The value of cookie ``name`` for ``host`` (any host when None)."""
@@ -62,9 +64,20 @@ class Cookies:
     def __repr__(self) -> str:
         return f"<Cookies {list(self)!r}>"
 
-    def line(self, host: str) -> str:
-        """The ``Cookie:`` header line for ``host``, or "" when it has none (hot path)."""
-        return self._lines.get(host, "")
+    def line(self, host: str) -> bytes:
+        """The ``Cookie:`` header line for ``host``, or b"" when it has none (hot path)."""
+        return self._lines.get(host, b"")
+
+    def take(self, host: str, fields: list[tuple[bytes, bytes]]) -> None:
+        """Store the cookies a response from ``host`` sets, given its header fields (hot
+        path: a response without ``Set-Cookie`` costs a length check per field)."""
+        set_cookie = [
+            value.decode("latin-1")
+            for name, value in fields
+            if len(name) == 10 and name.lower() == _SET_COOKIE
+        ]
+        if set_cookie:
+            self.store(host, set_cookie)
 
     def store(self, host: str, set_cookie: list[str]) -> None:
         """Take in the ``Set-Cookie`` values of a response from ``host``."""
@@ -85,7 +98,7 @@ class Cookies:
         values = self._jar.get(host)
         if values:
             pairs = "; ".join(f"{n}={v}" for n, v in values.items())
-            self._lines[host] = f"Cookie: {pairs}\r\n"
+            self._lines[host] = f"Cookie: {pairs}\r\n".encode("latin-1")
         else:
             self._jar.pop(host, None)
             self._lines.pop(host, None)

@@ -14,6 +14,7 @@ URL and what went wrong, and must be readable on its own in the HQ's report.
     │   ├── ConnectTimeout      (also a ConnectionError, as in requests)
     │   └── ReadTimeout         the server was silent longer than ``timeout``
     ├── TooManyRedirects        more than ``max_redirects`` redirects in a row
+    ├── ContentDecodingError    a gzip or deflate body that does not decode (on reading it)
     └── HTTPError               ``raise_for_status()`` on a 4xx or 5xx response
 
 The names are those of ``requests.exceptions``, so a script ported from requests
@@ -60,6 +61,10 @@ class TooManyRedirects(RequestError):
     def __init__(self, message: str, response: Response) -> None:
         super().__init__(message)
         self.response = response
+
+
+class ContentDecodingError(RequestError):
+    """The body does not decode as its Content-Encoding says; ``raw_content`` still has it."""
 
 
 class HTTPError(RequestError):

@@ -3,9 +3,11 @@
 Why its own module: these are plain data with requests' names (``status_code``,
 ``ok``, ``text``, ``json()``, ``raise_for_status()`` …), kept apart from the
 transport so they can be read and tested without sockets. A ``Response`` is built
-once per request on the hot path, so it holds only what the transport already has
-(``__slots__``, no copies); ``url``, ``text`` and ``elapsed`` are computed on access.
-This module must never do I/O.
+once per request on the hot path, so it holds only what the parser handed over
+(``__slots__``, no copies): its header fields as raw pairs and its body as it
+came. ``headers`` is built from the pairs, and a gzip or deflate body is decoded,
+when first read, as requests does; ``url``, ``text`` and ``elapsed`` are computed
+on access. This module must never do I/O.
 """
 
 from __future__ import annotations
@@ -13,35 +15,47 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ujson
-from geventhttpclient.header import Headers
 
-from gturret.http._errors import HTTPError
+from gturret.http._errors import ContentDecodingError, HTTPError
+
+if TYPE_CHECKING:
+    from gturret.http._request import Request
+
+# A head's header fields as the parser gives them: (name, value) pairs of bytes.
+Fields = list[tuple[bytes, bytes]]
+# Header lines ready to send, and their lower-cased names.
+HeaderBlock = tuple[bytes, frozenset[str]]
 
 _NO_HISTORY: tuple[Response, ...] = ()
+_CONTENT_ENCODING = b"content-encoding"
 
 
 class Response:
     """One HTTP response, its body read in full.
 
     ``headers`` is case-insensitive (``headers["content-type"]``); see
-    ``ResponseHeaders`` for fields the server sent more than once. ``history`` holds the
-    redirect responses that led here, oldest first. ``duration`` is the seconds from
-    sending the request to the last byte of this response; ``elapsed`` is the same as
-    a ``timedelta``, as in requests.
+    ``ResponseHeaders`` for fields the server sent more than once. ``content`` is
+    the body with its gzip or deflate Content-Encoding undone (on first access);
+    ``raw_content`` is the body as it came, and ``fields`` the header fields as
+    they came: ``(name, value)`` pairs of bytes, in order. ``request`` is the request this
+    answers, and ``history`` the redirect responses that led here, oldest first.
+    ``duration`` is the seconds from taking a connection for the request to the
+    last byte of this response; ``elapsed`` is the same as a ``timedelta``, as in
+    requests.
     """
 
     __slots__ = (
-        "_origin",
-        "_target",
-        "content",
+        "_content",
+        "_headers",
         "duration",
-        "headers",
+        "fields",
         "history",
-        "method",
+        "raw_content",
         "reason",
+        "request",
         "status_code",
     )
 
@@ -49,27 +63,64 @@ class Response:
         self,
         status_code: int,
         reason: str,
-        headers: ResponseHeaders,
-        content: bytes,
-        method: str,
-        origin: str,
-        target: str,
+        fields: Fields,
+        raw_content: bytes,
+        request: Request,
         duration: float,
     ) -> None:
         self.status_code = status_code
         self.reason = reason
-        self.headers = headers
-        self.content = content
-        self.method = method
-        self._origin = origin
-        self._target = target
+        self.fields = fields
+        self._headers: ResponseHeaders | None = None
+        self.raw_content = raw_content
+        self._content: bytes | None = None
+        self.request = request
         self.duration = duration
         self.history = _NO_HISTORY
 
     @property
+    def method(self) -> str:
+        """The method of the request this answers."""
+        return self.request.method
+
+    @property
     def url(self) -> str:
         """The absolute URL this response came from (after redirects, the last one)."""
-        return self._origin + self._target
+        return self.request.url
+
+    @property
+    def headers(self) -> ResponseHeaders:
+        """The header fields, case-insensitive, built on first access."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = ResponseHeaders(self.fields)
+        return headers
+
+    @property
+    def content(self) -> bytes:
+        """The body, its gzip or deflate Content-Encoding undone on first access."""
+        content = self._content
+        if content is None:
+            content = self._content = self._decoded()
+        return content
+
+    def _decoded(self) -> bytes:
+        raw = self.raw_content
+        if not raw:
+            return raw
+        coding = None
+        for name, value in self.fields:
+            if len(name) == 16 and name.lower() == _CONTENT_ENCODING:
+                coding = value
+        if coding is None:
+            return raw
+        try:
+            return decode_content(raw, coding.decode("latin-1"))
+        except zlib.error as exc:
+            raise ContentDecodingError(
+                f"{self.method} {self.url}: the body does not decode as its "
+                f"Content-Encoding {coding.decode('latin-1')!r} says: {exc}"
+            ) from None
 
     @property
     def ok(self) -> bool:
@@ -124,39 +175,71 @@ class Response:
         return f"<Response [{self.status_code}] {self.method} {self.url}>"
 
 
-class ResponseHeaders(Headers):
+class ResponseHeaders(Mapping[str, str]):
     """A response's header fields, case-insensitive, each value a ``str`` as in requests.
 
     A field sent more than once reads as its values joined with ", ";
-    ``get_all("set-cookie")`` gives them apart (None when absent).
+    ``get_all("set-cookie")`` gives them apart (None when absent). Iterating gives
+    the names as the server spelled them, each once. Bytes are read as Latin-1, as
+    http.client does.
     """
 
-    def __getitem__(self, field: str) -> str:  # type: ignore[override]  # dict of tuples below
-        value = super().__getitem__(field)
-        return value if isinstance(value, str) else ", ".join(value)
+    __slots__ = ("_names", "_values")
 
-    def get(self, field: str, default: Any = None) -> Any:
-        """The field's value, or ``default`` when the response has no such field."""
-        try:
-            return self[field]
-        except KeyError:
-            return default
+    def __init__(self, fields: Fields) -> None:
+        self._names: dict[str, str] = {}
+        self._values: dict[str, list[str]] = {}
+        for raw_name, raw_value in fields:
+            name = raw_name.decode("latin-1")
+            key = name.lower()
+            values = self._values.get(key)
+            if values is None:
+                self._names[key] = name
+                self._values[key] = [raw_value.decode("latin-1")]
+            else:
+                values.append(raw_value.decode("latin-1"))
+
+    def __getitem__(self, field: str) -> str:
+        values = self._values[field.lower()]
+        return values[0] if len(values) == 1 else ", ".join(values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names.values())
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __contains__(self, field: object) -> bool:
+        return isinstance(field, str) and field.lower() in self._values
+
+    def get_all(self, field: str) -> list[str] | None:
+        """Every value of ``field`` in the order sent, or None when it is absent."""
+        values = self._values.get(field.lower())
+        return None if values is None else list(values)
+
+    def __repr__(self) -> str:
+        return f"ResponseHeaders({dict(self.items())!r})"
 
 
 def decode_content(content: bytes, coding: str) -> bytes:
-    """Undo a gzip or deflate Content-Encoding; other codings are left as they came.
+    """Undo gzip or deflate Content-Encodings (a list: the last applied first).
 
     Only reached when the server compressed the body, which it does only when a
     script asked for it with an Accept-Encoding header: gturret sends none itself.
+    A coding other than these is left as it came, and so is everything applied
+    before it. Raises ``zlib.error`` when the body does not decode.
     """
-    coding = coding.strip().lower()
-    if coding in ("gzip", "x-gzip"):
-        return zlib.decompress(content, 16 + zlib.MAX_WBITS)
-    if coding == "deflate":
-        try:
-            return zlib.decompress(content)
-        except zlib.error:
-            return zlib.decompress(content, -zlib.MAX_WBITS)
+    for name in reversed(coding.split(",")):
+        name = name.strip().lower()
+        if name in ("gzip", "x-gzip"):
+            content = zlib.decompress(content, 16 + zlib.MAX_WBITS)
+        elif name == "deflate":
+            try:
+                content = zlib.decompress(content)
+            except zlib.error:
+                content = zlib.decompress(content, -zlib.MAX_WBITS)
+        elif name not in ("", "identity"):
+            break
     return content
 
 
@@ -173,7 +256,7 @@ class DefaultHeaders(MutableMapping[str, str]):
 
     def __init__(self, headers: Mapping[str, str] | None = None) -> None:
         self._fields: dict[str, tuple[str, str]] = {}
-        self._compiled: tuple[str, frozenset[str]] | None = None
+        self._compiled: HeaderBlock | None = None
         if headers:
             self.update(headers)
 
@@ -201,14 +284,14 @@ class DefaultHeaders(MutableMapping[str, str]):
         return f"DefaultHeaders({dict(self.items())!r})"
 
     @property
-    def compiled(self) -> tuple[str, frozenset[str]]:
-        """All fields as ``Name: value\\r\\n`` lines, and their lower-cased names."""
+    def compiled(self) -> HeaderBlock:
+        """All fields as ``Name: value\\r\\n`` lines in bytes, and their lower-cased names."""
         compiled = self._compiled
         if compiled is None:
             compiled = self._compiled = _compile(self._fields)
         return compiled
 
-    def merged(self, extra: Mapping[str, str | None]) -> tuple[str, frozenset[str]]:
+    def merged(self, extra: Mapping[str, str | None]) -> HeaderBlock:
         """``compiled`` with a request's own headers laid over.
 
         A request's value replaces the default of the same name; ``None`` drops it.
@@ -223,13 +306,23 @@ class DefaultHeaders(MutableMapping[str, str]):
         return _compile(fields)
 
 
-def _compile(fields: dict[str, tuple[str, str]]) -> tuple[str, frozenset[str]]:
-    return "".join(f"{n}: {v}\r\n" for n, v in fields.values()), frozenset(fields)
+def _compile(fields: dict[str, tuple[str, str]]) -> HeaderBlock:
+    block = "".join(f"{n}: {v}\r\n" for n, v in fields.values())
+    return block.encode("latin-1"), frozenset(fields)
 
 
 def check_header(name: str, value: Any) -> str:
-    """The value as text, refusing what would break the request head (header injection)."""
+    """The value as text, refusing what would break the request head (header injection)
+    and what HTTP/1.1 cannot carry (characters beyond Latin-1)."""
     text = value if isinstance(value, str) else str(value)
     if "\r" in text or "\n" in text or "\r" in name or "\n" in name or ":" in name:
         raise ValueError(f"invalid header {name!r}: {text!r} (CR, LF or ':' in it)")
+    try:
+        name.encode("latin-1")
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"invalid header {name!r}: {text!r} (HTTP/1.1 headers carry Latin-1 only; "
+            "percent-encode or base64 the value)"
+        ) from None
     return text

@@ -1,0 +1,292 @@
+"""One HTTP/1.1 connection: a gevent socket and an httptools parser, one exchange at a time.
+
+Why not geventhttpclient: its per-request cost (header validation, two header
+objects merged, a response object that re-reads what the parser already knew) was
+most of gturret.http's time. Here a request goes out as the one buffer its
+``Request`` encoded, and the response comes back through llhttp (PyPI
+``httptools``, the parser uvicorn uses) straight into the few values a
+``Response`` holds: status, reason, raw header pairs, body chunks joined once.
+
+llhttp frames the response: Content-Length, chunked, no body for 1xx, 204 and 304
+(interim 1xx responses are skipped), ``Connection: close`` and HTTP/1.0 keep-alive
+rules. Two cases it cannot know are settled here: a HEAD response has no body
+whatever its headers say, and a body without a length ends when the server closes
+the connection (llhttp would need to be told of the close). A kept-alive
+connection the server closed while it sat idle is seen before reuse with the
+real ``poll`` (no yield to the loop, any file descriptor number); one that closes
+as the next request goes out raises ``StaleConnection`` so the client may resend
+an idempotent request once. Malformed responses raise ``ConnectionError`` naming
+the problem, and a head is bounded (``MAX_HEAD``) so no server can make a read
+last forever without the body being underway.
+
+This module must never retry, log or sleep, and never reuse a connection whose
+state it is not sure of: anything but a complete response leaves it closed.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+from time import perf_counter
+from typing import TYPE_CHECKING
+
+import gevent.socket
+import gevent.ssl
+from gevent.monkey import get_original
+from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
+
+from gturret.http._errors import ConnectionError, ReadTimeout
+from gturret.http._models import Fields, Response
+
+if TYPE_CHECKING:
+    from gturret.http._request import Request
+
+# 64 KiB reads: a large body in few recv calls; a small one costs the same as 4 KiB.
+READ_SIZE = 65536
+# The most bytes a response head (interim 1xx heads included) may take.
+MAX_HEAD = 256 * 1024
+_RESET = frozenset((errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED))
+_CONTENT_LENGTH = b"content-length"
+_TRANSFER_ENCODING = b"transfer-encoding"
+_unpatched_poll = get_original("select", "poll")
+
+
+class StaleConnection(Exception):
+    """A kept-alive connection the server had closed: the request never reached it."""
+
+
+class _Surplus(Exception):
+    """Bytes after a complete response: raised in a parser callback to stop the parser."""
+
+
+class Connection:
+    """One socket to one origin and the parser of its responses.
+
+    The connection is its parser's protocol: llhttp calls its ``on_*`` methods as
+    it reads, and they fill the response being read. ``reusable`` says, after an
+    exchange, whether the connection may carry another request.
+    """
+
+    __slots__ = (
+        "_chunks",
+        "_done",
+        "_fields",
+        "_head_done",
+        "_is_head",
+        "_keep_alive",
+        "_parser",
+        "_parser_spent",
+        "_poller",
+        "_reason",
+        "_status",
+        "_timeout",
+        "exchanges",
+        "reusable",
+        "sock",
+    )
+
+    def __init__(self, sock: gevent.socket.socket) -> None:
+        self.sock = sock
+        self._timeout = sock.gettimeout()
+        self._poller = _unpatched_poll()
+        self._poller.register(sock.fileno(), select.POLLIN)
+        self._parser = HttpResponseParser(self)
+        self._parser_spent = False
+        self.exchanges = 0
+        self.reusable = False
+        self._done = self._head_done = self._is_head = self._keep_alive = False
+        self._status = 0
+        self._reason = b""
+        self._fields: Fields = []
+        self._chunks: list[bytes] = []
+
+    def is_idle(self) -> bool:
+        """Whether the server has neither closed this kept-alive connection nor sent on it.
+
+        A zero-timeout ``poll`` of the real kind: it answers at once without
+        yielding to the loop, and (unlike ``select``) for any file descriptor.
+        """
+        try:
+            return not self._poller.poll(0)
+        except (OSError, ValueError):
+            return False
+
+    def close(self) -> None:
+        """Close the socket; the connection is never used again."""
+        self.reusable = False
+        self.sock.close()
+
+    def exchange(self, request: Request, cookie_line: bytes, start: float) -> Response:
+        """Send ``request`` with ``cookie_line`` in its head and read the response to it;
+        ``start`` is when the request began to wait for this connection.
+
+        Head and body go out in one write, unless the body is large enough that
+        copying it would cost more than a second write.
+        """
+        sock = self.sock
+        timeout = request.timeout
+        if timeout != self._timeout:
+            sock.settimeout(timeout)
+            self._timeout = timeout
+        reused = self.exchanges > 0
+        self.exchanges += 1
+        self.reusable = self._done = self._head_done = False
+        self._is_head = request.method == "HEAD"
+        self._status = 0
+        body = request.body
+        try:
+            if len(body) <= READ_SIZE:
+                sock.sendall(b"".join((request.head, cookie_line, b"\r\n", body)))
+            else:
+                sock.sendall(b"".join((request.head, cookie_line, b"\r\n")))
+                sock.sendall(body)
+        except OSError as exc:
+            if reused and exc.errno in _RESET:
+                raise StaleConnection from exc
+            raise _broken(exc, request) from exc
+        received = 0
+        parser = self._parser
+        try:
+            while not self._done:
+                chunk = sock.recv(READ_SIZE)
+                if not chunk:
+                    self._end_at_close(request, reused, received)
+                    break
+                received += len(chunk)
+                if received > MAX_HEAD and not self._head_done:
+                    raise ConnectionError(
+                        f"{request.method} {request.url}: invalid HTTP response: "
+                        f"no end of the head within {MAX_HEAD:,} bytes"
+                    )
+                parser.feed_data(chunk)
+        except HttpParserError as exc:
+            if not self._done:
+                raise _invalid(request, str(exc) or type(exc).__name__) from None
+            self._keep_alive = False  # bytes after the response: the parser stopped there
+        except HttpParserUpgrade:
+            raise _invalid(
+                request, f"the server switched protocols ({self._status}), not HTTP/1.1"
+            ) from None
+        except OSError as exc:
+            if reused and received == 0 and exc.errno in _RESET:
+                raise StaleConnection from exc
+            raise _broken(exc, request) from exc
+        if self._parser_spent and self._keep_alive:
+            self._parser = HttpResponseParser(self)
+            self._parser_spent = False
+        self.reusable = self._keep_alive
+        chunks = self._chunks
+        return Response(
+            self._status,
+            self._reason.decode("latin-1"),
+            self._fields,
+            chunks[0] if len(chunks) == 1 else b"".join(chunks),
+            request,
+            perf_counter() - start,
+        )
+
+    def _end_at_close(self, request: Request, reused: bool, received: int) -> None:
+        """The server closed the connection before llhttp saw the response end: a body
+        framed by the close is complete now; anything else was cut short."""
+        where = f"{request.method} {request.url}"
+        if received == 0:
+            if reused:
+                raise StaleConnection
+            raise ConnectionError(f"{where}: the server closed the connection without a response")
+        if not self._head_done:
+            raise ConnectionError(
+                f"{where}: the server closed the connection in the middle of the response "
+                f"head (after {received:,} bytes)"
+            )
+        framing = ""
+        for name, value in self._fields:
+            lower = name.lower()
+            if lower == _CONTENT_LENGTH:
+                framing = f"Content-Length {value.decode('latin-1')}"
+            elif lower == _TRANSFER_ENCODING and value.rstrip().lower().endswith(b"chunked"):
+                framing = "chunked"
+        if not framing:
+            self._done = True
+            self._keep_alive = False
+            return
+        got = sum(len(chunk) for chunk in self._chunks)
+        raise ConnectionError(
+            f"{where}: the server closed the connection in the middle of the body "
+            f"(after {got:,} body bytes; {framing})"
+        )
+
+    # -- the parser's protocol: llhttp calls these as it reads -------------------------
+
+    def on_message_begin(self) -> None:
+        if self._done:
+            raise _Surplus
+        self._reason = b""
+        self._fields = []
+        self._chunks = []
+
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._fields.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self._status = self._parser.get_status_code()
+        if status >= 200:
+            self._head_done = True
+            if self._is_head:
+                # No body follows whatever Content-Length says; llhttp would wait for one.
+                self._keep_alive = self._parser.should_keep_alive()
+                self._done = self._parser_spent = True
+
+    def on_body(self, body: bytes) -> None:
+        if self._done:
+            raise _Surplus
+        self._chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._status < 200:
+            return  # an interim response (100 Continue, 103 Early Hints): the final one follows
+        if self._parser_spent:
+            self._parser_spent = False  # llhttp knew there was no body after all
+        else:
+            self._keep_alive = self._parser.should_keep_alive()
+        self._done = True
+
+
+def connect(
+    host: str, port: int, timeout: float | None, context: gevent.ssl.SSLContext | None
+) -> Connection:
+    """A new connection to ``host:port`` (TLS with ``context``), Nagle off.
+
+    A request whose head and body go out in two writes must not wait for a delayed
+    ACK before its last segment leaves. Raises ``OSError`` (``TimeoutError`` after
+    ``timeout`` seconds), as sockets do.
+    """
+    sock = gevent.socket.create_connection((host, port), timeout=timeout)
+    try:
+        sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
+        if context is not None:
+            sock = context.wrap_socket(sock, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
+    return Connection(sock)
+
+
+def _invalid(request: Request, problem: str) -> ConnectionError:
+    return ConnectionError(f"{request.method} {request.url}: invalid HTTP response: {problem}")
+
+
+def _broken(exc: OSError, request: Request) -> Exception:
+    where = f"{request.method} {request.url}"
+    if isinstance(exc, TimeoutError):
+        return ReadTimeout(f"{where}: no answer within {request.timeout} s (timeout)")
+    return ConnectionError(f"{where}: connection broken: {reason(exc)}")
+
+
+def reason(exc: BaseException) -> str:
+    """What went wrong, in the words of the OS or the library that raised ``exc``."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
