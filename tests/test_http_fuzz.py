@@ -1,0 +1,165 @@
+"""Fuzzing gturret.http's response parsing through a real socket.
+
+Hypothesis generates response bytes: random bytes, responses built from plausible
+and implausible parts (versions, statuses, framing headers, chunk sizes, codings),
+and those cut short, with bytes flipped or inserted. The raw server
+(``tests/support/raw_http_server.py``) writes them exactly, in pieces or whole,
+and closes. Whatever comes, a request must end in a ``Response`` or a
+``ConnectionError`` that is not a timeout: never a hang, never another exception.
+Well-formed responses must come back exactly. ``GTURRET_FUZZ_RESPONSES`` sets the
+examples per test (``make test-slow`` runs more).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import string
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gturret.http
+from gturret.http import Client
+from tests.support.raw_http_server import raw_http_server
+
+EXAMPLES = int(os.environ.get("GTURRET_FUZZ_RESPONSES", "300"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+
+TOKEN = string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~"
+VERSIONS = st.sampled_from(["HTTP/1.1", "HTTP/1.0"])
+ODD_VERSIONS = VERSIONS | st.sampled_from(["HTTP/2", "HTTP/1.1 ", "http/1.1", "HTTP/9.9", ""])
+FRAMING_NAMES = ["Content-Length", "Transfer-Encoding", "Connection", "Content-Encoding"]
+FRAMING_VALUES = ["chunked", "close", "keep-alive", "gzip", "deflate", "0", "3", "-1", "abc"]
+NAMES = st.sampled_from(FRAMING_NAMES) | st.text(TOKEN, min_size=1, max_size=12)
+VALUES = st.sampled_from(FRAMING_VALUES) | st.text(
+    st.characters(min_codepoint=32, max_codepoint=255), max_size=30
+)
+PLAIN_NAMES = st.text(TOKEN, min_size=1, max_size=12).map(lambda name: "X-" + name)
+PLAIN_VALUES = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=30)
+
+
+def _chunked(body: bytes, sizes: list[int]) -> bytes:
+    out, start = [], 0
+    for size in sizes:
+        piece = body[start : start + size]
+        if not piece:
+            break
+        out.append(b"%x\r\n%s\r\n" % (len(piece), piece))
+        start += len(piece)
+    if start < len(body):
+        out.append(b"%x\r\n%s\r\n" % (len(body) - start, body[start:]))
+    return b"".join(out) + b"0\r\n\r\n"
+
+
+@st.composite
+def well_formed(draw: st.DrawFn) -> tuple[bytes, int, bytes]:
+    """A valid response, its status and its body, framed by length, chunks or the close."""
+    version = draw(VERSIONS)
+    status = draw(st.integers(200, 599).filter(lambda code: code not in (204, 304)))
+    body = draw(st.binary(max_size=300))
+    fields = draw(st.lists(st.tuples(PLAIN_NAMES, PLAIN_VALUES), max_size=6))
+    framing = draw(st.sampled_from(["length", "chunked", "close"]))
+    if framing == "chunked" and version == "HTTP/1.0":
+        framing = "length"
+    if framing == "length":
+        fields.append(("Content-Length", str(len(body))))
+        payload = body
+    elif framing == "chunked":
+        fields.append(("Transfer-Encoding", "chunked"))
+        payload = _chunked(body, draw(st.lists(st.integers(1, 64), max_size=8)))
+    else:
+        payload = body
+    interim = draw(st.sampled_from([b"", b"HTTP/1.1 100 Continue\r\n\r\n"]))
+    lines = [f"{version} {status} Reason"] + [f"{name}: {value}" for name, value in fields]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return interim + head + payload, status, body
+
+
+@st.composite
+def plausible(draw: st.DrawFn) -> bytes:
+    """A response built from parts that may or may not fit together."""
+    version = draw(ODD_VERSIONS)
+    status = draw(st.integers(100, 599) | st.integers(0, 1200))
+    reason = draw(st.text(st.characters(min_codepoint=0, max_codepoint=255), max_size=12))
+    fields = draw(st.lists(st.tuples(NAMES, VALUES), max_size=6))
+    lines = [f"{version} {status} {reason}"] + [f"{name}: {value}" for name, value in fields]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    body = draw(st.binary(max_size=200))
+    if draw(st.booleans()):
+        body = _chunked(body, draw(st.lists(st.integers(0, 300), max_size=5)))
+    return head + body
+
+
+@st.composite
+def damaged(draw: st.DrawFn) -> bytes:
+    """A response cut short, with a byte changed or with bytes put in."""
+    data = draw(st.one_of(well_formed().map(lambda made: made[0]), plausible()))
+    if not data:
+        return data
+    at = draw(st.integers(0, len(data) - 1))
+    how = draw(st.sampled_from(["cut", "flip", "insert"]))
+    if how == "cut":
+        return data[:at]
+    if how == "flip":
+        return data[:at] + bytes([draw(st.integers(0, 255))]) + data[at + 1 :]
+    return data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at:]
+
+
+RESPONSES = st.one_of(st.binary(max_size=300), plausible(), damaged())
+PIECES = st.sampled_from([0, 0, 5, 64])
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    with raw_http_server() as url, Client(url, timeout=20.0) as c:
+        yield c
+
+
+def fetch(client: Client, data: bytes, split: int) -> gturret.http.Response:
+    return client.get(f"/raw/{data.hex()}?after=close&split={split}")
+
+
+@pytest.mark.fuzz
+def test_any_response_bytes_end_in_a_response_or_a_connection_error(client: Client) -> None:
+    outcomes = {"response": 0, "error": 0}
+
+    @FUZZ
+    @given(data=RESPONSES, split=PIECES)
+    def exchange(data: bytes, split: int) -> None:
+        try:
+            response = fetch(client, data, split)
+        except gturret.http.ConnectionError as exc:
+            assert not isinstance(exc, gturret.http.Timeout), exc
+            assert "/raw/" in str(exc)
+            outcomes["error"] += 1
+            return
+        assert 100 <= response.status_code <= 999
+        assert isinstance(dict(response.headers), dict)
+        with contextlib.suppress(gturret.http.ContentDecodingError):
+            assert isinstance(response.content, bytes)
+        outcomes["response"] += 1
+
+    exchange()
+    print(f"\nfuzzed responses: {outcomes}")
+    assert outcomes["response"] > 0 and outcomes["error"] > 0
+
+
+@pytest.mark.fuzz
+def test_well_formed_responses_come_back_exactly(client: Client) -> None:
+    @FUZZ
+    @given(made=well_formed(), split=PIECES)
+    def exchange(made: tuple[bytes, int, bytes], split: int) -> None:
+        data, status, body = made
+        response = fetch(client, data, split)
+        assert (response.status_code, response.raw_content) == (status, body)
+
+    exchange()
