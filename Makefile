@@ -29,7 +29,7 @@ DEMO_ARGS ?= --run-time 10s --threshold "p95<250ms" --threshold "error_rate<1%" 
              --json out/summary.json --html out/report.html --junit out/junit.xml \
              --csv out/gturret --metrics-port $(DEMO_METRICS_PORT)
 
-.PHONY: install test test-system test-slow lint run browser prometheus peers bench bench-hq clean
+.PHONY: install test test-system test-slow lint run browser prometheus nginx peers bench bench-hq clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 2; }
@@ -53,6 +53,11 @@ browser:
 prometheus:
 	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends prometheus >/dev/null; } || echo "make: prometheus could not be installed; the metrics system tests will say so"
 
+# nginx: the real server gturret.http's tests meet (tests/support/nginx_target.py), and
+# the bench's target. If it cannot be installed those tests say so (and fail under CI).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq nginx >/dev/null; } || echo "make: nginx could not be installed; the HTTP client's nginx tests will say so"
+
 $(OCT_STAMP): tests/peers/oct_compat_shim.py
 	rm -rf $(OCT_VENV)
 	$(PYTHON) -m venv $(OCT_VENV)
@@ -67,7 +72,7 @@ peers: $(OCT_STAMP)
 
 # Two workers, a test file each at a time (module fixtures stay whole): the suite is
 # mostly waiting on real processes and sockets, so two at once halve its time.
-test: install
+test: install nginx
 	$(BIN)/python -m pytest -q -rs -n 2 --dist loadfile
 
 # The tests against real peers (the OCT HQ, oct-turrets, Chromium, Prometheus) and at scale.
@@ -84,8 +89,8 @@ run: install
 	done; \
 	$(BIN)/gturret example_scripts/config.json --standalone $(DEMO_ARGS)
 
-test-slow: install
-	GTURRET_FUZZ_FRAMES=25000 $(BIN)/python -m pytest -q -s -m "slow or fuzz"
+test-slow: install nginx
+	GTURRET_FUZZ_FRAMES=25000 GTURRET_FUZZ_RESPONSES=5000 $(BIN)/python -m pytest -q -s -m "slow or fuzz"
 
 lint: install
 	$(BIN)/ruff check gturret tests bench example_scripts

@@ -1,0 +1,122 @@
+"""nginx on 127.0.0.1 for the HTTP client's tests: a real server's framing, not ours.
+
+Debian's ``nginx`` package (``make nginx`` installs it; ``make test`` does so
+first). Its config and files live in a temporary folder, never in /etc; it listens
+on an ephemeral 127.0.0.1 port, and only the process started here is stopped.
+Every response names its connection (``X-Connection``, nginx's serial number for
+it), so keep-alive reuse is seen. The locations:
+
+- ``/`` answers "ok"; ``/echo`` the method, URI, Content-Length and Cookie it got;
+- ``/files/`` serves ``big.bin`` (``BIG`` bytes) and ``page.html`` (``PAGE``), gzipped
+  (so chunked) when asked, with ETags for 304s;
+- ``/empty`` answers 204; ``/close`` closes after answering (``keepalive_timeout 0``);
+  ``/brief`` closes its connection after ``BRIEF`` of idleness;
+- ``/redirect`` sends a 302 to ``/echo``; ``/login`` sets a cookie and redirects.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.support.peers import system_program
+
+BIG = bytes(range(256)) * (8 * 1024 * 4) + b"tail"
+PAGE = b"<html><body>" + b"<p>gturret squeezes well</p>" * 2000 + b"</body></html>"
+BRIEF = "200ms"
+
+_CONFIG = """\
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    default_type text/plain;
+    keepalive_timeout 65;
+    keepalive_requests 100000;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    gzip on;
+    gzip_types *;
+    gzip_min_length 0;
+    types {{ text/html html; application/octet-stream bin; }}
+    server {{
+        listen 127.0.0.1:{port};
+        add_header X-Connection $connection always;
+        location = / {{ return 200 "ok"; }}
+        location = /echo {{
+            return 200 "$request_method $request_uri $content_length $http_cookie";
+        }}
+        location /files/ {{ alias {root}/files/; etag on; }}
+        location = /empty {{ return 204; }}
+        location = /close {{ keepalive_timeout 0; return 200 "closing"; }}
+        location = /brief {{ keepalive_timeout {brief}; return 200 "brief"; }}
+        location = /redirect {{ return 302 /echo; }}
+        location = /login {{
+            add_header X-Connection $connection always;
+            add_header Set-Cookie "session=n1; Path=/; HttpOnly" always;
+            return 302 /echo;
+        }}
+    }}
+}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"nginx exited with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nginx did not listen on 127.0.0.1:{port} within {timeout} s")
+
+
+@contextmanager
+def nginx_target() -> Iterator[str]:
+    """Run nginx for the block; yield its base URL (no trailing slash)."""
+    nginx = system_program("nginx", "make nginx")
+    with tempfile.TemporaryDirectory(prefix="gturret-test-nginx-") as root:
+        Path(root).chmod(0o755)  # nginx's workers may run as another user (nobody)
+        files = Path(root) / "files"
+        files.mkdir()
+        (files / "big.bin").write_bytes(BIG)
+        (files / "page.html").write_bytes(PAGE)
+        port = _free_port()
+        conf = Path(root) / "nginx.conf"
+        conf.write_text(_CONFIG.format(root=root, port=port, brief=BRIEF))
+        process = subprocess.Popen(
+            [str(nginx), "-p", root, "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            _wait_listening(port, process, timeout=15)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
