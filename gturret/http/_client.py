@@ -47,7 +47,8 @@ from gturret.http._tls import shared_context
 USER_AGENT = f"gturret/{__version__}"
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
-# Absolute URLs already split, per client: a script names the same few again and again.
+# URLs already located (split, joined, quoted), per client: a script names the same
+# few again and again.
 _KNOWN_URLS = 256
 
 
@@ -221,8 +222,10 @@ class Client(_Verbs):
     ) -> Request:
         """The ``Request`` that ``request`` would send, checked and encoded, not sent."""
         method = check_method(method)
-        pool, target = self._locate(url)
-        target = finish_target(target, params)
+        known = self._urls.get(url)
+        pool, target = self._locate(url) if known is None else known
+        if params:
+            target = finish_target(target, params)
         if data is None and json is None:
             body, content_type = b"", None
         else:
@@ -323,17 +326,14 @@ class Client(_Verbs):
         return Request(method, pool, target, fields, headers, body, content_type, previous.timeout)
 
     def _locate(self, url: str) -> tuple[ConnectionPool, str]:
-        """The pool and request target of ``url``, relative ones joined onto base_url."""
-        known = self._urls.get(url)
-        if known is not None:
-            return known
+        """The pool and request target (quoted) of ``url``, relative ones joined onto
+        base_url; remembered for the next request to the same URL."""
         if is_absolute(url):
             return self._absolute(url)
         if self._base is None:
             raise InvalidURL(f"relative URL {url!r} needs a client made with base_url=")
-        if url[:1] == "/":
-            return self._base, self._base_path + url
-        return self._base, self._base_path + "/" + url
+        path = self._base_path + (url if url[:1] == "/" else "/" + url)
+        return self._remember(url, self._base, finish_target(path, None))
 
     def _absolute(self, url: str) -> tuple[ConnectionPool, str]:
         scheme, host, port, netloc, target = split_url(url)
@@ -343,9 +343,13 @@ class Client(_Verbs):
             pool = self._pools[scheme, host, port] = ConnectionPool(
                 scheme, host, port, netloc, self.pool_size, self.connect_timeout, context
             )
+        return self._remember(url, pool, finish_target(target, None))
+
+    def _remember(self, url: str, pool: ConnectionPool, target: str) -> tuple[ConnectionPool, str]:
+        located = (pool, target)
         if len(self._urls) < _KNOWN_URLS:
-            self._urls[url] = (pool, target)
-        return pool, target
+            self._urls[url] = located
+        return located
 
 
 def _attempt(request: Request, cookie_line: bytes, start: float, fresh: bool) -> Response:

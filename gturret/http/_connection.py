@@ -153,12 +153,9 @@ class Connection:
                     self._end_at_close(request, reused, received)
                     break
                 received += len(chunk)
-                if received > MAX_HEAD and not self._head_done:
-                    raise ConnectionError(
-                        f"{request.method} {request.url}: invalid HTTP response: "
-                        f"no end of the head within {MAX_HEAD:,} bytes"
-                    )
                 parser.feed_data(chunk)
+                if received > MAX_HEAD and not self._head_done:
+                    raise _invalid(request, f"no end of the head within {MAX_HEAD:,} bytes")
         except HttpParserError as exc:
             if not self._done:
                 raise _invalid(request, str(exc) or type(exc).__name__) from None
