@@ -354,3 +354,19 @@ def test_endless_head_is_refused_without_waiting_for_the_timeout(server: str) ->
         with pytest.raises(gturret.http.ConnectionError, match="no end of the head within"):
             c.get(f"/long-head?n={1024 * 1024}")
         assert time.monotonic() - started < 10
+
+
+# -- a request built once ---------------------------------------------------------------
+
+
+def test_build_request_then_send(client: Client, server: str) -> None:
+    request = client.build_request("post", f"/raw/{OK.hex()}", data=b"x", headers={"X-A": "1"})
+    assert (request.method, request.url) == ("POST", f"{server}/raw/{OK.hex()}")
+    assert request.head.startswith(f"POST /raw/{OK.hex()} HTTP/1.1\r\n".encode())
+    assert b"\r\nX-A: 1\r\n" in request.head
+    assert b"\r\nContent-Length: 1\r\n" in request.head
+    assert request.body == b"x"
+    response = client.send(request)
+    assert (response.content, response.request) == (b"ok", request)
+    again = client.send(request)
+    assert again.content == b"ok"
