@@ -370,3 +370,14 @@ def test_build_request_then_send(client: Client, server: str) -> None:
     assert (response.content, response.request) == (b"ok", request)
     again = client.send(request)
     assert again.content == b"ok"
+
+
+def test_a_plain_request_is_built_once_until_the_defaults_change(client: Client) -> None:
+    first = client.build_request("GET", "/count")
+    assert client.build_request("GET", "/count") is first
+    client.timeout = 3.0
+    assert client.build_request("GET", "/count").timeout == 3.0
+    client.headers["X-Team"] = "red"
+    changed = client.build_request("GET", "/count")
+    assert b"\r\nX-Team: red\r\n" in changed.head
+    assert b"X-Team" not in first.head

@@ -47,8 +47,8 @@ from gturret.http._tls import shared_context
 USER_AGENT = f"gturret/{__version__}"
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
-# URLs already located (split, joined, quoted), per client: a script names the same
-# few again and again.
+# URLs already located (split, joined, quoted), and requests without params, headers
+# or body already built, per client: a script names the same few again and again.
 _KNOWN_URLS = 256
 
 
@@ -153,6 +153,7 @@ class Client(_Verbs):
         self.verify = verify
         self._pools: dict[tuple[str, str, int], ConnectionPool] = {}
         self._urls: dict[str, tuple[ConnectionPool, str]] = {}
+        self._plain: dict[tuple[str, str, float | None], Request] = {}
         self._base: ConnectionPool | None = None
         self._base_path = ""
         if base_url is not None:
@@ -220,7 +221,35 @@ class Client(_Verbs):
         json: Any = None,
         timeout: float | None = None,
     ) -> Request:
-        """The ``Request`` that ``request`` would send, checked and encoded, not sent."""
+        """The ``Request`` that ``request`` would send, checked and encoded, not sent.
+
+        A request with no params, headers or body of its own is the same every time
+        the client's default headers have not changed: that one is built once and
+        given again.
+        """
+        if timeout is None:
+            timeout = self.timeout
+        if params is None and headers is None and data is None and json is None:
+            key = (method, url, timeout)
+            known = self._plain.get(key)
+            if known is not None and known.fields is self.headers.compiled:
+                return known
+            request = self._build(method, url, None, None, None, None, timeout)
+            if len(self._plain) < _KNOWN_URLS:
+                self._plain[key] = request
+            return request
+        return self._build(method, url, params, headers, data, json, timeout)
+
+    def _build(
+        self,
+        method: str,
+        url: str,
+        params: Params | None,
+        headers: Mapping[str, str | None] | None,
+        data: Data | None,
+        json: Any,
+        timeout: float | None,
+    ) -> Request:
         method = check_method(method)
         known = self._urls.get(url)
         pool, target = self._locate(url) if known is None else known
@@ -231,8 +260,6 @@ class Client(_Verbs):
         else:
             body, content_type = encode_body(data, json)
         fields = self.headers.merged(headers) if headers else self.headers.compiled
-        if timeout is None:
-            timeout = self.timeout
         return Request(method, pool, target, fields, headers, body, content_type, timeout)
 
     def send(

@@ -71,13 +71,12 @@ class Cookies:
     def take(self, host: str, fields: list[tuple[bytes, bytes]]) -> None:
         """Store the cookies a response from ``host`` sets, given its header fields (hot
         path: a response without ``Set-Cookie`` costs a length check per field)."""
-        set_cookie = [
-            value.decode("latin-1")
-            for name, value in fields
-            if len(name) == 10 and name.lower() == _SET_COOKIE
-        ]
-        if set_cookie:
-            self.store(host, set_cookie)
+        for name, _ in fields:
+            if len(name) == 10 and name.lower() == _SET_COOKIE:
+                self.store(
+                    host, [v.decode("latin-1") for n, v in fields if n.lower() == _SET_COOKIE]
+                )
+                return
 
     def store(self, host: str, set_cookie: list[str]) -> None:
         """Take in the ``Set-Cookie`` values of a response from ``host``."""

@@ -47,13 +47,16 @@ class Request:
 
     ``head`` is every header line but ``Cookie`` (added from the client's jar when
     the request is sent, unless the request set its own) and the blank line that
-    ends the head. ``headers`` keeps the request's own headers, so a redirect to
-    another origin can drop ``Authorization`` from them.
+    ends the head. ``fields`` are the header lines it was built from (the client's
+    defaults, with the request's own ``headers`` laid over); ``headers`` are kept so
+    a redirect to another origin can drop ``Authorization`` from them. A request is
+    never changed once built, so a client may send the same one again.
     """
 
     __slots__ = (
         "body",
         "content_type",
+        "fields",
         "head",
         "headers",
         "jar_cookies",
@@ -75,6 +78,7 @@ class Request:
         timeout: float | None,
     ) -> None:
         block, names = fields
+        self.fields = fields
         self.method = method
         self.pool = pool
         self.target = target
@@ -107,6 +111,8 @@ class Request:
 
 def check_method(method: str) -> str:
     """The method in capitals; a ValueError if it is not an HTTP token."""
+    if method in _KNOWN_METHODS:
+        return method
     method = method.upper()
     if method not in _KNOWN_METHODS and not _TOKEN.fullmatch(method):
         raise ValueError(f"invalid HTTP method {method!r}")
