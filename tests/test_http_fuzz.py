@@ -61,8 +61,8 @@ def _chunked(body: bytes, sizes: list[int]) -> bytes:
 
 
 @st.composite
-def well_formed(draw: st.DrawFn) -> tuple[bytes, int, bytes]:
-    """A valid response, its status and its body, framed by length, chunks or the close."""
+def well_formed(draw: st.DrawFn) -> tuple[bytes, int, list[tuple[str, str]], bytes]:
+    """A valid response, its status, fields and body, framed by length, chunks or the close."""
     version = draw(VERSIONS)
     status = draw(st.integers(200, 599).filter(lambda code: code not in (204, 304)))
     body = draw(st.binary(max_size=300))
@@ -81,7 +81,7 @@ def well_formed(draw: st.DrawFn) -> tuple[bytes, int, bytes]:
     interim = draw(st.sampled_from([b"", b"HTTP/1.1 100 Continue\r\n\r\n"]))
     lines = [f"{version} {status} Reason"] + [f"{name}: {value}" for name, value in fields]
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return interim + head + payload, status, body
+    return interim + head + payload, status, fields, body
 
 
 @st.composite
@@ -157,9 +157,11 @@ def test_any_response_bytes_end_in_a_response_or_a_connection_error(client: Clie
 def test_well_formed_responses_come_back_exactly(client: Client) -> None:
     @FUZZ
     @given(made=well_formed(), split=PIECES)
-    def exchange(made: tuple[bytes, int, bytes], split: int) -> None:
-        data, status, body = made
+    def exchange(made: tuple[bytes, int, list[tuple[str, str]], bytes], split: int) -> None:
+        data, status, fields, body = made
         response = fetch(client, data, split)
         assert (response.status_code, response.raw_content) == (status, body)
+        assert response.fields == [(n.encode(), v.encode("latin-1")) for n, v in fields]
+        assert response.reason == "Reason"
 
     exchange()

@@ -47,6 +47,8 @@ from gturret.http._tls import shared_context
 USER_AGENT = f"gturret/{__version__}"
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
+# How a Set-Cookie line starts in a lowered head (llhttp allows no space before ':').
+_SET_COOKIE = b"\nset-cookie:"
 # URLs already located (split, joined, quoted), and requests without params, headers
 # or body already built, per client: a script names the same few again and again.
 _KNOWN_URLS = 256
@@ -311,7 +313,8 @@ class Client(_Verbs):
                     "is not idempotent"
                 ) from None
             response = _attempt(request, cookie_line, start, True)
-        self.cookies.take(pool.host, response.fields)
+        if _SET_COOKIE in response.raw_head.lower():
+            self.cookies.store(pool.host, response.headers.get_all("set-cookie") or [])
         return response
 
     def _follow(self, response: Response) -> Response:

@@ -5,7 +5,9 @@ objects merged, a response object that re-reads what the parser already knew) wa
 most of gturret.http's time. Here a request goes out as the one buffer its
 ``Request`` encoded, and the response comes back through llhttp (PyPI
 ``httptools``, the parser uvicorn uses) straight into the few values a
-``Response`` holds: status, reason, raw header pairs, body chunks joined once.
+``Response`` holds: the status, the head as it came (read into fields only when
+asked: a callback per header would cost more than the rest of the parse), and
+the body chunks, joined once.
 
 llhttp frames the response: Content-Length, chunked, no body for 1xx, 204 and 304
 (interim 1xx responses are skipped), ``Connection: close`` and HTTP/1.0 keep-alive
@@ -36,7 +38,7 @@ from gevent.monkey import get_original
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 from gturret.http._errors import ConnectionError, ReadTimeout
-from gturret.http._models import Fields, Response
+from gturret.http._models import Response, head_fields
 
 if TYPE_CHECKING:
     from gturret.http._request import Request
@@ -70,14 +72,13 @@ class Connection:
     __slots__ = (
         "_chunks",
         "_done",
-        "_fields",
         "_head_done",
+        "_interim",
         "_is_head",
         "_keep_alive",
         "_parser",
         "_parser_spent",
         "_poller",
-        "_reason",
         "_status",
         "_timeout",
         "exchanges",
@@ -95,9 +96,7 @@ class Connection:
         self.exchanges = 0
         self.reusable = False
         self._done = self._head_done = self._is_head = self._keep_alive = False
-        self._status = 0
-        self._reason = b""
-        self._fields: Fields = []
+        self._status = self._interim = 0
         self._chunks: list[bytes] = []
 
     def is_idle(self) -> bool:
@@ -132,7 +131,7 @@ class Connection:
         self.exchanges += 1
         self.reusable = self._done = self._head_done = False
         self._is_head = request.method == "HEAD"
-        self._status = 0
+        self._status = self._interim = 0
         body = request.body
         try:
             if len(body) <= READ_SIZE:
@@ -145,14 +144,17 @@ class Connection:
                 raise StaleConnection from exc
             raise _broken(exc, request) from exc
         received = 0
+        before_body: list[bytes] = []  # what came until the head was complete
         parser = self._parser
         try:
             while not self._done:
                 chunk = sock.recv(READ_SIZE)
                 if not chunk:
-                    self._end_at_close(request, reused, received)
+                    self._end_at_close(request, reused, before_body)
                     break
                 received += len(chunk)
+                if not self._head_done:
+                    before_body.append(chunk)
                 parser.feed_data(chunk)
                 if received > MAX_HEAD and not self._head_done:
                     raise _invalid(request, f"no end of the head within {MAX_HEAD:,} bytes")
@@ -175,17 +177,17 @@ class Connection:
         chunks = self._chunks
         return Response(
             self._status,
-            self._reason.decode("latin-1"),
-            self._fields,
+            final_head(before_body, self._interim),
             chunks[0] if len(chunks) == 1 else b"".join(chunks),
             request,
             perf_counter() - start,
         )
 
-    def _end_at_close(self, request: Request, reused: bool, received: int) -> None:
+    def _end_at_close(self, request: Request, reused: bool, before_body: list[bytes]) -> None:
         """The server closed the connection before llhttp saw the response end: a body
         framed by the close is complete now; anything else was cut short."""
         where = f"{request.method} {request.url}"
+        received = sum(len(chunk) for chunk in before_body)
         if received == 0:
             if reused:
                 raise StaleConnection
@@ -196,7 +198,7 @@ class Connection:
                 f"head (after {received:,} bytes)"
             )
         framing = ""
-        for name, value in self._fields:
+        for name, value in head_fields(final_head(before_body, self._interim)):
             lower = name.lower()
             if lower == _CONTENT_LENGTH:
                 framing = f"Content-Length {value.decode('latin-1')}"
@@ -217,15 +219,7 @@ class Connection:
     def on_message_begin(self) -> None:
         if self._done:
             raise _Surplus
-        self._reason = b""
-        self._fields = []
         self._chunks = []
-
-    def on_status(self, reason: bytes) -> None:
-        self._reason += reason
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._fields.append((name, value))
 
     def on_headers_complete(self) -> None:
         status = self._status = self._parser.get_status_code()
@@ -243,7 +237,8 @@ class Connection:
 
     def on_message_complete(self) -> None:
         if self._status < 200:
-            return  # an interim response (100 Continue, 103 Early Hints): the final one follows
+            self._interim += 1  # 100 Continue, 103 Early Hints…: the final response follows
+            return
         if self._parser_spent:
             self._parser_spent = False  # llhttp knew there was no body after all
         else:
@@ -269,6 +264,19 @@ def connect(
         sock.close()
         raise
     return Connection(sock)
+
+
+def final_head(before_body: list[bytes], interim: int) -> bytes:
+    """The head of the final response among the bytes that came before its body,
+    after ``interim`` 1xx responses (llhttp skips CR and LF before a response)."""
+    data = before_body[0] if len(before_body) == 1 else b"".join(before_body)
+    start = end = 0
+    for _ in range(interim + 1):
+        start = end
+        while start < len(data) and data[start] in b"\r\n":
+            start += 1
+        end = data.index(b"\r\n\r\n", start) + 4
+    return data[start:end]
 
 
 def _invalid(request: Request, problem: str) -> ConnectionError:

@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from time import time
 
-_SET_COOKIE = b"set-cookie"
-
 
 class Cookies:
     """Cookies by host name, then by cookie name; the ``Cookie`` line of each host cached."""
@@ -67,16 +65,6 @@ class Cookies:
     def line(self, host: str) -> bytes:
         """The ``Cookie:`` header line for ``host``, or b"" when it has none (hot path)."""
         return self._lines.get(host, b"")
-
-    def take(self, host: str, fields: list[tuple[bytes, bytes]]) -> None:
-        """Store the cookies a response from ``host`` sets, given its header fields (hot
-        path: a response without ``Set-Cookie`` costs a length check per field)."""
-        for name, _ in fields:
-            if len(name) == 10 and name.lower() == _SET_COOKIE:
-                self.store(
-                    host, [v.decode("latin-1") for n, v in fields if n.lower() == _SET_COOKIE]
-                )
-                return
 
     def store(self, host: str, set_cookie: list[str]) -> None:
         """Take in the ``Set-Cookie`` values of a response from ``host``."""

@@ -4,10 +4,10 @@ Why its own module: these are plain data with requests' names (``status_code``,
 ``ok``, ``text``, ``json()``, ``raise_for_status()`` …), kept apart from the
 transport so they can be read and tested without sockets. A ``Response`` is built
 once per request on the hot path, so it holds only what the parser handed over
-(``__slots__``, no copies): its header fields as raw pairs and its body as it
-came. ``headers`` is built from the pairs, and a gzip or deflate body is decoded,
-when first read, as requests does; ``url``, ``text`` and ``elapsed`` are computed
-on access. This module must never do I/O.
+(``__slots__``, no copies): its status, its head and its body as they came. The
+header fields are read from the head, ``headers`` built from them, and a gzip or
+deflate body decoded, when first read, as requests does; ``url``, ``text`` and
+``elapsed`` are computed on access. This module must never do I/O.
 """
 
 from __future__ import annotations
@@ -39,22 +39,22 @@ class Response:
     ``headers`` is case-insensitive (``headers["content-type"]``); see
     ``ResponseHeaders`` for fields the server sent more than once. ``content`` is
     the body with its gzip or deflate Content-Encoding undone (on first access);
-    ``raw_content`` is the body as it came, and ``fields`` the header fields as
-    they came: ``(name, value)`` pairs of bytes, in order. ``request`` is the request this
-    answers, and ``history`` the redirect responses that led here, oldest first.
-    ``duration`` is the seconds from taking a connection for the request to the
-    last byte of this response; ``elapsed`` is the same as a ``timedelta``, as in
-    requests.
+    ``raw_content`` is the body as it came, ``raw_head`` the head as it came (status
+    line, header lines, blank line) and ``fields`` its header fields as ``(name,
+    value)`` pairs of bytes, in order. ``request`` is the request this answers, and
+    ``history`` the redirect responses that led here, oldest first. ``duration`` is
+    the seconds from taking a connection for the request to the last byte of this
+    response; ``elapsed`` is the same as a ``timedelta``, as in requests.
     """
 
     __slots__ = (
         "_content",
+        "_fields",
         "_headers",
         "duration",
-        "fields",
         "history",
         "raw_content",
-        "reason",
+        "raw_head",
         "request",
         "status_code",
     )
@@ -62,21 +62,35 @@ class Response:
     def __init__(
         self,
         status_code: int,
-        reason: str,
-        fields: Fields,
+        raw_head: bytes,
         raw_content: bytes,
         request: Request,
         duration: float,
     ) -> None:
         self.status_code = status_code
-        self.reason = reason
-        self.fields = fields
-        self._headers: ResponseHeaders | None = None
+        self.raw_head = raw_head
         self.raw_content = raw_content
-        self._content: bytes | None = None
         self.request = request
         self.duration = duration
         self.history = _NO_HISTORY
+        self._fields: Fields | None = None
+        self._headers: ResponseHeaders | None = None
+        self._content: bytes | None = None
+
+    @property
+    def fields(self) -> Fields:
+        """The header fields as they came, ``(name, value)`` pairs of bytes, in order."""
+        fields = self._fields
+        if fields is None:
+            fields = self._fields = head_fields(self.raw_head)
+        return fields
+
+    @property
+    def reason(self) -> str:
+        """The reason phrase of the status line ("OK"), or "" when the server sent none."""
+        status_line = self.raw_head[: self.raw_head.find(b"\r\n")]
+        parts = status_line.split(b" ", 2)
+        return parts[2].decode("latin-1") if len(parts) == 3 else ""
 
     @property
     def method(self) -> str:
@@ -219,6 +233,21 @@ class ResponseHeaders(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return f"ResponseHeaders({dict(self.items())!r})"
+
+
+def head_fields(head: bytes) -> Fields:
+    """The header fields of a response head that llhttp has accepted.
+
+    llhttp is strict: every line ends in CRLF, a name is a token right before its
+    colon, a value holds no CR or LF and no line is folded; so splitting the lines
+    and each at its first colon reads the fields exactly as the parser did.
+    """
+    fields = []
+    for line in head.split(b"\r\n")[1:]:
+        if line:
+            name, _, value = line.partition(b":")
+            fields.append((name, value.strip(b" \t")))
+    return fields
 
 
 def decode_content(content: bytes, coding: str) -> bytes:
