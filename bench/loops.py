@@ -14,6 +14,9 @@ failed transaction. Kinds:
   turret running a requests script; run under the project venv so gevent and
   requests are the very versions gturret uses);
 - ``bare-geventhttpclient``: greenlets each looping on a geventhttpclient client;
+- ``bare-gturret-http``: greenlets each looping on a ``gturret.http.Client`` (run
+  under the project venv, where gturret is installed): the client alone, without
+  the turret, so the turret row's own overhead shows beside it;
 - ``locust-http`` / ``locust-fast``: Locust ``HttpUser`` / ``FastHttpUser`` with
   ``constant(think)`` wait, driven as a library (spawn rate users / rampup) so its
   window starts after the spawn;
@@ -168,6 +171,13 @@ def _geventhttpclient_get(url: str) -> Callable[[], bool]:
     return get
 
 
+def _gturret_http_get(url: str) -> Callable[[], bool]:
+    from gturret.http import Client
+
+    client = Client()
+    return lambda: client.get(url).status_code == 200
+
+
 def _origin_and_path(url: str) -> tuple[str, str]:
     """Locust's ``host`` (scheme and authority) and the path its task asks for."""
     parts = urlsplit(url)
@@ -247,6 +257,7 @@ def main() -> None:
         choices=[
             "bare-requests",
             "bare-geventhttpclient",
+            "bare-gturret-http",
             "locust-http",
             "locust-fast",
             "thread-sleep",
@@ -271,6 +282,7 @@ def main() -> None:
     runs: dict[str, Callable[[], dict]] = {
         "bare-requests": lambda: _bare(_requests_get, args),
         "bare-geventhttpclient": lambda: _bare(_geventhttpclient_get, args),
+        "bare-gturret-http": lambda: _bare(_gturret_http_get, args),
         "locust-http": lambda: _locust(False, args),
         "locust-fast": lambda: _locust(True, args),
     }

@@ -47,6 +47,8 @@ LOAD_CPU = "0"
 TARGET_CPU = "1"
 BOTH_CPUS = "0,1"
 USERS = 50
+# The http-fast scenario's second size, every user started at once.
+FAST_MANY = 1_000
 OVERHEAD_CANONS = 1000
 MANY_SIZES = (1_000, 3_000, 10_000)
 MANY_RAMPUP = 2
@@ -73,7 +75,19 @@ HTTP_USER = "Locust HttpUser"
 GT_FAST = "gturret + gturret.http script"
 FAST_USER = "Locust FastHttpUser"
 BARE_GHC = "bare geventhttpclient loop"
+BARE_CORE = "bare gturret.http loop"
 WRK = "wrk -t1 (the limit)"
+# The http-fast rows at FAST_MANY users or canons, all started at once.
+GT_FAST_MANY = "gturret + gturret.http script, 1,000 canons at once"
+FAST_USER_MANY = "Locust FastHttpUser, 1,000 users at once"
+BARE_GHC_MANY = "bare geventhttpclient loop, 1,000 users at once"
+BARE_CORE_MANY = "bare gturret.http loop, 1,000 users at once"
+WRK_MANY = "wrk -t1 -c1000 (the limit)"
+# Each size's http-fast rows: (gturret, Locust, bare geventhttpclient, bare core, wrk).
+FAST_ROWS = (
+    (GT_FAST, FAST_USER, BARE_GHC, BARE_CORE, WRK),
+    (GT_FAST_MANY, FAST_USER_MANY, BARE_GHC_MANY, BARE_CORE_MANY, WRK_MANY),
+)
 GT_NOOP = "gturret, no-op, 1000 canons"
 OCT_NOOP = "oct-turrets 0.2.8, no-op, 1000 cannons (threads)"
 SCALE_10K = "gturret 10k canons x sleep(1)"
@@ -331,10 +345,18 @@ def _plan(settings: Settings, features: Features, url: str) -> list[Planned]:
     turret("http-requests", GT_REQUESTS, "requests_get.py", canons, http)
     loop("http-requests", BARE_REQUESTS, PROJECT_PY, "bare-requests")
     loop("http-requests", HTTP_USER, BENCH_PY, "locust-http")
-    turret("http-fast", GT_FAST, "http_get.py", canons, http, na=features.http)
-    loop("http-fast", FAST_USER, BENCH_PY, "locust-fast")
-    loop("http-fast", BARE_GHC, BENCH_PY, "bare-geventhttpclient")
-    add("http-fast", WRK, lambda: _from_rate(peers.wrk(url, USERS, window, LOAD_CPU)), window)
+    for users, names in zip((USERS, FAST_MANY), FAST_ROWS, strict=True):
+        gturret_name, locust_name, ghc_name, core_name, wrk_name = names
+        config = {**canons, "canons": users}
+        turret("http-fast", gturret_name, "http_get.py", config, http, na=features.http)
+        loop("http-fast", locust_name, BENCH_PY, "locust-fast", users)
+        loop("http-fast", ghc_name, BENCH_PY, "bare-geventhttpclient", users)
+        loop("http-fast", core_name, PROJECT_PY, "bare-gturret-http", users)
+
+        def measure_wrk(users: int = users) -> Sample:
+            return _from_rate(peers.wrk(url, users, window, LOAD_CPU))
+
+        add("http-fast", wrk_name, measure_wrk, window)
 
     # oct-turrets starts one cannon per pass of its main loop, waiting rampup/cannons
     # seconds (1 s when that is 0), so rampup 1 s is its fastest start; gturret gets
@@ -578,22 +600,37 @@ def _many_checks(row: Callable[[str], Row]) -> list[report.Check]:
     return checks
 
 
+def _fast_checks(row: Callable[[str], Row]) -> list[report.Check]:
+    """At each size: gturret.http in the turret against the bare geventhttpclient loop
+    (3x), Locust FastHttpUser (5x) and wrk -t1 (30 %, both on one core); the bare
+    gturret.http loop beside them shows what the turret itself costs."""
+    checks = []
+    for gturret_name, locust_name, ghc_name, core_name, wrk_name in FAST_ROWS:
+        gturret, core, wrk = row(gturret_name), row(core_name), row(wrk_name)
+        checks += [
+            ratio(gturret, row(ghc_name), 3.0),
+            ratio(gturret, row(locust_name), 5.0),
+            ratio(gturret, wrk, 0.30),
+            ratio(gturret, core, None),
+            ratio(core, row(ghc_name), None),
+            ratio(core, wrk, None),
+            ratio(row(ghc_name), wrk, None),
+        ]
+    return checks
+
+
 def _checks(rows: dict[str, Row]) -> list[report.Check]:
     def row(name: str) -> Row:
         return rows.get(name) or Row("", name, "", na="not run (--only)")
 
     gturret_requests = row(GT_REQUESTS)
-    gturret_fast = row(GT_FAST)
     gturret_noop = row(GT_NOOP)
     scale_10k = row(SCALE_10K)
     scale_100k = row(SCALE_100K)
     checks = [
         ratio(gturret_requests, row(BARE_REQUESTS), 0.95),
         ratio(gturret_requests, row(HTTP_USER), 1.0),
-        ratio(gturret_fast, row(FAST_USER), 2.5),
-        ratio(gturret_fast, row(BARE_GHC), 0.80),
-        ratio(gturret_fast, row(WRK), None),
-        ratio(row(BARE_GHC), row(WRK), None),
+        *_fast_checks(row),
         ratio(gturret_noop, row(OCT_NOOP), 5.0),
         bound(scale_10k, "of ideal 10,000 tx/s", "of_ideal", 0.99, False, _times),
         bound(scale_10k, "peak RSS", "peak_rss_mb", None, True, _mb),
@@ -672,7 +709,7 @@ def main() -> None:
         },
         "settings": {
             **{key: value for key, value in asdict(settings).items() if key != "only"},
-            "users / canons in HTTP rows": USERS,
+            "users / canons in HTTP rows": f"{USERS}; http-fast also {FAST_MANY:,}, all at once",
             "users / canons in many rows": ", ".join(f"{n:,}" for n in MANY_SIZES)
             + f", each started over a {MANY_RAMPUP} s rampup",
             "added-latency rows": f"{DELAYED_PATH} answers after {DELAY * 1000:g} ms; "
