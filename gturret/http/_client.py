@@ -268,16 +268,16 @@ class Client(_Verbs):
         self, request: Request, *, allow_redirects: bool | None = None, name: str | None = None
     ) -> Response:
         """Send ``request`` (made by ``build_request``) as ``request`` would send it."""
-        if name is None:
-            return self._send(request, allow_redirects)
-        timers = self._timers(name)
-        start = perf_counter()
-        try:
-            return self._send(request, allow_redirects)
-        finally:
-            timers[name] = perf_counter() - start
+        if name is not None:
+            return self._timed(request, allow_redirects, name)
+        response = self._exchange(request)
+        if response.status_code in _REDIRECTS and (
+            allow_redirects or (allow_redirects is None and request.method != "HEAD")
+        ):
+            return self._follow(response)
+        return response
 
-    def _timers(self, name: str) -> dict[str, float]:
+    def _timed(self, request: Request, allow_redirects: bool | None, name: str) -> Response:
         transaction = self.transaction
         if transaction is None:
             raise ValueError(
@@ -287,15 +287,11 @@ class Client(_Verbs):
         timers: dict[str, float] | None = getattr(transaction, "custom_timers", None)
         if timers is None:
             timers = transaction.custom_timers = {}
-        return timers
-
-    def _send(self, request: Request, allow_redirects: bool | None) -> Response:
-        response = self._exchange(request)
-        if response.status_code in _REDIRECTS and (
-            allow_redirects or (allow_redirects is None and request.method != "HEAD")
-        ):
-            return self._follow(response)
-        return response
+        start = perf_counter()
+        try:
+            return self.send(request, allow_redirects=allow_redirects)
+        finally:
+            timers[name] = perf_counter() - start
 
     def _exchange(self, request: Request) -> Response:
         """One request, one response (the request sent once more on a new connection if
@@ -303,19 +299,37 @@ class Client(_Verbs):
         pool = request.pool
         cookie_line = self.cookies.line(pool.host) if request.jar_cookies else b""
         start = perf_counter()
+        connection = pool.acquire(request)
         try:
-            response = _attempt(request, cookie_line, start, False)
+            response = connection.exchange(request, cookie_line, start)
         except StaleConnection:
-            if not request.idempotent:
-                raise ConnectionError(
-                    f"{request.method} {request.url}: the server closed the kept-alive "
-                    f"connection as the request went out; not sent again: {request.method} "
-                    "is not idempotent"
-                ) from None
-            response = _attempt(request, cookie_line, start, True)
+            pool.release(connection)
+            response = self._resend(request, cookie_line, start)
+        except BaseException:
+            pool.release(connection)
+            raise
+        else:
+            pool.release(connection)
         if _SET_COOKIE in response.raw_head.lower():
             self.cookies.store(pool.host, response.headers.get_all("set-cookie") or [])
         return response
+
+    @staticmethod
+    def _resend(request: Request, cookie_line: bytes, start: float) -> Response:
+        """Send again, on a new connection, a request whose kept-alive connection the
+        server had closed: only if it is idempotent, and only once."""
+        if not request.idempotent:
+            raise ConnectionError(
+                f"{request.method} {request.url}: the server closed the kept-alive "
+                f"connection as the request went out; not sent again: {request.method} "
+                "is not idempotent"
+            )
+        pool = request.pool
+        connection = pool.acquire(request, fresh=True)
+        try:
+            return connection.exchange(request, cookie_line, start)
+        finally:
+            pool.release(connection)
 
     def _follow(self, response: Response) -> Response:
         """Follow ``response``'s redirects the way browsers and requests do."""
@@ -380,15 +394,6 @@ class Client(_Verbs):
         if len(self._urls) < _KNOWN_URLS:
             self._urls[url] = located
         return located
-
-
-def _attempt(request: Request, cookie_line: bytes, start: float, fresh: bool) -> Response:
-    pool = request.pool
-    connection = pool.acquire(request, fresh)
-    try:
-        return connection.exchange(request, cookie_line, start)
-    finally:
-        pool.release(connection)
 
 
 class _OneShot(_Verbs):

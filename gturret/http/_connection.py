@@ -30,10 +30,11 @@ from __future__ import annotations
 import errno
 import select
 from time import perf_counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gevent.socket
 import gevent.ssl
+from gevent import get_hub, getcurrent
 from gevent.monkey import get_original
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
@@ -55,6 +56,10 @@ _unpatched_poll = get_original("select", "poll")
 
 class StaleConnection(Exception):
     """A kept-alive connection the server had closed: the request never reached it."""
+
+
+class _Expired(Exception):
+    """The exchange's timer fired: thrown into the greenlet waiting on the server."""
 
 
 class _Surplus(Exception):
@@ -81,14 +86,17 @@ class Connection:
         "_poller",
         "_status",
         "_timeout",
+        "_timer",
         "exchanges",
         "reusable",
         "sock",
     )
 
     def __init__(self, sock: gevent.socket.socket) -> None:
+        sock.settimeout(None)  # waits are bounded by the exchange's timer (see exchange)
         self.sock = sock
-        self._timeout = sock.gettimeout()
+        self._timeout: float | None = None
+        self._timer: Any = None
         self._poller = _unpatched_poll()
         self._poller.register(sock.fileno(), select.POLLIN)
         self._parser = HttpResponseParser(self)
@@ -113,6 +121,8 @@ class Connection:
     def close(self) -> None:
         """Close the socket; the connection is never used again."""
         self.reusable = False
+        if self._timer is not None:
+            self._timer.close()
         self.sock.close()
 
     def exchange(self, request: Request, cookie_line: bytes, start: float) -> Response:
@@ -121,32 +131,38 @@ class Connection:
 
         Head and body go out in one write, unless the body is large enough that
         copying it would cost more than a second write.
+
+        ``request.timeout`` bounds each wait on the server (a send, or the silence
+        before each piece of the response). The socket has no timeout of its own:
+        gevent would start and close a ``Timeout`` (a new exception and a new timer)
+        around every wait, which cost more than the parse. Instead one timer per
+        connection is restarted when the request goes out and whenever bytes come
+        in, and stopped after the response; if it fires, it throws into the
+        waiting greenlet.
         """
+        timer = self._timer
+        if request.timeout != self._timeout:
+            timer = self._new_timer(request.timeout)
         sock = self.sock
-        timeout = request.timeout
-        if timeout != self._timeout:
-            sock.settimeout(timeout)
-            self._timeout = timeout
         reused = self.exchanges > 0
         self.exchanges += 1
         self.reusable = self._done = self._head_done = False
         self._is_head = request.method == "HEAD"
         self._status = self._interim = 0
         body = request.body
-        try:
-            if len(body) <= READ_SIZE:
-                sock.sendall(b"".join((request.head, cookie_line, b"\r\n", body)))
-            else:
-                sock.sendall(b"".join((request.head, cookie_line, b"\r\n")))
-                sock.sendall(body)
-        except OSError as exc:
-            if reused and exc.errno in _RESET:
-                raise StaleConnection from exc
-            raise _broken(exc, request) from exc
         received = 0
         before_body: list[bytes] = []  # what came until the head was complete
         parser = self._parser
+        throw = None
+        if timer is not None:
+            throw = getcurrent().throw
+            timer.again(throw, _Expired)
         try:
+            if len(body) <= READ_SIZE:
+                _send(sock, b"".join((request.head, cookie_line, b"\r\n", body)))
+            else:
+                _send(sock, b"".join((request.head, cookie_line, b"\r\n")))
+                _send(sock, body)
             while not self._done:
                 chunk = sock.recv(READ_SIZE)
                 if not chunk:
@@ -158,6 +174,8 @@ class Connection:
                 parser.feed_data(chunk)
                 if received > MAX_HEAD and not self._head_done:
                     raise _invalid(request, f"no end of the head within {MAX_HEAD:,} bytes")
+                if throw is not None and not self._done:
+                    timer.again(throw, _Expired)
         except HttpParserError as exc:
             if not self._done:
                 raise _invalid(request, str(exc) or type(exc).__name__) from None
@@ -166,10 +184,19 @@ class Connection:
             raise _invalid(
                 request, f"the server switched protocols ({self._status}), not HTTP/1.1"
             ) from None
+        except _Expired:
+            raise ReadTimeout(
+                f"{request.method} {request.url}: no answer within {request.timeout} s (timeout)"
+            ) from None
         except OSError as exc:
             if reused and received == 0 and exc.errno in _RESET:
                 raise StaleConnection from exc
-            raise _broken(exc, request) from exc
+            raise ConnectionError(
+                f"{request.method} {request.url}: connection broken: {reason(exc)}"
+            ) from exc
+        finally:
+            if timer is not None:
+                timer.stop()
         if self._parser_spent and self._keep_alive:
             self._parser = HttpResponseParser(self)
             self._parser_spent = False
@@ -182,6 +209,15 @@ class Connection:
             request,
             perf_counter() - start,
         )
+
+    def _new_timer(self, timeout: float | None) -> Any:
+        """The timer that bounds each wait of an exchange to ``timeout`` seconds (None: no
+        bound), in place of the one made for the last timeout."""
+        if self._timer is not None:
+            self._timer.close()
+        self._timeout = timeout
+        self._timer = None if timeout is None else get_hub().loop.timer(timeout, timeout, ref=False)
+        return self._timer
 
     def _end_at_close(self, request: Request, reused: bool, before_body: list[bytes]) -> None:
         """The server closed the connection before llhttp saw the response end: a body
@@ -266,6 +302,15 @@ def connect(
     return Connection(sock)
 
 
+def _send(sock: gevent.socket.socket, data: bytes) -> None:
+    """``sock.sendall(data)`` in one ``send`` when the kernel takes it all (it nearly
+    always does): gevent's ``sendall`` asks for the send buffer size first, a
+    system call per request."""
+    sent = sock.send(data)
+    if sent < len(data):
+        sock.sendall(memoryview(data)[sent:])
+
+
 def final_head(before_body: list[bytes], interim: int) -> bytes:
     """The head of the final response among the bytes that came before its body,
     after ``interim`` 1xx responses (llhttp skips CR and LF before a response)."""
@@ -281,13 +326,6 @@ def final_head(before_body: list[bytes], interim: int) -> bytes:
 
 def _invalid(request: Request, problem: str) -> ConnectionError:
     return ConnectionError(f"{request.method} {request.url}: invalid HTTP response: {problem}")
-
-
-def _broken(exc: OSError, request: Request) -> Exception:
-    where = f"{request.method} {request.url}"
-    if isinstance(exc, TimeoutError):
-        return ReadTimeout(f"{where}: no answer within {request.timeout} s (timeout)")
-    return ConnectionError(f"{where}: connection broken: {reason(exc)}")
 
 
 def reason(exc: BaseException) -> str:
