@@ -84,6 +84,7 @@ class Connection:
         "_parser",
         "_parser_spent",
         "_poller",
+        "_readable",
         "_status",
         "_timeout",
         "_timer",
@@ -92,9 +93,14 @@ class Connection:
         "sock",
     )
 
-    def __init__(self, sock: gevent.socket.socket) -> None:
+    def __init__(self, sock: gevent.socket.socket, tls: bool) -> None:
         sock.settimeout(None)  # waits are bounded by the exchange's timer (see exchange)
         self.sock = sock
+        # A response never arrives within the send that asks for it: on plain TCP the
+        # exchange waits for the socket to be readable before its first recv, rather
+        # than paying for a recv that fails and the exception gevent makes of it. (TLS
+        # may hold decrypted bytes the socket does not show: it reads first.)
+        self._readable: Any = None if tls else get_hub().loop.io(sock.fileno(), 1)
         self._timeout: float | None = None
         self._timer: Any = None
         self._poller = _unpatched_poll()
@@ -123,6 +129,8 @@ class Connection:
         self.reusable = False
         if self._timer is not None:
             self._timer.close()
+        if self._readable is not None:
+            self._readable.close()
         self.sock.close()
 
     def exchange(self, request: Request, cookie_line: bytes, start: float) -> Response:
@@ -163,6 +171,8 @@ class Connection:
             else:
                 _send(sock, b"".join((request.head, cookie_line, b"\r\n")))
                 _send(sock, body)
+            if self._readable is not None:
+                get_hub().wait(self._readable)
             while not self._done:
                 chunk = sock.recv(READ_SIZE)
                 if not chunk:
@@ -299,7 +309,7 @@ def connect(
     except BaseException:
         sock.close()
         raise
-    return Connection(sock)
+    return Connection(sock, tls=context is not None)
 
 
 def _send(sock: gevent.socket.socket, data: bytes) -> None:
