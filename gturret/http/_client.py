@@ -207,10 +207,11 @@ class Client(_Verbs):
         ``max_redirects``. With ``name``, the seconds the whole call took go into
         ``custom_timers[name]`` of the client's transaction, failed or not.
         """
-        request = self.build_request(
-            method, url, params=params, headers=headers, data=data, json=json, timeout=timeout
-        )
-        return self.send(request, allow_redirects=allow_redirects, name=name)
+        if params is None and headers is None and data is None and json is None:
+            request = self._plain_request(method, url, timeout)
+        else:
+            request = self._build(method, url, params, headers, data, json, timeout)
+        return self._send(request, allow_redirects, name)
 
     def build_request(
         self,
@@ -229,18 +230,20 @@ class Client(_Verbs):
         the client's default headers have not changed: that one is built once and
         given again.
         """
-        if timeout is None:
-            timeout = self.timeout
         if params is None and headers is None and data is None and json is None:
-            key = (method, url, timeout)
-            known = self._plain.get(key)
-            if known is not None and known.fields is self.headers.compiled:
-                return known
-            request = self._build(method, url, None, None, None, None, timeout)
-            if len(self._plain) < _KNOWN_URLS:
-                self._plain[key] = request
-            return request
+            return self._plain_request(method, url, timeout)
         return self._build(method, url, params, headers, data, json, timeout)
+
+    def _plain_request(self, method: str, url: str, timeout: float | None) -> Request:
+        """A request with nothing of its own but a timeout: built once, given again."""
+        key = (method, url, self.timeout if timeout is None else timeout)
+        known = self._plain.get(key)
+        if known is not None and known.fields is self.headers.compiled:
+            return known
+        request = self._build(method, url, None, None, None, None, key[2])
+        if len(self._plain) < _KNOWN_URLS:
+            self._plain[key] = request
+        return request
 
     def _build(
         self,
@@ -253,6 +256,8 @@ class Client(_Verbs):
         timeout: float | None,
     ) -> Request:
         method = check_method(method)
+        if timeout is None:
+            timeout = self.timeout
         known = self._urls.get(url)
         pool, target = self._locate(url) if known is None else known
         if params:
@@ -268,6 +273,9 @@ class Client(_Verbs):
         self, request: Request, *, allow_redirects: bool | None = None, name: str | None = None
     ) -> Response:
         """Send ``request`` (made by ``build_request``) as ``request`` would send it."""
+        return self._send(request, allow_redirects, name)
+
+    def _send(self, request: Request, allow_redirects: bool | None, name: str | None) -> Response:
         if name is not None:
             return self._timed(request, allow_redirects, name)
         response = self._exchange(request)
@@ -289,7 +297,7 @@ class Client(_Verbs):
             timers = transaction.custom_timers = {}
         start = perf_counter()
         try:
-            return self.send(request, allow_redirects=allow_redirects)
+            return self._send(request, allow_redirects, None)
         finally:
             timers[name] = perf_counter() - start
 
