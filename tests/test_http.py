@@ -363,6 +363,22 @@ def test_per_request_timeout(client: Client) -> None:
         client.get("/sleep?s=2", timeout=0.2)
 
 
+@pytest.mark.parametrize("seconds", [0, -1, float("nan")])
+def test_a_timeout_of_zero_or_less_is_refused(base_url: str, seconds: float) -> None:
+    """As in urllib3; a timer of 0 s would otherwise never fire and leave no limit."""
+    with pytest.raises(ValueError, match="timeout must be None or more than 0 seconds"):
+        Client(base_url, timeout=seconds)
+    with pytest.raises(ValueError, match="connect_timeout must be None or more than 0"):
+        Client(base_url, connect_timeout=seconds)
+    with Client(base_url) as c:
+        with pytest.raises(ValueError, match="timeout must be"):
+            c.get("/status/200", timeout=seconds)
+        c.timeout = seconds
+        with pytest.raises(ValueError, match="timeout must be"):
+            c.get("/status/200")
+        assert c.get("/status/200", timeout=1.0).ok
+
+
 def test_closed_port_is_a_connection_error() -> None:
     port = _closed_port()
     with Client(f"http://127.0.0.1:{port}") as c, pytest.raises(gturret.http.ConnectionError) as e:

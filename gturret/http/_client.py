@@ -119,9 +119,9 @@ class Client(_Verbs):
 
     ``base_url`` lets requests name only a path (joined onto the base's path);
     absolute URLs work too, each origin with its own pool of ``pool_size``
-    connections. ``timeout`` (seconds, None: no limit) bounds each wait for the
-    server and ``connect_timeout`` each connection attempt; a request may pass its
-    own ``timeout``. ``verify`` is True (check certificates against the system's
+    connections. ``timeout`` (seconds, more than 0; None: no limit) bounds each
+    wait for the server and ``connect_timeout`` each connection attempt; a request
+    may pass its own ``timeout``. ``verify`` is True (check certificates against the system's
     CAs), False (do not check) or the path of a CA bundle.
 
     A client is not shared between canons: its cookies are one user's session.
@@ -141,6 +141,8 @@ class Client(_Verbs):
     ) -> None:
         if pool_size < 1:
             raise ValueError(f"pool_size must be at least 1, not {pool_size}")
+        _check_timeout("timeout", timeout)
+        _check_timeout("connect_timeout", connect_timeout)
         if max_redirects < 0:
             raise ValueError(f"max_redirects must be 0 or more, not {max_redirects}")
         self.transaction = transaction
@@ -257,7 +259,9 @@ class Client(_Verbs):
     ) -> Request:
         method = check_method(method)
         if timeout is None:
-            timeout = self.timeout
+            timeout = self.timeout  # checked here too: a script may set client.timeout
+        if timeout is not None and not timeout > 0:
+            _check_timeout("timeout", timeout)
         known = self._urls.get(url)
         pool, target = self._locate(url) if known is None else known
         if params:
@@ -402,6 +406,13 @@ class Client(_Verbs):
         if len(self._urls) < _KNOWN_URLS:
             self._urls[url] = located
         return located
+
+
+def _check_timeout(setting: str, seconds: float | None) -> None:
+    """Refuse a timeout of 0 or less (or NaN), as urllib3 does: a wait that may not
+    last at all is a mistake, not a setting."""
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"{setting} must be None or more than 0 seconds, not {seconds}")
 
 
 class _OneShot(_Verbs):
