@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.peers import system_program
+from tests.support.peers import free_ports, system_program
 
 BIG = bytes(range(256)) * (8 * 1024 * 4) + b"tail"
 PAGE = b"<html><body>" + b"<p>gturret squeezes well</p>" * 2000 + b"</body></html>"
@@ -72,13 +72,6 @@ http {{
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -102,7 +95,7 @@ def nginx_target() -> Iterator[str]:
         files.mkdir()
         (files / "big.bin").write_bytes(BIG)
         (files / "page.html").write_bytes(PAGE)
-        port = _free_port()
+        (port,) = free_ports(1)
         conf = Path(root) / "nginx.conf"
         conf.write_text(_CONFIG.format(root=root, port=port, brief=BRIEF))
         process = subprocess.Popen(
