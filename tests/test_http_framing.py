@@ -34,10 +34,16 @@ def client(server: str) -> Iterator[Client]:
         yield c
 
 
-def raw(client: Client, data: bytes, method: str = "GET", **query: object) -> Response:
+def raw(
+    client: Client,
+    data: bytes,
+    method: str = "GET",
+    timeout: float | None = None,
+    **query: object,
+) -> Response:
     """Have the server answer exactly ``data``; ``query`` says what it does after."""
     options = "&".join(f"{key}={value}" for key, value in query.items())
-    return client.request(method, f"/raw/{data.hex()}?{options}")
+    return client.request(method, f"/raw/{data.hex()}?{options}", timeout=timeout)
 
 
 def counts(server: str) -> tuple[int, int]:
@@ -341,11 +347,12 @@ def test_response_cut_short_by_the_close(client: Client, data: bytes, problem: s
     assert raw(client, OK).content == b"ok"
 
 
-def test_response_cut_short_on_an_open_connection_times_out(server: str) -> None:
-    with Client(server, timeout=0.3) as c:
-        with pytest.raises(gturret.http.ReadTimeout, match=r"no answer within 0\.3 s"):
-            raw(c, b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789", after="hold")
-        assert raw(c, OK).content == b"ok"
+def test_response_cut_short_on_an_open_connection_times_out(client: Client) -> None:
+    """Only the cut request has a short timeout: a loaded machine may be slow to answer."""
+    with pytest.raises(gturret.http.ReadTimeout, match=r"no answer within 0\.3 s"):
+        cut = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789"
+        raw(client, cut, timeout=0.3, after="hold")
+    assert raw(client, OK).content == b"ok"
 
 
 def test_endless_head_is_refused_without_waiting_for_the_timeout(server: str) -> None:
