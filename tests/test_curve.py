@@ -12,6 +12,7 @@ listen to the commands. The capture of the bytes on the wire is in
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ class Transaction(Base):
 """
 ROGUE_ERROR = "ROGUE-RESULT"
 ROGUE_PER_SOCKET = 50
+#: The first ten bytes of every ZMTP 3 greeting.
+ZMTP_SIGNATURE = b"\xff" + bytes(8) + b"\x7f"
 
 
 @dataclass
@@ -162,6 +165,34 @@ def test_a_keyed_turret_and_a_plain_hq_each_say_so(tmp_path: Path) -> None:
     assert len(errors) == 1 and "CurveZMQ" in errors[0], turret.log
     assert code == 2
     assert "this HQ has none (give it --secret-key and --turret-keys" in err
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["plain HQ", "keyed HQ"])
+def test_a_peer_that_closes_mid_handshake_is_named_as_the_likely_mismatch(
+    tmp_path: Path, keyed: bool
+) -> None:
+    # What a turret meeting the other mechanism does when its I/O thread runs late (a
+    # loaded machine): it reads the HQ's whole greeting, sees the mismatch and closes
+    # after its ZMTP signature, before its own mechanism was sent.
+    keys = Keys.create(tmp_path / "keys")
+    hq = HQProcess(
+        "--run-time",
+        "1",
+        "--wait-timeout",
+        "2s",
+        "--no-progress",
+        *(keys.hq_args() if keyed else ()),
+    )
+    _, rc = hq.ports()
+    with socket.create_connection(("127.0.0.1", rc)) as peer:
+        peer.sendall(ZMTP_SIGNATURE)
+    code, _, err = hq.finish()
+    assert code == 2
+    assert "a peer closed the connection during the handshake" in err
+    if keyed:
+        assert "as a turret without CurveZMQ keys does" in err
+    else:
+        assert "this HQ has none (give it --secret-key and --turret-keys" in err
 
 
 def _exit_status(turret: TurretProcess) -> int | None:

@@ -55,8 +55,8 @@ class HQLink:
             curve_server(self._pub, keys)
             curve_server(self._pull, keys)
         self._handshakes = HandshakeWatch([self._pub, self._pull])
-        #: One line per cause of a failed handshake, in the order first seen.
-        self.handshake_problems: list[str] = []
+        self._problems: list[str] = []
+        self._vague: HandshakeFailure | None = None
         self._pull.setsockopt(zmq.RCVHWM, RECEIVE_HWM)
         if ":" in address:
             self._pub.setsockopt(zmq.IPV6, 1)
@@ -116,18 +116,49 @@ class HQLink:
         self._thin = len(batch) < THIN_BATCH
         return batch
 
+    @property
+    def handshake_problems(self) -> list[str]:
+        """One line per cause of a failed handshake, in the order first seen.
+
+        A peer that closed mid-handshake counts only when nothing detailed explains it:
+        a turret that meets the other mechanism (one side keyed) sees the mismatch in
+        the HQ's greeting and, when its I/O thread runs late (a loaded machine), drops
+        the connection before its own mechanism was sent, so all this HQ ever learns
+        is the close. The monitors are read once more here: this is asked when the
+        wait for turrets is over, and the last close may have come since.
+        """
+        self._note_handshakes()
+        if self._problems or self._vague is None:
+            return list(self._problems)
+        return [self._vague_problem()]
+
     def _note_handshakes(self) -> None:
         for failure in self._handshakes.failures():
             if not failure.detailed:
-                # A peer that closed mid-handshake: its side says why (a port scan, or
-                # the other half of a failure logged here already).
+                # Logged as the cause only if nothing better comes (handshake_problems):
+                # it may be a port scan, or the other half of a failure logged here.
                 log.debug("a peer closed the connection during the handshake")
+                self._vague = self._vague or failure
                 continue
             problem = self._problem(failure)
-            if problem not in self.handshake_problems:
-                self.handshake_problems.append(problem)
+            if problem not in self._problems:
+                self._problems.append(problem)
                 if not failure.refused_key:  # the ZAP handler has said it, with the key
                     log.warning("%s", problem)
+
+    def _vague_problem(self) -> str:
+        """The HQ's line on peers that closed mid-handshake: the likely cause, hedged."""
+        if self._keys is not None:
+            return (
+                "a peer closed the connection during the handshake, as a turret without"
+                " CurveZMQ keys does (a config that lacks 'hq_public_key' and"
+                " 'turret_secret_key'?)"
+            )
+        return (
+            "a peer closed the connection during the handshake, as a turret with CurveZMQ"
+            " keys does: this HQ has none (give it --secret-key and --turret-keys, or"
+            " remove the keys from the turret's config)"
+        )
 
     def _problem(self, failure: HandshakeFailure) -> str:
         """The HQ's one line on a failed handshake, naming the likely cause."""
