@@ -23,6 +23,7 @@ import pytest
 
 from tests.support.curve import Keys, RogueListener, RoguePushes, rogue_results
 from tests.support.hq_process import HQProcess
+from tests.support.peers import free_ports
 from tests.support.turret_process import TurretProcess, write_turret
 
 SCRIPT = """
@@ -37,6 +38,8 @@ ROGUE_ERROR = "ROGUE-RESULT"
 ROGUE_PER_SOCKET = 50
 #: The first ten bytes of every ZMTP 3 greeting.
 ZMTP_SIGNATURE = b"\xff" + bytes(8) + b"\x7f"
+#: A deadline for a turret's start-up (imports, config, sockets) on a loaded machine.
+STARTUP_DEADLINE_S = 60
 
 
 @dataclass
@@ -153,10 +156,17 @@ def test_a_rogue_subscriber_reads_no_command(keyed_run: KeyedRun) -> None:
 
 def test_a_keyed_turret_and_a_plain_hq_each_say_so(tmp_path: Path) -> None:
     keys = Keys.create(tmp_path / "keys")
-    hq = HQProcess("--run-time", "1", "--wait-timeout", "3s", "--no-progress")
-    pub, rc = hq.ports()
+    pub, rc = free_ports(2)
     turret = _turret(tmp_path / "turret", pub, rc, "keyed", **keys.turret_config())
     try:
+        # --wait-timeout counts from the HQ's bind: with the turret ready first, its 3 s
+        # cover a reconnection and a handshake, not a turret's start-up on a loaded
+        # machine (which took longer than 3 s there, and the turret never met the HQ).
+        turret.wait_log("waiting for the HQ", timeout=STARTUP_DEADLINE_S)
+        hq = HQProcess(
+            *("--pub", str(pub), "--rc", str(rc)),
+            *("--run-time", "1", "--wait-timeout", "3s", "--no-progress"),
+        )
         assert turret.wait(15) == 2
         code, _, err = hq.finish()
     finally:
