@@ -37,10 +37,14 @@ def test_rampup_starts_canon_i_at_i_times_rampup_over_canons(hq, spawn_turret, t
     hq.collect(rampup + 0.5)
     born = births(hq.results)
     assert len(born) == canons
-    offsets = [b - born[0] for b in born]
     step = rampup / canons
-    for i, offset in enumerate(offsets):
-        assert abs(offset - i * step) < 0.05, (i, offset)
+    # Each canon's lateness behind its slot, from the least late one. The slots are on
+    # one clock (a late canon delays no other), and a loaded machine wakes the loop
+    # late now and then (one canon 55 ms late there): most must start on time. Starting
+    # all at once, or on a wrong step, leaves most of them late by a tenth of a second.
+    origin = min(b - i * step for i, b in enumerate(born))
+    lateness = sorted(b - i * step - origin for i, b in enumerate(born))
+    assert lateness[canons // 2] < 0.05, lateness
     assert born[0] - started < 0.5
 
 
