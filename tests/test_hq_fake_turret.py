@@ -29,6 +29,9 @@ def test_fake_turret_answers_a_status_request_and_runs_until_stop() -> None:
                 message = ujson.loads(pull.recv())
                 if "scriptrun_time" in message:
                     results.append(message)
+        # The fake counts a result after its send returns: the HQ side may read it first.
+        while turret.sent < 7 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert len(results) == 7 == turret.sent
     finally:
         turret.close()
