@@ -25,10 +25,11 @@ import resource
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.support.listening import wait_listening
 
 _CONFIG = """\
 {load_module}worker_processes 1;
@@ -108,19 +109,6 @@ def free_port() -> int:
         return port
 
 
-def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited with code {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nginx did not listen on 127.0.0.1:{port} within {timeout} s")
-
-
 @contextmanager
 def nginx(cpu: str) -> Iterator[str]:
     """Run nginx pinned to ``cpu`` for the duration of the block; yield its URL."""
@@ -134,7 +122,7 @@ def nginx(cpu: str) -> Iterator[str]:
             stderr=subprocess.DEVNULL,
         )
         try:
-            _wait_listening(port, process, timeout=10)
+            wait_listening(port, process, timeout=10)
             yield f"http://127.0.0.1:{port}/"
         finally:
             process.terminate()

@@ -16,14 +16,13 @@ it), so keep-alive reuse is seen. The locations:
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.listening import wait_listening
 from tests.support.peers import free_ports, system_program
 
 BIG = bytes(range(256)) * (8 * 1024 * 4) + b"tail"
@@ -72,19 +71,6 @@ http {{
 """
 
 
-def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited with code {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"nginx did not listen on 127.0.0.1:{port} within {timeout} s")
-
-
 @contextmanager
 def nginx_target() -> Iterator[str]:
     """Run nginx for the block; yield its base URL (no trailing slash)."""
@@ -104,7 +90,7 @@ def nginx_target() -> Iterator[str]:
             stderr=subprocess.PIPE,
         )
         try:
-            _wait_listening(port, process, timeout=15)
+            wait_listening(port, process, timeout=15)
             yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()
