@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.listening import wait_listening
+from tests.support.listening import serving
 
 _CONFIG = """\
 {load_module}worker_processes 1;
@@ -116,18 +116,6 @@ def nginx(cpu: str) -> Iterator[str]:
         port = free_port()
         conf = Path(root) / "nginx.conf"
         conf.write_text(_config(root, port))
-        process = subprocess.Popen(
-            ["taskset", "-c", cpu, "nginx", "-p", root, "-c", str(conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_listening(port, process, timeout=10)
+        command = ["taskset", "-c", cpu, "nginx", "-p", root, "-c", str(conf)]
+        with serving(command, port, timeout=10):
             yield f"http://127.0.0.1:{port}/"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()

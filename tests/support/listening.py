@@ -1,4 +1,4 @@
-"""Wait for a server we started to accept connections: for the tests and the bench.
+"""Start a server, wait until it accepts connections, stop it: for the tests and the bench.
 
 Kept free of pytest, so the bench (its own venv) imports it too.
 """
@@ -8,6 +8,27 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def serving(
+    command: list[str], port: int, timeout: float, name: str = "nginx"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` for the block, once it listens on 127.0.0.1:``port``; then
+    terminate it (killed if it has not exited 10 s later)."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(port, process, timeout, name)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def wait_listening(

@@ -16,13 +16,12 @@ it), so keep-alive reuse is seen. The locations:
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.listening import wait_listening
+from tests.support.listening import serving
 from tests.support.peers import free_ports, system_program
 
 BIG = bytes(range(256)) * (8 * 1024 * 4) + b"tail"
@@ -84,18 +83,5 @@ def nginx_target() -> Iterator[str]:
         (port,) = free_ports(1)
         conf = Path(root) / "nginx.conf"
         conf.write_text(_CONFIG.format(root=root, port=port, brief=BRIEF))
-        process = subprocess.Popen(
-            [str(nginx), "-p", root, "-c", str(conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            wait_listening(port, process, timeout=15)
+        with serving([str(nginx), "-p", root, "-c", str(conf)], port, timeout=15):
             yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
