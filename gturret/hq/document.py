@@ -99,6 +99,7 @@ from typing import Any
 
 from gturret.hq.messages import Pacing
 from gturret.hq.options import HQOptions
+from gturret.hq.reportfile import write_report
 from gturret.hq.roster import CanonSummary, DeliveryRow, TurretRecord
 from gturret.hq.session import Outcome
 from gturret.hq.stats import Summary
@@ -268,4 +269,4 @@ def _loop_lag(summary: Summary) -> dict[str, Any] | None:
 def write_json(path: Path, document: dict[str, Any]) -> None:
     """Write the document, indented, UTF-8; OSError if the path cannot be written."""
     text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
-    path.write_text(text + "\n", encoding="utf-8")
+    write_report(path, text + "\n")

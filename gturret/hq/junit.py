@@ -20,6 +20,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from gturret.hq.reportfile import write_report
+
 SUITE = "gturret load test"
 #: The summary's numbers, as ``(property name, key of the transaction metric)``.
 TRANSACTION_PROPERTIES = (
@@ -114,4 +116,4 @@ def render_junit(document: dict[str, Any], hostname: str | None = None) -> str:
 
 def write_junit(path: Path, document: dict[str, Any]) -> None:
     """Write the JUnit XML file; OSError if the path cannot be written."""
-    path.write_text(render_junit(document), encoding="utf-8")
+    write_report(path, render_junit(document))
