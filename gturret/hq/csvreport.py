@@ -20,7 +20,9 @@ texts are kept; the rest count under ``(other errors)``), the most frequent firs
     ``error, count``
 
 ``--csv FOLDER`` (or a path ending in ``/``) writes ``gturret_stats.csv`` and so on
-inside the folder.
+inside the folder. Text cells (timer names, error texts) are
+:func:`gturret.text.csv_cell` text: controls as visible escapes, and a quote before a
+leading ``= + - @`` so a spreadsheet shows a formula rather than runs it.
 
 It writes what the report document and the HQ's statistics hold; it must never
 compute a number of its own.
@@ -37,6 +39,7 @@ from typing import Any
 
 from gturret.hq.reportfile import csv_paths, write_report
 from gturret.hq.stats import MetricSummary
+from gturret.text import csv_cell
 
 #: The fields of a metric, in the order of the JSON report's (``MetricSummary``).
 STATS_COLUMNS = tuple(field.name for field in fields(MetricSummary))
@@ -58,7 +61,7 @@ def _cell(value: Any) -> Any:
     """Empty for unknown; floats to 3 places (a microsecond, for times in ms)."""
     if value is None:
         return ""
-    return round(value, 3) if isinstance(value, float) else value
+    return round(value, 3) if isinstance(value, float) else csv_cell(value)
 
 
 def _write(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
