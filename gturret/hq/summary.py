@@ -156,7 +156,7 @@ def render_canons(canons: CanonSummary) -> str:
         line += f" ({canons.never_started} never started)"
     if canons.killed:
         killed = ", ".join(
-            f"{count} in {phase} (the longest after {longest:.1f}s)"
+            f"{count} in {display(phase)} (the longest after {longest:.1f}s)"
             for phase, (count, longest) in canons.killed.items()
         )
         line += f"; killed at the stop: {killed}"
