@@ -2,7 +2,8 @@
 
 Why a tmpfs: a test of "the disk is full" or "the folder is read-only" must meet the
 kernel's own ENOSPC and EROFS, which root (these tests' user in CI and here) meets
-on no ordinary folder. Mounting needs root: without it the test is skipped.
+on no ordinary folder. Mounting needs root: without it the test fails under CI and is
+skipped elsewhere (``peers.unavailable``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from tests.support.peers import unavailable
 
 
 @contextmanager
@@ -26,7 +27,7 @@ def tmpfs(folder: Path, size: str = "64k") -> Iterator[Path]:
         timeout=30,
     )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs (root only): {mounted.stderr.strip()}")
+        unavailable(f"cannot mount a tmpfs (run the tests as root): {mounted.stderr.strip()}")
     try:
         yield folder
     finally:
