@@ -78,7 +78,7 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
       }],
       "thresholds": [{
         "expression": "p95<100ms", "timer": null, "metric": "p95", "op": "<",
-        "limit": 100.0, "unit": "ms",  # ms, "%" (error_rate) or "tx/s"
+        "limit": 100.0, "unit": "ms",  # ms, "%" (error_rate), "tx/s" or "MB" (rss_*)
         "passed": true, "actual": 23.1 | null, "detail": "transaction p95 = …"
       }],
       "messages": {"results": 1234,        # transactions, one by one or in intervals
