@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ def run_hq(
         if metrics is not None:
             metrics.stop()
 
-    summary = stats.summarize(outcome.duration_s)
+    summary = replace(stats.summarize(outcome.duration_s), memory=roster.memory())
     verdicts = evaluate_all(options.thresholds, summary)
     delivery = roster.delivery(summary.results_by_turret)
     verdict = judge(

@@ -9,6 +9,7 @@ quote them) goes out as :func:`gturret.text.display` text.
 
 from __future__ import annotations
 
+from gturret.hq.memory import MemorySummary, leak_warning, megabytes
 from gturret.hq.messages import Pacing
 from gturret.hq.options import format_duration, plural
 from gturret.hq.roster import CanonSummary, DeliveryRow
@@ -23,6 +24,8 @@ NAME_WIDTH = 28
 TOP_ERRORS_SHOWN = 5
 #: Loop lag (p99, ms) from which the summary says the generator was saturated.
 LOOP_LAG_HIGH_MS = 10.0
+#: Turrets whose memory the summary lists, the largest growth first (all: the JSON).
+MEMORY_TURRETS_SHOWN = 10
 
 
 def _ms(value: float | None) -> str:
@@ -147,6 +150,24 @@ def render_loop_lag(lag: LoopLagSummary) -> list[str]:
     return lines
 
 
+def render_memory(memory: MemorySummary) -> list[str]:
+    """Each turret's memory at the end and its growth since the rampup; leaks warned."""
+    lines = ["memory (resident, MB = 2^20 bytes):"]
+    for turret in memory.turrets[:MEMORY_TURRETS_SHOWN]:
+        growth = "? since the rampup (none after it)"
+        if turret.growth is not None:
+            sign = "+" if turret.growth >= 0 else "-"
+            growth = f"{sign}{megabytes(abs(turret.growth))} since the rampup"
+        lines.append(
+            f"  {turret.label}: {megabytes(turret.rss_end)} at the end, {growth},"
+            f" highest {megabytes(turret.rss_highest)}"
+        )
+    if len(memory.turrets) > MEMORY_TURRETS_SHOWN:
+        lines.append(f"  … and {len(memory.turrets) - MEMORY_TURRETS_SHOWN} more (--json)")
+    lines += [f"WARNING: {leak_warning(turret)}" for turret in memory.leaking]
+    return lines
+
+
 def render_canons(canons: CanonSummary) -> str:
     """Canons spawned, those that never completed a transaction, those killed at the stop."""
     line = (
@@ -191,6 +212,9 @@ def render_summary(
     if canon_summary is not None and canon_summary.reporting:
         parts.append("")
         parts.append(render_canons(canon_summary))
+    if summary.memory is not None:
+        parts.append("")
+        parts += render_memory(summary.memory)
     if summary.top_errors:
         parts.append("")
         parts.append(f"top errors ({summary.error_kinds} kinds):")
