@@ -159,12 +159,12 @@ def render_memory(memory: MemorySummary) -> list[str]:
             sign = "+" if turret.growth >= 0 else "-"
             growth = f"{sign}{megabytes(abs(turret.growth))} since the rampup"
         lines.append(
-            f"  {turret.label}: {megabytes(turret.rss_end)} at the end, {growth},"
+            f"  {display(turret.label)}: {megabytes(turret.rss_end)} at the end, {growth},"
             f" highest {megabytes(turret.rss_highest)}"
         )
     if len(memory.turrets) > MEMORY_TURRETS_SHOWN:
         lines.append(f"  … and {len(memory.turrets) - MEMORY_TURRETS_SHOWN} more (--json)")
-    lines += [f"WARNING: {leak_warning(turret)}" for turret in memory.leaking]
+    lines += [f"WARNING: {display(leak_warning(turret))}" for turret in memory.leaking]
     return lines
 
 
