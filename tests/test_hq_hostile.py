@@ -49,8 +49,8 @@ class Run:
         return rejected
 
 
-def hostile_run(tmp_path: Path, messages: Callable[[], Iterable[Any]], *args: str) -> Run:
-    """A ``RUN_TIME_S`` test with one fake turret; ``messages()`` go to the HQ once
+def hostile_run(tmp_path: Path, messages: Callable[[FakeTurret], Iterable[Any]], *args: str) -> Run:
+    """A ``RUN_TIME_S`` test with one fake turret; ``messages(fake)`` go to the HQ once
     the test has started."""
     report = tmp_path / "report.json"
     hq = HQProcess(
@@ -68,7 +68,7 @@ def hostile_run(tmp_path: Path, messages: Callable[[], Iterable[Any]], *args: st
     push = hostile.HostilePush(rc)
     try:
         hq.wait_for("collecting for")
-        push.send(*messages())
+        push.send(*messages(fake))
         code, out, err = hq.finish()
     finally:
         push.close()
@@ -76,7 +76,13 @@ def hostile_run(tmp_path: Path, messages: Callable[[], Iterable[Any]], *args: st
     peak_mb = peak.stop()
     assert "Traceback" not in err, err
     assert report.exists(), err
-    return Run(code, out, err, json.loads(report.read_text()), report.stat().st_size, peak_mb)
+    run = Run(code, out, err, json.loads(report.read_text()), report.stat().st_size, peak_mb)
+    test = run.report["test"]
+    print(
+        f"\npeak {peak_mb:.0f} MB, stop after {test['duration_s']:.2f}s of {RUN_TIME_S:g}s,"
+        f" drain {test['drain_s']:.2f}s, report {run.report_bytes} bytes"
+    )
+    return run
 
 
 def assert_counted_and_failed(run: Run, reason: str, count: int = 1) -> None:
@@ -128,7 +134,7 @@ CRASHERS = {
 def test_a_message_that_crashed_the_hq_is_counted_and_named(
     tmp_path: Path, message: dict[str, Any], reason: str
 ) -> None:
-    run = hostile_run(tmp_path, lambda: [message])
+    run = hostile_run(tmp_path, lambda _: [message])
     assert_counted_and_failed(run, reason)
 
 
@@ -171,7 +177,7 @@ def _extremes() -> list[Any]:
 
 def test_every_class_of_bad_field_is_refused_without_a_crash(tmp_path: Path) -> None:
     messages = _extremes()
-    run = hostile_run(tmp_path, lambda: messages)
+    run = hostile_run(tmp_path, lambda _: messages)
     assert run.code == 1, run.err
     assert sum(run.rejected.values()) == len(messages), run.rejected
     assert run.report["messages"]["unknown"] == len(messages)
@@ -181,20 +187,20 @@ def test_every_class_of_bad_field_is_refused_without_a_crash(tmp_path: Path) -> 
 def test_wide_histogram_layouts_cost_nothing(tmp_path: Path) -> None:
     wide = hostile.histogram_of(5000, layout=(1, 2**62, 5))
     message = hostile.interval(series={"transaction": hostile.series(5000, histogram=wide)})
-    run = hostile_run(tmp_path, lambda: [message] * 300)
+    run = hostile_run(tmp_path, lambda _: [message] * 300)
     assert_counted_and_failed(run, "an interval whose series are malformed or do not add up", 300)
 
 
 def test_a_zlib_bomb_is_never_inflated(tmp_path: Path) -> None:
     bomb = hostile.zlib_bomb(1000)
     message = hostile.interval(series={"transaction": hostile.series(5000, histogram=bomb)})
-    run = hostile_run(tmp_path, lambda: [message, message])
+    run = hostile_run(tmp_path, lambda _: [message, message])
     assert_counted_and_failed(run, "an interval whose series are malformed or do not add up", 2)
 
 
 def test_ten_thousand_uuids_are_capped(tmp_path: Path) -> None:
     lag = hostile.lag_of(120, 3000)
-    run = hostile_run(tmp_path, lambda: (hostile.status(loop_lag=lag) for _ in range(10_000)))
+    run = hostile_run(tmp_path, lambda _: (hostile.status(loop_lag=lag) for _ in range(10_000)))
     assert run.code == 1
     reason = "a status from a turret past the first 2000 (not kept)"
     assert run.rejected == {reason: 10_000 - 1999}, run.rejected
@@ -207,7 +213,7 @@ def test_a_uuid_renaming_itself_keeps_its_first_name(tmp_path: Path) -> None:
     uuid = "0f8fad5b-d9cb-469f-a165-70867728950e"
     run = hostile_run(
         tmp_path,
-        lambda: (hostile.status(turret=f"t{n}", uuid=uuid, loop_lag=lag) for n in range(10_000)),
+        lambda _: (hostile.status(turret=f"t{n}", uuid=uuid, loop_lag=lag) for n in range(10_000)),
     )
     assert run.code == 1
     assert run.rejected == {"a status that renamed a turret (its first name is kept)": 9_999}
@@ -216,7 +222,7 @@ def test_a_uuid_renaming_itself_keeps_its_first_name(tmp_path: Path) -> None:
 
 
 def test_a_hundred_thousand_names_make_a_small_report(tmp_path: Path) -> None:
-    run = hostile_run(tmp_path, lambda: (hostile.result(f"n{n}") for n in range(100_000)))
+    run = hostile_run(tmp_path, lambda _: (hostile.result(f"n{n}") for n in range(100_000)))
     assert run.code == 1
     pooled = "a result of a turret name past the first 1000 (counted as (other turrets))"
     assert set(run.rejected) == {pooled}, run.rejected
@@ -224,3 +230,38 @@ def test_a_hundred_thousand_names_make_a_small_report(tmp_path: Path) -> None:
     assert len(run.report["results_by_turret"]) == 1001
     assert run.report_bytes < 1_000_000
     assert run.peak_mb < MEMORY_MB
+
+
+def _heavy_interval() -> bytes:
+    """A valid interval as large as ours get: 200 custom timers, wide histograms."""
+    micros = [(n * 7919) % 3_000_000 + 1 for n in range(3000)]
+    one = hostile.series(*micros)
+    all_series = {"transaction": one} | {f"timer:t{n}": one for n in range(200)}
+    return hostile.encode(hostile.interval("heavy", *micros, series=all_series))
+
+
+def test_a_flood_of_heavy_valid_intervals_never_delays_the_stop(tmp_path: Path) -> None:
+    """Each costs the HQ tens of ms: it handles what it can, stops on time, drains
+    until --drain-timeout and names what was left unread."""
+    heavy = _heavy_interval()
+    run = hostile_run(tmp_path, lambda _: [heavy] * 150)
+    assert run.report["test"]["duration_s"] <= RUN_TIME_S + STOP_SLACK_S
+    assert run.report["test"]["drain_s"] <= DRAIN_TIMEOUT_S + STOP_SLACK_S
+    assert run.report["messages"]["intervals"] > 0
+    assert run.peak_mb < MEMORY_MB
+
+
+def test_a_flood_of_lagging_statuses_is_read_in_full(tmp_path: Path) -> None:
+    """Statuses whose loop lag could put the p99 over the warning line: the p99 is
+    read at most once a second a turret, so all 10,000 are read within the run."""
+    lag = hostile.lag_of(*([200] * 99), 50_000)
+
+    def statuses(fake: FakeTurret) -> Iterable[dict[str, Any]]:
+        return (
+            hostile.status(turret=fake.name, uuid=fake.uuid, loop_lag=lag) for _ in range(10_000)
+        )
+
+    run = hostile_run(tmp_path, statuses)
+    assert run.rejected == {}, run.rejected
+    assert run.report["messages"]["statuses"] > 10_000
+    assert run.report["test"]["duration_s"] <= RUN_TIME_S + STOP_SLACK_S

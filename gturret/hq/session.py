@@ -70,6 +70,8 @@ PER_RESULT = wire.status_request_msg(wire.WANT_COUNTERS, wire.WANT_UNCORRECTED)
 AGGREGATED = wire.status_request_msg(wire.WANT_COUNTERS, wire.WANT_UNCORRECTED, wire.WANT_AGGREGATE)
 #: A turret's loop lag (p99 of an interval, ms) from which the HQ warns while it runs.
 LOOP_LAG_WARN_MS = 10.0
+#: Seconds between two reads of one turret's loop-lag p99 (a turret sends one a second).
+LOOP_LAG_CHECK_S = 1.0
 #: Seconds from the start orders to the start time of a fleet of our turrets: time
 #: for every order to arrive, so all rampups begin together.
 START_LEAD_S = 0.25
@@ -139,6 +141,7 @@ class Session:
         self._running = False
         self._silent_warned: set[str] = set()
         self._lag_warned: set[str] = set()
+        self._lag_checked: dict[str, float] = {}
         self._backlog: deque[bytes] = deque()
         self.outcome = Outcome()
 
@@ -447,8 +450,9 @@ class Session:
         warn, once a turret, when its loop falls behind.
 
         A percentile walks the histogram's buckets in Python (milliseconds each), so
-        it is read only when the interval's maximum could put the p99 over the line:
-        with a hundred turrets that is most of the HQ's CPU otherwise.
+        it is read only when the interval's maximum could put the p99 over the line,
+        and at most once per ``LOOP_LAG_CHECK_S`` a turret: with a hundred turrets, or
+        one that floods statuses, that is most of the HQ's CPU otherwise.
         """
         at_s = None if self._t0 is None else now - self._t0
         self._stats.record_loop_lag(f"{record.name} ({record.uuid[:8]})", interval, at_s)
@@ -456,6 +460,9 @@ class Session:
             return
         if interval.get_max_value() < LOOP_LAG_WARN_MS * 1000:
             return
+        if now - self._lag_checked.get(record.uuid, now - LOOP_LAG_CHECK_S) < LOOP_LAG_CHECK_S:
+            return
+        self._lag_checked[record.uuid] = now
         p99 = interval.get_value_at_percentile(99.0) / 1000.0
         if p99 < LOOP_LAG_WARN_MS:
             return
