@@ -26,9 +26,9 @@ from gturret.wire import encode_command
 log = logging.getLogger(__name__)
 
 RECEIVE_HWM = 100_000
-#: The largest message read (larger ones close their sender's connection): an
-#: interval of 200 custom timers with wide histograms is about 1 MB.
-MAX_MESSAGE_BYTES = 4 << 20
+#: The largest message read (a larger one closes its sender's connection): an
+#: interval of our turret is at most about 13 MB (203 series of full histograms).
+MAX_MESSAGE_BYTES = 16 << 20
 #: The most bytes one batch takes from the socket, whatever its count.
 BATCH_BYTES = 16 << 20
 #: After a wake-up that found fewer than ``THIN_BATCH`` messages, the next read lets
