@@ -17,6 +17,7 @@ import sys
 from gturret.errors import ExitStatus, UsageError
 from gturret.hq.options import OPTIONS, add_arguments, options_from_args
 from gturret.hq.run import run_hq
+from gturret.text import display, log_to_stderr
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_to_stderr(level)
     try:
         options = options_from_args(args, OPTIONS)
     except UsageError as exc:
-        print(f"gturret-hq: error: {exc}", file=sys.stderr)
+        print(f"gturret-hq: error: {display(str(exc))}", file=sys.stderr)
         return ExitStatus.USAGE
     try:
         return run_hq(options)

@@ -1,7 +1,9 @@
 """The report document: everything one test measured, as plain JSON data.
 
 ``--json PATH`` writes it; the HTML report is rendered from the same document, so
-both always agree. It must never hold anything but JSON types, and a key once
+both always agree. It must never hold anything but JSON types and valid Unicode
+(a lone surrogate from the wire, as an undecodable file name in an error text,
+is kept as its escape ``\\udcff``: every report encodes to UTF-8), and a key once
 published keeps its meaning (add keys; bump ``schema`` to change one).
 
 Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
@@ -99,11 +101,13 @@ from typing import Any
 
 from gturret.hq.messages import Pacing
 from gturret.hq.options import HQOptions
+from gturret.hq.reportfile import write_report
 from gturret.hq.roster import CanonSummary, DeliveryRow, TurretRecord
 from gturret.hq.session import Outcome
 from gturret.hq.stats import Summary
 from gturret.hq.thresholds import Verdict
 from gturret.hq.verdict import TestVerdict
+from gturret.text import valid_data
 
 SCHEMA = "gturret-hq/1"
 
@@ -165,7 +169,7 @@ def build_document(
     now: float,
 ) -> dict[str, Any]:
     """The document described in this module's docstring."""
-    return {
+    document = {
         "schema": SCHEMA,
         "generated_at": _iso(now),
         "test": {
@@ -241,6 +245,8 @@ def build_document(
             "bad_timer_values": summary.bad_timer_values,
         },
     }
+    cleaned: dict[str, Any] = valid_data(document)
+    return cleaned
 
 
 def _pacing(pacing: Pacing | None, summary: Summary) -> dict[str, Any] | None:
@@ -268,4 +274,4 @@ def _loop_lag(summary: Summary) -> dict[str, Any] | None:
 def write_json(path: Path, document: dict[str, Any]) -> None:
     """Write the document, indented, UTF-8; OSError if the path cannot be written."""
     text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
-    path.write_text(text + "\n", encoding="utf-8")
+    write_report(path, text + "\n")

@@ -2,7 +2,9 @@
 
 Why it exists: one place decides how numbers look to a person (milliseconds, three
 significant places, aligned columns, PASS/FAIL words that survive any terminal
-encoding). It must never compute a statistic or decide a verdict; it only formats.
+encoding). It must never compute a statistic or decide a verdict; it only formats, and every
+text that came from the wire or a script (names, error texts, the problems that
+quote them) goes out as :func:`gturret.text.display` text.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from gturret.hq.roster import CanonSummary, DeliveryRow
 from gturret.hq.stats import LoopLagSummary, MetricSummary, Summary
 from gturret.hq.thresholds import Verdict
 from gturret.hq.verdict import TestVerdict
+from gturret.text import display
 from gturret.wire import LATE_AFTER
 
 COLUMNS = ("count", "errors", "tx/s", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max")
@@ -52,6 +55,7 @@ def _cells(metric: MetricSummary) -> list[str]:
 
 
 def _label(text: str) -> str:
+    text = display(text)
     return text if len(text) <= NAME_WIDTH else text[: NAME_WIDTH - 1] + "…"
 
 
@@ -132,7 +136,7 @@ def render_loop_lag(lag: LoopLagSummary) -> list[str]:
     lines = [f"loop lag: p99 {_ms(overall.p99_ms)} ms, max {_ms(overall.max_ms)} ms"]
     if len(lag.turrets) > 1:
         lines += [
-            f"  {name}: p99 {_ms(figures.p99_ms)} ms, max {_ms(figures.max_ms)} ms"
+            f"  {display(name)}: p99 {_ms(figures.p99_ms)} ms, max {_ms(figures.max_ms)} ms"
             for name, figures in lag.turrets.items()
         ]
     if overall.p99_ms >= LOOP_LAG_HIGH_MS:
@@ -152,7 +156,7 @@ def render_canons(canons: CanonSummary) -> str:
         line += f" ({canons.never_started} never started)"
     if canons.killed:
         killed = ", ".join(
-            f"{count} in {phase} (the longest after {longest:.1f}s)"
+            f"{count} in {display(phase)} (the longest after {longest:.1f}s)"
             for phase, (count, longest) in canons.killed.items()
         )
         line += f"; killed at the stop: {killed}"
@@ -190,22 +194,26 @@ def render_summary(
     if summary.top_errors:
         parts.append("")
         parts.append(f"top errors ({summary.error_kinds} kinds):")
-        parts += [f"  {count:>8}  {text}" for text, count in summary.top_errors[:TOP_ERRORS_SHOWN]]
+        parts += [
+            f"  {count:>8}  {display(text)}"
+            for text, count in summary.top_errors[:TOP_ERRORS_SHOWN]
+        ]
     if delivery:
         parts.append("")
         parts.append(render_delivery(delivery))
     if verdicts:
         parts.append("")
         parts.append("thresholds:")
-        width = max(len(v.threshold.expression) for v in verdicts)
+        width = max(len(display(v.threshold.expression)) for v in verdicts)
         parts += [
-            f"  {'PASS' if v.passed else 'FAIL'}  {v.threshold.expression.ljust(width)}  {v.detail}"
+            f"  {'PASS' if v.passed else 'FAIL'}  {display(v.threshold.expression).ljust(width)}"
+            f"  {display(v.detail)}"
             for v in verdicts
         ]
     if len(verdict.problems) > 1:
         parts.append("")
         parts.append("problems:")
-        parts += [f"  FAIL  {problem}" for problem in verdict.problems]
+        parts += [f"  FAIL  {display(problem)}" for problem in verdict.problems]
     parts.append("")
-    parts.append(f"{'PASS' if verdict.passed else 'FAIL'}: {verdict.reason}")
+    parts.append(f"{'PASS' if verdict.passed else 'FAIL'}: {display(verdict.reason)}")
     return "\n".join(parts) + "\n"
