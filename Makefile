@@ -90,7 +90,7 @@ run: install
 	$(BIN)/gturret example_scripts/config.json --standalone $(DEMO_ARGS)
 
 test-slow: install nginx
-	GTURRET_FUZZ_FRAMES=25000 GTURRET_FUZZ_RESPONSES=5000 $(BIN)/python -m pytest -q -s -m "slow or fuzz"
+	GTURRET_FUZZ_FRAMES=25000 GTURRET_FUZZ_RESPONSES=5000 GTURRET_FUZZ_MESSAGES=20000 $(BIN)/python -m pytest -q -s -m "slow or fuzz"
 
 lint: install
 	$(BIN)/ruff check gturret tests bench example_scripts

@@ -153,8 +153,9 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "canons",
         "schedule",
         "errors",
+        "messages",
     ]
-    assert checks[-1] == {
+    assert checks[-2] == {
         "key": "errors",
         "title": "no transaction failed (without an error_rate threshold)",
         "limit": "0 failed transactions, unless an error_rate threshold allows some",
@@ -212,7 +213,9 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "stray_results",
         "unnamed_results",
         "late_starts",
+        "rejected",
     }
+    assert document["messages"]["rejected"] == {}
     assert document["verdict"] == {
         "passed": True,
         "exit_status": 0,

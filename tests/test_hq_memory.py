@@ -20,7 +20,7 @@ import pytest
 from gturret import wire
 from gturret.errors import ThresholdError
 from gturret.hq.memory import LEAK_MIN_BYTES, MB, RISING_STATUSES, MemoryTrack, summarize
-from gturret.hq.messages import Status, classify
+from gturret.hq.messages import Status, Unknown, classify
 from gturret.hq.thresholds import parse_threshold
 from tests.support.fake_hq import FakeHQ
 from tests.support.hq_process import HQProcess
@@ -200,19 +200,25 @@ def test_the_summary_puts_the_largest_growth_first_and_keeps_turrets_without_a_b
     assert LEAK_MIN_BYTES < 140 * MB and len(RISING) >= RISING_STATUSES
 
 
-@pytest.mark.parametrize(
-    ("written", "kept"),
-    [("73400320", 73400320), ("-1", None), ("1.5e9", None), ("true", None), ('"9"', None),
-     ("9" * 400, None)],
-)  # fmt: skip
-def test_memory_in_a_status_is_a_count_of_bytes_or_nothing(written: str, kept: int | None):
-    raw = (
+def test_memory_in_a_status_is_read_as_bytes() -> None:
+    status = classify(_status_with_memory("73400320"))
+    assert isinstance(status, Status)
+    assert status.rss_bytes == status.rss_peak_bytes == 73400320
+
+
+@pytest.mark.parametrize("written", ["-1", "1.5e9", "true", '"9"', "9" * 400, str(2**51)])
+def test_a_status_whose_memory_is_not_bytes_is_refused(written: str) -> None:
+    """As every other counter of a status: refused, counted and named by the verdict."""
+    status = classify(_status_with_memory(written))
+    assert isinstance(status, Unknown)
+    assert "memory" in status.reason
+
+
+def _status_with_memory(written: str) -> bytes:
+    return (
         '{"turret": "t", "status": "running", "uuid": "u", "rampup": 0, "script": "s",'
         f' "cannons": 1, "gturret": 1, "rss_bytes": {written}, "rss_peak_bytes": {written}}}'
-    )
-    status = classify(raw.encode())
-    assert isinstance(status, Status)
-    assert status.rss_bytes == kept and status.rss_peak_bytes == kept
+    ).encode()
 
 
 @pytest.mark.parametrize(

@@ -108,6 +108,9 @@ def _interval_frame(histogram: str) -> bytes:
     message = {
         "gturret_interval": 1,
         "turret_name": "t",
+        "began_s": 1.0,
+        "ended_s": 2.0,
+        "epoch": 1_795_853_821.5,
         "count": 1,
         "errors": 0,
         "error_texts": {},
@@ -128,4 +131,4 @@ def test_an_interval_is_decoded_once_and_a_bad_histogram_makes_it_unknown():
     for histogram in ("HISTFAAAAnot base64!", "", other_layout.encode().decode()):
         message = classify(_interval_frame(histogram))
         assert isinstance(message, Unknown), histogram
-        assert "series 'transaction' is malformed" in message.reason
+        assert message.reason == "an interval whose series are malformed or do not add up"

@@ -184,12 +184,22 @@ def test_status_is_told_from_results_by_parsing_not_substring(tmp_path: Path) ->
     assert report["errors"]["top"][0] == {"error": "HTTP status 503", "count": turret.sent // 2}
 
 
-def test_messages_that_are_neither_are_counted_not_fatal(tmp_path: Path) -> None:
+def test_messages_that_are_neither_are_counted_not_fatal_and_fail_the_run(
+    tmp_path: Path,
+) -> None:
     harness = Harness(tmp_path)
     junk = [b"not json", b"[1, 2]", b'{"foo": 1}', b'{"status": "ready"}', b"\xff\xfe"]
-    assert harness.run([{}], extra=junk) == 0
+    assert harness.run([{}], extra=junk) == 1
     report = harness.report()
     assert report["messages"]["unknown"] == len(junk)
+    assert report["messages"]["rejected"] == {
+        "not a JSON object": 3,
+        "a JSON object that is neither a status nor a result": 2,
+    }
+    assert report["verdict"]["problems"] == [
+        "3 messages rejected: not a JSON object",
+        "2 messages rejected: a JSON object that is neither a status nor a result",
+    ]
     assert report["transaction"]["count"] == harness.turrets[0].sent
 
 

@@ -186,7 +186,7 @@ def test_loop_lag_intervals_from_many_turrets_merge_exactly():
                 value = micros * (interval + 1) + (5000 if turret == "b" else 0)
                 part.record_value(value)
                 whole.record_value(value)
-            stats.record_loop_lag(turret, part.encode().decode("ascii"))
+            stats.record_loop_lag(turret, part)
     summary = stats.summarize(1.0).loop_lag
     assert summary is not None
     assert summary.overall.p99_ms == whole.get_value_at_percentile(99.0) / 1000.0

@@ -87,7 +87,9 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
                    "statuses": 40, "intervals": 10, "unknown": 0,
                    "stray_results": 0,     # results read before the start (not counted)
                    "unnamed_results": 0,   # results without turret_name (oct-turrets 0.2.8)
-                   "late_starts": 0},      # starts for turrets ready mid-run (--late-start)
+                   "late_starts": 0,       # starts for turrets ready mid-run (--late-start)
+                   "rejected": {"an interval with more errors than transactions": 1}},
+                                           # not counted, by reason (verdict rule "messages")
       "limits": {"timers_dropped": 0,      # timer values past the 200-timer cap
                  "clamped_times": 0,       # times above 1 h, counted as 1 h
                  "bad_timer_values": 0}    # timer values that were not seconds >= 0

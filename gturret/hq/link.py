@@ -26,6 +26,11 @@ from gturret.wire import encode_command
 log = logging.getLogger(__name__)
 
 RECEIVE_HWM = 100_000
+#: The largest message read (a larger one closes its sender's connection): an
+#: interval of our turret is at most about 13 MB (203 series of full histograms).
+MAX_MESSAGE_BYTES = 16 << 20
+#: The most bytes one batch takes from the socket, whatever its count.
+BATCH_BYTES = 16 << 20
 #: After a wake-up that found fewer than ``THIN_BATCH`` messages, the next read lets
 #: ``GATHER_S`` pass before it takes what is queued: a trickle from many turrets then
 #: costs one wake-up per batch, not one per message (each costs tens of µs in
@@ -58,6 +63,7 @@ class HQLink:
         self._problems: list[str] = []
         self._vague: HandshakeFailure | None = None
         self._pull.setsockopt(zmq.RCVHWM, RECEIVE_HWM)
+        self._pull.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         if ":" in address:
             self._pub.setsockopt(zmq.IPV6, 1)
             self._pull.setsockopt(zmq.IPV6, 1)
@@ -94,7 +100,8 @@ class HQLink:
         self._pub.send(encode_command(command, msg, channel))
 
     def receive(self, timeout_s: float, limit: int) -> list[bytes]:
-        """Wait up to ``timeout_s`` for a message, then take what is queued, up to ``limit``.
+        """Wait up to ``timeout_s`` for a message, then take what is queued, up to
+        ``limit`` messages and about ``BATCH_BYTES``.
 
         A green poll returns at once while messages are waiting, so reading a backlog
         would never give the loop away: each batch first yields, so that a turret in
@@ -108,11 +115,13 @@ class HQLink:
         if self._thin and timeout_s > GATHER_S:
             gevent.sleep(GATHER_S)
         batch: list[bytes] = []
-        while len(batch) < limit:
+        size = 0
+        while len(batch) < limit and size < BATCH_BYTES:
             try:
-                batch.append(self._pull.recv(zmq.NOBLOCK))
+                batch.append(message := self._pull.recv(zmq.NOBLOCK))
             except zmq.Again:
                 break
+            size += len(message)
         self._thin = len(batch) < THIN_BATCH
         return batch
 

@@ -4,6 +4,11 @@ Why it exists: the session must know how many turrets reported, which ones joine
 after the start (they get a direct start), whether all are ready again after the
 stop, and how many canons are active. It must never send anything: it only
 remembers and answers; the session decides what to publish.
+
+Its memory is bounded whatever turrets send: at most ``MAX_TURRETS`` uuids (statuses
+of more are counted in ``ignored``, never kept), and a turret keeps the name of its
+first status (a status that renames it is counted in ``renamed``): a uuid that
+renames itself thousands of times stays one turret with one name.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from gturret.wire import State
 
 log = logging.getLogger(__name__)
 
-MAX_TURRETS = 10_000
+#: Turrets (uuids) remembered; a fleet larger than this is not one HQ's to run.
+MAX_TURRETS = 2_000
 SETTLED_STATES = frozenset({State.READY, State.KILLED, State.ABORTED})
 
 
@@ -59,8 +65,10 @@ class Roster:
 
     def __init__(self) -> None:
         self._turrets: dict[str, TurretRecord] = {}
+        #: Statuses of turrets past ``MAX_TURRETS``, and statuses that renamed a turret.
         self.ignored = 0
         self._longest_rampup = 0.0
+        self.renamed = 0
 
     def __len__(self) -> int:
         return len(self._turrets)
@@ -108,7 +116,7 @@ class Roster:
             return record
         if record.state != status.state:
             log.info("turret %s (%s) is now %s", record.name, record.uuid, status.status)
-        record.name = status.name
+        self.renamed += status.name != record.name
         record.state = status.state
         record.canons = status.canons
         record.canons_active = status.canons_active

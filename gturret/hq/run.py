@@ -93,6 +93,7 @@ def run_hq(
         delivery=delivery,
         pacing=roster.pacing(),
         ended_at=outcome.ended_at,
+        rejected=outcome.counts.rejected,
     )
     canons = roster.canons_total()
     canon_summary = roster.canon_summary()

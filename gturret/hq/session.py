@@ -18,6 +18,13 @@ The sequence (docs/protocol.md, with the reference HQ's gaps closed):
 Every ``status_request`` carries gturret's handshake (docs/protocol.md): our
 turrets then add their counters to each status, which the verdict needs.
 
+Reading never runs past the moment the loop must wake: a batch of up to ``BATCH``
+messages is handled until that time, and what is left of it waits, in order, for the
+next read; so a flood can cost a slower run, never a late stop. A message that fails
+a check (``messages.classify``), a status from a turret past the roster's cap, and
+what a flood left unread when the drain ends are counted by reason in
+``MessageCounts.rejected``, which the verdict names.
+
 Why it exists: the order of commands and the bookkeeping of what came back are
 the HQ's contract with the turrets; nothing else sends commands. It must never
 block without a deadline, never drop a message it has read (everything is
@@ -28,9 +35,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from hdrh.histogram import HdrHistogram
 
 from gturret import wire
 from gturret.errors import HQError
@@ -38,13 +48,16 @@ from gturret.hq.link import HQLink
 from gturret.hq.messages import Interval, Result, Status, classify
 from gturret.hq.options import HQOptions, format_duration, plural
 from gturret.hq.progress import Progress, Snapshot
-from gturret.hq.roster import Roster, TurretRecord
-from gturret.hq.stats import Stats
+from gturret.hq.roster import MAX_TURRETS, Roster, TurretRecord
+from gturret.hq.stats import MAX_TURRET_NAMES, OTHER_TURRETS, Stats
 from gturret.wire import State
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+#: The least time a read spends on messages already received, even when the loop is
+#: due to wake at once: the backlog of a flood still moves.
+HANDLE_AT_LEAST_S = 0.005
 QUIET_S = 0.3
 #: Seconds of quiet after which results a turret says it sent are given up on.
 LATE_RESULTS_S = 1.0
@@ -57,12 +70,22 @@ PER_RESULT = wire.status_request_msg(wire.WANT_COUNTERS, wire.WANT_UNCORRECTED)
 AGGREGATED = wire.status_request_msg(wire.WANT_COUNTERS, wire.WANT_UNCORRECTED, wire.WANT_AGGREGATE)
 #: A turret's loop lag (p99 of an interval, ms) from which the HQ warns while it runs.
 LOOP_LAG_WARN_MS = 10.0
+#: Seconds between two reads of one turret's loop-lag p99 (a turret sends one a second).
+LOOP_LAG_CHECK_S = 1.0
 #: Seconds from the start orders to the start time of a fleet of our turrets: time
 #: for every order to arrive, so all rampups begin together.
 START_LEAD_S = 0.25
 START_RETRY_S = 1.0
 MAX_STARTS = 5
 LOGGED_UNKNOWN = 5
+#: The reasons of ``MessageCounts.rejected`` that are not a check of ``classify``.
+PAST_TURRET_CAP = f"a status from a turret past the first {MAX_TURRETS} (not kept)"
+RENAMED = "a status that renamed a turret (its first name is kept)"
+PAST_NAME_CAP = (
+    f"a result of a turret name past the first {MAX_TURRET_NAMES} (counted as {OTHER_TURRETS})"
+)
+UNREAD = "a message still unread when the drain ended (a flood)"
+FAILED = "a message the HQ failed on (a bug: see the log)"
 
 
 @dataclass(slots=True)
@@ -76,6 +99,9 @@ class MessageCounts:
     stray_results: int = 0
     unnamed_results: int = 0
     late_starts: int = 0
+    #: Messages not counted (or not as sent), by reason: ``unknown`` ones by the check
+    #: they failed, and those past the caps.
+    rejected: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -115,6 +141,8 @@ class Session:
         self._running = False
         self._silent_warned: set[str] = set()
         self._lag_warned: set[str] = set()
+        self._lag_checked: dict[str, float] = {}
+        self._backlog: deque[bytes] = deque()
         self.outcome = Outcome()
 
     def run(self) -> Outcome:
@@ -306,6 +334,19 @@ class Session:
                 "; ".join(f"{r.name} ({r.uuid}): {r.state}" for r in unsettled),
             )
         self.outcome.drain_s = self._clock() - stopped_at
+        self._count_floods()
+
+    def _count_floods(self) -> None:
+        """Add what the caps held back, and what was never read, to the rejected."""
+        rejected = self.outcome.counts.rejected
+        for reason, count in (
+            (PAST_TURRET_CAP, self._roster.ignored),
+            (RENAMED, self._roster.renamed),
+            (PAST_NAME_CAP, self._stats.turrets_pooled),
+            (UNREAD, len(self._backlog)),
+        ):
+            if count:
+                rejected[reason] = rejected.get(reason, 0) + count
 
     def _results_missing(self) -> bool:
         """True while a turret says it sent results that have not all arrived."""
@@ -335,13 +376,37 @@ class Session:
         )
 
     def _read(self, timeout_s: float) -> int:
-        """Read one batch (waiting up to ``timeout_s``) and handle it; returns its size."""
-        batch = self._link.receive(max(0.0, timeout_s), BATCH)
-        if batch:
+        """Handle messages for up to ``timeout_s`` (at least ``HANDLE_AT_LEAST_S``):
+        first those left from the last batch, else one new batch (waiting up to
+        ``timeout_s`` for it); what is left when the time is up waits for the next
+        read. Returns how many were handled."""
+        start = self._clock()
+        until = start + max(timeout_s, HANDLE_AT_LEAST_S)
+        if not self._backlog:
+            self._backlog.extend(self._link.receive(max(0.0, timeout_s), BATCH))
+        handled = 0
+        now = self._clock()
+        while self._backlog and (not handled or now < until):
+            self._handle_safely(self._backlog.popleft(), now)
+            handled += 1
             now = self._clock()
-            for raw in batch:
-                self._handle(raw, now)
-        return len(batch)
+        return handled
+
+    def _handle_safely(self, raw: bytes, now: float) -> None:
+        """Handle one message; one that makes the HQ fail is counted, never fatal.
+
+        ``classify`` checks every field so that nothing after it can fail: a failure
+        here is a bug of ours, logged with its traceback (once) and counted."""
+        try:
+            self._handle(raw, now)
+        except Exception:
+            if FAILED not in self.outcome.counts.rejected:
+                log.exception("a message made the HQ fail%s", _preview(raw))
+            self._reject(FAILED)
+
+    def _reject(self, reason: str) -> None:
+        rejected = self.outcome.counts.rejected
+        rejected[reason] = rejected.get(reason, 0) + 1
 
     def _handle(self, raw: bytes, now: float) -> None:
         counts = self.outcome.counts
@@ -372,27 +437,32 @@ class Session:
                 self._stats.record_interval(message, max(0.0, now - self._t0))
         else:
             counts.unknown += 1
+            self._reject(message.reason)
             if counts.unknown <= LOGGED_UNKNOWN:
                 log.warning(
-                    "ignored a message that is neither a status nor a result: %s%s",
+                    "ignored a message: %s%s",
                     message.reason,
                     _preview(raw),
                 )
 
-    def _file_loop_lag(self, record: TurretRecord, encoded: str, now: float) -> None:
+    def _file_loop_lag(self, record: TurretRecord, interval: HdrHistogram, now: float) -> None:
         """Add a turret's loop lag (in the second it arrived, once the test has started);
         warn, once a turret, when its loop falls behind.
 
         A percentile walks the histogram's buckets in Python (milliseconds each), so
-        it is read only when the interval's maximum could put the p99 over the line:
-        with a hundred turrets that is most of the HQ's CPU otherwise.
+        it is read only when the interval's maximum could put the p99 over the line,
+        and at most once per ``LOOP_LAG_CHECK_S`` a turret: with a hundred turrets, or
+        one that floods statuses, that is most of the HQ's CPU otherwise.
         """
         at_s = None if self._t0 is None else now - self._t0
-        interval = self._stats.record_loop_lag(f"{record.name} ({record.uuid[:8]})", encoded, at_s)
-        if interval is None or record.uuid in self._lag_warned:
+        self._stats.record_loop_lag(f"{record.name} ({record.uuid[:8]})", interval, at_s)
+        if record.uuid in self._lag_warned:
             return
         if interval.get_max_value() < LOOP_LAG_WARN_MS * 1000:
             return
+        if now - self._lag_checked.get(record.uuid, now - LOOP_LAG_CHECK_S) < LOOP_LAG_CHECK_S:
+            return
+        self._lag_checked[record.uuid] = now
         p99 = interval.get_value_at_percentile(99.0) / 1000.0
         if p99 < LOOP_LAG_WARN_MS:
             return

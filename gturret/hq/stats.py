@@ -7,8 +7,12 @@ exactly beside it. It must never touch sockets, the clock or output: the caller
 passes the time of each result, relative to the start of the test.
 
 Memory is bounded: at most ``MAX_TIMERS`` custom timers and ``MAX_ERROR_KINDS``
-distinct error texts are kept (the rest are counted), and the per-second series
-reuses one histogram, closing each second as time moves on.
+distinct error texts are kept (the rest are counted), counts of at most
+``MAX_TURRET_NAMES`` turret names and loop-lag histograms of at most
+``MAX_LAG_TURRETS`` turrets (the rest are added up under ``OTHER_TURRETS``), and the
+per-second series reuses one histogram, closing each second as time moves on. What
+it is fed was checked by ``gturret.hq.messages`` (finite times in range, counts that
+add up, histograms of this layout), so nothing here can fail on it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 MAX_TIMERS = 200
 #: Turret names with a transaction histogram of their own (``latency_by_turret``).
 MAX_TURRET_HISTOGRAMS = 100
+#: Turret names counted apart, and turrets with a loop-lag histogram of their own
+#: (172 KB each); the rest are added up under ``OTHER_TURRETS``.
+MAX_TURRET_NAMES = 1000
+MAX_LAG_TURRETS = 100
+OTHER_TURRETS = "(other turrets)"
 MAX_ERROR_KINDS = 1000
 ERROR_TEXT_LIMIT = 300
 TOP_ERRORS = 10
@@ -96,6 +105,9 @@ class Summary:
     timers_dropped: int
     clamped: int
     bad_timer_values: int = 0
+    #: Results (transactions) of turret names past ``MAX_TURRET_NAMES``, counted under
+    #: ``OTHER_TURRETS``.
+    turrets_pooled: int = 0
     #: A paced run: ``run()`` alone, and how late transactions started.
     transaction_uncorrected: MetricSummary | None = None
     schedule_lag: MetricSummary | None = None
@@ -316,6 +328,14 @@ class Stats:
         self.schedule_lag = LatencyRecorder("schedule lag")
         self.loop_lag = lag_histogram()
         self.loop_lag_by_turret: dict[str, HdrHistogram] = {}
+        self.turrets_pooled = 0
+
+    def _turret_name(self, name: str, results: int) -> str:
+        """``name``, or ``OTHER_TURRETS`` once ``MAX_TURRET_NAMES`` names are counted."""
+        if name in self._by_turret or len(self._by_turret) < MAX_TURRET_NAMES:
+            return name
+        self.turrets_pooled += results
+        return OTHER_TURRETS
 
     def record(self, result: Result, at_s: float) -> None:
         """Count one result that arrived ``at_s`` seconds after the start."""
@@ -326,7 +346,7 @@ class Stats:
             self.uncorrected.record(uncorrected, failed)
             self.schedule_lag.record(max(0.0, result.scriptrun_time - uncorrected), False)
         self.series.record(at_s, result.scriptrun_time, failed, uncorrected)
-        turret = result.turret_name or "(unnamed)"
+        turret = self._turret_name(result.turret_name or "(unnamed)", 1)
         self._by_turret[turret] += 1
         self._errors_by_turret[turret] += failed
         if (recorder := self._turret_recorder(turret)) is not None:
@@ -352,9 +372,10 @@ class Stats:
             self.uncorrected.merge(series[UNCORRECTED])
             self.schedule_lag.merge(series.get(SCHEDULE_LAG) or _NO_SERIES)
         self.series.record_interval(at_s, interval)
-        self._by_turret[interval.turret_name] += interval.count
-        self._errors_by_turret[interval.turret_name] += interval.errors
-        if (recorder := self._turret_recorder(interval.turret_name)) is not None:
+        turret = self._turret_name(interval.turret_name, interval.count)
+        self._by_turret[turret] += interval.count
+        self._errors_by_turret[turret] += interval.errors
+        if (recorder := self._turret_recorder(turret)) is not None:
             recorder.merge(series.get(TRANSACTION) or _NO_SERIES)
         for text, count in interval.error_texts.items():
             self._count_error(text, count)
@@ -372,22 +393,18 @@ class Stats:
             recorder.merge(data)
 
     def record_loop_lag(
-        self, turret: str, encoded: str, at_s: float | None = None
-    ) -> HdrHistogram | None:
+        self, turret: str, interval: HdrHistogram, at_s: float | None = None
+    ) -> None:
         """Add a turret's loop-lag histogram of one interval (in the second ``at_s``
-        after the start, if the test has started); that interval's histogram (None if
-        the encoding cannot be read)."""
-        interval = lag_histogram()
-        try:
-            interval.decode_and_add(encoded)
-        except Exception:
-            log.warning("a loop-lag histogram from %s could not be decoded; left out", turret)
-            return None
+        after the start, if the test has started); past ``MAX_LAG_TURRETS`` turrets,
+        under ``OTHER_TURRETS``."""
         self.loop_lag.add(interval)
         if at_s is not None:
             self.series.record_loop_lag(at_s, interval)
-        self.loop_lag_by_turret.setdefault(turret, lag_histogram()).add(interval)
-        return interval
+        by_turret = self.loop_lag_by_turret
+        if turret not in by_turret and len(by_turret) >= MAX_LAG_TURRETS:
+            turret = OTHER_TURRETS
+        by_turret.setdefault(turret, lag_histogram()).add(interval)
 
     def results_by_turret(self) -> dict[str, int]:
         """Results received so far, by turret name."""
@@ -431,6 +448,7 @@ class Stats:
             timers_dropped=self.timers_dropped,
             clamped=clamped,
             bad_timer_values=self.bad_timer_values,
+            turrets_pooled=self.turrets_pooled,
             transaction_uncorrected=(
                 self.uncorrected.summarize(duration_s) if self.uncorrected.count else None
             ),

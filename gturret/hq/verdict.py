@@ -19,7 +19,11 @@ each named on its own line in the summary and in the JSON report:
    load the test asked for was not sent;
 6. a transaction failed and no ``error_rate`` threshold on the transaction was
    given (as Locust exits 1 on any failure; such a threshold replaces this rule);
-7. a threshold failed.
+7. messages were rejected: a message failed the HQ's checks (malformed, out of
+   range, not adding up: ``gturret.hq.messages``), came from a turret or a turret
+   name past the HQ's caps, renamed a turret, or was left unread by a flood; the
+   statistics hold only what could be counted, so they may be short;
+8. a threshold failed.
 
 It must never compute statistics or print: it reads what was measured and says
 what it means.
@@ -27,7 +31,7 @@ what it means.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gturret.errors import ExitStatus
@@ -53,6 +57,11 @@ RULES = (
         "errors",
         "no transaction failed (without an error_rate threshold)",
         "0 failed transactions, unless an error_rate threshold allows some",
+    ),
+    (
+        "messages",
+        "every message was counted",
+        "0 messages rejected (malformed, out of range, past a cap, or unread)",
     ),
 )
 
@@ -100,8 +109,10 @@ def judge(
     delivery: Sequence[DeliveryRow] = (),
     pacing: Pacing | None = None,
     ended_at: float = 0.0,
+    rejected: Mapping[str, int] | None = None,
 ) -> TestVerdict:
-    """Apply every rule of the module docstring; ``ended_at`` is the session's clock."""
+    """Apply every rule of the module docstring; ``ended_at`` is the session's clock;
+    ``rejected``: messages not counted, by reason (``MessageCounts.rejected``)."""
     found: dict[str, list[str]] = {key: [] for key, _, _ in RULES}
     if summary.transaction.count == 0:
         found["transactions"].append("no transactions were recorded: the turrets sent no results")
@@ -116,6 +127,10 @@ def judge(
     waived = _error_rate_threshold(verdicts)
     if waived is None:
         found["errors"] += _failed_transactions(summary)
+    found["messages"] += [
+        f"{count} {'message' if count == 1 else 'messages'} rejected: {reason}"
+        for reason, count in sorted((rejected or {}).items(), key=lambda item: -item[1])
+    ]
     checks = tuple(
         Check(
             key,

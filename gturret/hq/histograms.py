@@ -1,0 +1,155 @@
+"""Read an HdrHistogram that came over the wire: its header first, its counts only then.
+
+Why it exists: ``HdrHistogram.decode`` decompresses the whole payload and allocates a
+counts array for whatever layout the header names, before anyone can look at it: a
+2 MB zlib bomb becomes gigabytes, and a header that asks for 1 to 2**62 at 5 digits
+allocates tens of megabytes for one small message. Here the standard encoding
+(HdrHistogram's V2: an 8-byte cookie and length, then a zlib stream whose first 40
+bytes are the payload header, ``hdrh/codec.py``) is checked step by step, each step
+bounded: the text's length, the outer cookie and length, the payload header alone
+(cookie, our layout only, no offset, a unit ratio, a payload length that our layout's
+counts can fill), then the counts decompressed up to that length and no further.
+
+The counts themselves are decoded by hdrh's C codec, which adds them in 64 bits
+without a check: a ZigZag varint of more than 5 bytes (a count of 2**34 or more) is
+refused, so no sum can wrap, and the caller compares the total with what the message
+claims. It must never raise on its input: anything unreadable is None.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import struct
+import zlib
+from dataclasses import dataclass
+from functools import cached_property
+
+from hdrh.histogram import HdrHistogram
+
+from gturret import aggregate, looplag
+
+#: The outer header: cookie, length of the zlib stream (big-endian).
+_OUTER = struct.Struct(">II")
+#: The payload header: cookie, varint length, normalizing offset, significant digits,
+#: lowest and highest trackable values, conversion ratio.
+_PAYLOAD = struct.Struct(">IIIIqqd")
+_COMPRESSION_COOKIE = 0x1C849304
+_ENCODING_COOKIE = 0x1C849303
+_COOKIE_MASK = ~0xF0 & 0xFFFFFFFF
+#: The longest ZigZag LEB128 varint of a counts stream we read: 5 bytes, counts below
+#: 2**34. Five continuation bytes in a row mean a longer one.
+_LONG_VARINT = re.compile(rb"[\x80-\xff]{5}")
+_VARINT_BYTES = 5
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A histogram's range and precision; the only one a series of ours may have."""
+
+    lowest: int
+    highest: int
+    digits: int
+
+    @cached_property
+    def counts_len(self) -> int:
+        """How many counts this layout has (what an empty histogram of it allocates)."""
+        length: int = HdrHistogram(self.lowest, self.highest, self.digits).counts_len
+        return length
+
+    @property
+    def most_payload_bytes(self) -> int:
+        """The longest varint stream its counts can encode to (each count at most 5 bytes)."""
+        return self.counts_len * _VARINT_BYTES
+
+    @property
+    def most_text(self) -> int:
+        """The longest base64 text of such a histogram: the headers and the stream as
+        zlib stores them at worst (zlib's ``compressBound`` is below 1.001 times), in
+        base64."""
+        raw = _PAYLOAD.size + self.most_payload_bytes
+        stored = _OUTER.size + raw + raw // 1000 + 64
+        return 4 * (stored // 3 + 1)
+
+
+#: The aggregated results' layout (``gturret.aggregate``) and the loop lag's (``looplag``).
+INTERVAL_LAYOUT = Layout(aggregate.LOWEST_US, aggregate.HIGHEST_US, aggregate.SIGNIFICANT_DIGITS)
+LOOP_LAG_LAYOUT = Layout(looplag.LOWEST_US, looplag.HIGHEST_US, looplag.SIGNIFICANT_DIGITS)
+
+
+def read_histogram(encoded: str, layout: Layout) -> HdrHistogram | None:
+    """The histogram ``encoded`` holds, if it is well formed and of ``layout``; else None.
+
+    At most ``layout.most_text`` characters are looked at, and at most
+    ``layout.most_payload_bytes`` decompressed, whatever the text says.
+    """
+    if len(encoded) > layout.most_text or not encoded.isascii():
+        return None
+    try:
+        blob = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    stream = _compressed_stream(blob)
+    if stream is None:
+        return None
+    counts = _counts(stream, layout)
+    if counts is None or _LONG_VARINT.search(counts):
+        return None
+    try:
+        histogram = HdrHistogram.decode(encoded)
+    except Exception:
+        # hdrh's codec still finds something wrong (a varint cut short, counts past
+        # the layout's end): the checks above bound its cost, it has the last word.
+        return None
+    _free_with_its_last_reference(histogram)
+    return histogram
+
+
+def _free_with_its_last_reference(histogram: HdrHistogram) -> None:
+    """Break the histogram's cycle with its encoder, which only ``encode`` uses.
+
+    A histogram and its encoder refer to each other, so a decoded one (190 KB of
+    counts in our layout) is freed only by the cyclic garbage collector, which runs
+    rarely: a few hundred large intervals left over 600 MB waiting for it. A decoded
+    histogram is only read and added to others, never encoded again.
+    """
+    histogram.encoder.histogram = None
+
+
+def _compressed_stream(blob: bytes) -> bytes | None:
+    """The zlib stream after a well-formed outer header, or None."""
+    if len(blob) < _OUTER.size:
+        return None
+    cookie, length = _OUTER.unpack_from(blob)
+    if cookie & _COOKIE_MASK != _COMPRESSION_COOKIE or length != len(blob) - _OUTER.size:
+        return None
+    return blob[_OUTER.size :]
+
+
+def _counts(stream: bytes, layout: Layout) -> bytes | None:
+    """The varint counts stream, after a payload header of ``layout``; or None.
+
+    The header is decompressed alone and checked before a byte more is inflated;
+    then exactly the length it declares, and nothing may follow.
+    """
+    inflater = zlib.decompressobj()
+    try:
+        head = inflater.decompress(stream, _PAYLOAD.size)
+        if len(head) < _PAYLOAD.size:
+            return None
+        cookie, length, offset, digits, lowest, highest, ratio = _PAYLOAD.unpack(head)
+        if (
+            cookie & _COOKIE_MASK != _ENCODING_COOKIE
+            or (digits, lowest, highest) != (layout.digits, layout.lowest, layout.highest)
+            or offset != 0
+            or ratio != 1.0
+            or length > layout.most_payload_bytes
+        ):
+            return None
+        counts = inflater.decompress(inflater.unconsumed_tail, length + 1)
+    except zlib.error:
+        return None
+    if len(counts) != length or inflater.unconsumed_tail:
+        return None
+    return counts
