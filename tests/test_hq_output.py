@@ -17,7 +17,7 @@ class Terminal(io.StringIO):
 
 
 def snapshot(elapsed: float, tx: int) -> Snapshot:
-    return Snapshot(elapsed, 60.0, 8, 10, tx, 2, 12.345)
+    return Snapshot(elapsed, 60.0, 8, 10, tx, tx / elapsed if elapsed else 0.0, 2, 12.345)
 
 
 def test_tty_redraws_one_line_in_place() -> None:
@@ -54,7 +54,7 @@ def test_plain_lines_when_not_a_tty() -> None:
 def test_unknown_canons_show_a_question_mark() -> None:
     stream = io.StringIO()
     Progress(stream, enabled=True, plain_interval=5.0).show(
-        Snapshot(1.0, 2.0, None, None, 0, 0, None)
+        Snapshot(1.0, 2.0, None, None, 0, 0.0, 0, None)
     )
     assert "canons ?/?" in stream.getvalue() and "p95 -" in stream.getvalue()
 

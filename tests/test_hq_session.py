@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,41 @@ def test_non_tty_output_is_plain_lines(tmp_path: Path) -> None:
     assert "\r" not in text and "\x1b" not in text
     assert text.count("progress ") >= 3
     assert "transaction" in text and "timer login" in text
+
+
+PROGRESS = re.compile(r"^progress \S+  canons \S+  ([\d.]+) tx/s  (\d+) tx  ", re.MULTILINE)
+TRANSACTION_ROW = re.compile(r"^transaction +(\d+) +\d+ +([\d.]+) ", re.MULTILINE)
+
+
+def progress_and_summary(text: str) -> tuple[list[tuple[str, int]], tuple[str, int]]:
+    """The (tx/s, tx) of every progress line, and of the summary's transaction row."""
+    lines = [(rate, int(count)) for rate, count in PROGRESS.findall(text)]
+    row = TRANSACTION_ROW.search(text)
+    assert lines and row, text
+    return lines, (row[2], int(row[1]))
+
+
+def test_the_last_progress_line_shows_what_the_summary_shows(tmp_path: Path) -> None:
+    """200 results, all sent in the first moments of a 1.5 s test: nothing arrives
+    between the progress line shown at the stop and the summary, so both show the same
+    count and the same tx/s (over the same elapsed time, as the summary computes it)."""
+    harness = Harness(tmp_path)
+    spec = {"max_results": 200, "per_tick": 50}
+    assert harness.run([spec], run_time=1.5, progress_interval=0.3) == 0
+    lines, summary = progress_and_summary(harness.out.getvalue())
+    assert lines[-1] == summary == (f"{200 / harness.report()['test']['duration_s']:.1f}", 200)
+
+
+def test_every_progress_line_counts_what_arrived_over_the_elapsed_time(tmp_path: Path) -> None:
+    """Results arriving all along: the last line at the stop counts fewer than the
+    summary (which counts those of the drain too), but its tx/s is its count over the
+    same elapsed time as the summary's, and no line after the first says 0 tx/s."""
+    harness = Harness(tmp_path)
+    assert harness.run([{"per_tick": 2}], run_time=1.5, progress_interval=0.3) == 0
+    lines, (summary_rate, summary_count) = progress_and_summary(harness.out.getvalue())
+    duration = harness.report()["test"]["duration_s"]
+    last_rate, last_count = lines[-1]
+    assert 0 < last_count <= summary_count
+    assert last_rate == f"{last_count / duration:.1f}"
+    assert summary_rate == f"{summary_count / duration:.1f}"
+    assert all(float(rate) > 0 for rate, count in lines[1:] if count)

@@ -330,6 +330,7 @@ class Session:
             canons_active=self._roster.canons_active(),
             canons_total=self._roster.canons_total(),
             tx=transaction.count,
+            tx_per_s=transaction.rate(elapsed),
             errors=transaction.errors,
             p95_ms=transaction.percentile_ms(95.0),
         )
