@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from gturret.hq.progress import Progress, Snapshot
 from gturret.hq.stats import LatencyRecorder, Summary
 from gturret.hq.summary import render_summary
 from gturret.hq.thresholds import evaluate_all, parse_thresholds
 from gturret.hq.verdict import judge
+from tests.support.summaries import progress_and_summary
+from tests.support.turret_process import run_cli, write_turret
 
 
 class Terminal(io.StringIO):
@@ -110,3 +113,23 @@ def test_summary_block() -> None:
     assert "  FAIL  error_rate<1%" in text
     assert lines[-1] == "FAIL: 1 of 2 thresholds failed: error_rate<1%"
     assert "       1  HTTP 503" in text
+
+
+def test_a_standalone_runs_last_progress_line_is_its_summary(tmp_path: Path) -> None:
+    """A real turret and our HQ, aggregated (one interval a second, the default): the
+    last second's interval arrives after the stop, so a line shown at the stop said
+    less than the summary (0 tx in a 1 s test); the last line is shown once it is in."""
+    script = """
+        import time
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def run(self):
+                time.sleep(0.005)
+    """
+    config = write_turret(tmp_path, script)
+    done = run_cli([str(config), "--standalone", "--run-time", "1.5s"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines, summary = progress_and_summary(done.stdout)
+    assert summary[1] > 0
+    assert lines[-1] == summary

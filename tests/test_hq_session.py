@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from gturret.hq.options import HQOptions
 from gturret.hq.run import run_hq
 from gturret.hq.thresholds import parse_thresholds
 from tests.support.fake_turret import FakeTurret
+from tests.support.summaries import progress_and_summary
 
 
 class Harness:
@@ -230,39 +230,26 @@ def test_non_tty_output_is_plain_lines(tmp_path: Path) -> None:
     assert "transaction" in text and "timer login" in text
 
 
-PROGRESS = re.compile(r"^progress \S+  canons \S+  ([\d.]+) tx/s  (\d+) tx  ", re.MULTILINE)
-TRANSACTION_ROW = re.compile(r"^transaction +(\d+) +\d+ +([\d.]+) ", re.MULTILINE)
-
-
-def progress_and_summary(text: str) -> tuple[list[tuple[str, int]], tuple[str, int]]:
-    """The (tx/s, tx) of every progress line, and of the summary's transaction row."""
-    lines = [(rate, int(count)) for rate, count in PROGRESS.findall(text)]
-    row = TRANSACTION_ROW.search(text)
-    assert lines and row, text
-    return lines, (row[2], int(row[1]))
-
-
 def test_the_last_progress_line_shows_what_the_summary_shows(tmp_path: Path) -> None:
-    """200 results, all sent in the first moments of a 1.5 s test: nothing arrives
-    between the progress line shown at the stop and the summary, so both show the same
-    count and the same tx/s (over the same elapsed time, as the summary computes it)."""
+    """Results arriving all along: every line's tx/s is its count over the elapsed
+    time (never 0 once results came), and the last line, shown once the drain is
+    over, has the summary's own count and tx/s."""
+    harness = Harness(tmp_path)
+    assert harness.run([{"per_tick": 2}], run_time=1.5, progress_interval=0.3) == 0
+    lines, summary = progress_and_summary(harness.out.getvalue())
+    count = harness.report()["transaction"]["count"]
+    duration = harness.report()["test"]["duration_s"]
+    assert lines[-1] == summary == (f"{count / duration:.1f}", count)
+    assert all(float(rate) > 0 for rate, shown in lines if shown)
+
+
+def test_progress_rates_are_over_the_elapsed_time(tmp_path: Path) -> None:
+    """200 results in the first moments of a 1.5 s test: once the 200 are in, each
+    line's rate falls as the elapsed time grows (a rate since the last line would
+    say 0.0 tx/s)."""
     harness = Harness(tmp_path)
     spec = {"max_results": 200, "per_tick": 50}
     assert harness.run([spec], run_time=1.5, progress_interval=0.3) == 0
-    lines, summary = progress_and_summary(harness.out.getvalue())
-    assert lines[-1] == summary == (f"{200 / harness.report()['test']['duration_s']:.1f}", 200)
-
-
-def test_every_progress_line_counts_what_arrived_over_the_elapsed_time(tmp_path: Path) -> None:
-    """Results arriving all along: the last line at the stop counts fewer than the
-    summary (which counts those of the drain too), but its tx/s is its count over the
-    same elapsed time as the summary's, and no line after the first says 0 tx/s."""
-    harness = Harness(tmp_path)
-    assert harness.run([{"per_tick": 2}], run_time=1.5, progress_interval=0.3) == 0
-    lines, (summary_rate, summary_count) = progress_and_summary(harness.out.getvalue())
-    duration = harness.report()["test"]["duration_s"]
-    last_rate, last_count = lines[-1]
-    assert 0 < last_count <= summary_count
-    assert last_rate == f"{last_count / duration:.1f}"
-    assert summary_rate == f"{summary_count / duration:.1f}"
-    assert all(float(rate) > 0 for rate, count in lines[1:] if count)
+    lines, _ = progress_and_summary(harness.out.getvalue())
+    rates = [float(rate) for rate, count in lines if count == 200]
+    assert len(rates) >= 3 and rates == sorted(rates, reverse=True) and rates[-1] > 0

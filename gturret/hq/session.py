@@ -253,7 +253,6 @@ class Session:
         self._running = False
         t0 = self._t0 if self._t0 is not None else stopped_at
         self.outcome.duration_s = stopped_at - t0
-        self._progress.show(self._snapshot(stopped_at - t0))
         self._progress.finish()
         log.info(
             "stop sent after %s; draining until %s ready (--drain-timeout %s)",
@@ -295,6 +294,10 @@ class Session:
             elif not self._results_missing() or now - quiet_since >= LATE_RESULTS_S:
                 break
         self._sample(self._clock())
+        # The last line once every result is in: the summary's own figures, where one
+        # shown at the stop would lack the last second's (an interval a second).
+        self._progress.show(self._snapshot(self.outcome.duration_s))
+        self._progress.finish()
         unsettled = self._roster.unsettled(stopped_at)
         self.outcome.unsettled = unsettled
         self.outcome.ended_at = self._clock()
