@@ -34,6 +34,7 @@ from typing import Any
 
 from gturret import wire
 from gturret.errors import HQError
+from gturret.figures import format_number
 from gturret.hq.link import HQLink
 from gturret.hq.messages import Interval, Result, Status, classify
 from gturret.hq.options import HQOptions, format_duration, plural
@@ -203,10 +204,10 @@ class Session:
             self._link.publish("start", wire.start_order_msg(order), record.uuid)
             if rate:
                 log.info(
-                    "turret %s (%s): %g transactions/s",
+                    "turret %s (%s): %s transactions/s",
                     record.name,
                     record.uuid,
-                    rate * shares[record.uuid],
+                    format_number(rate * shares[record.uuid]),
                 )
 
     def _start_paced(self, rate: float) -> list[TurretRecord]:
@@ -219,7 +220,9 @@ class Session:
             share = rate * shares[record.uuid]
             order = wire.StartOrder(arrival_rate=share)
             self._link.publish("start", wire.start_order_msg(order), record.uuid)
-            log.info("turret %s (%s): %g transactions/s", record.name, record.uuid, share)
+            log.info(
+                "turret %s (%s): %s transactions/s", record.name, record.uuid, format_number(share)
+            )
         plain = [record for record in records if not record.speaks_gturret]
         log.warning(
             "%d turrets do not speak gturret's extensions and start with their own"
