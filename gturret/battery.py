@@ -257,7 +257,12 @@ class Battery:
         return pause
 
     def canon_failed(self, exc: BaseException) -> None:
-        """A canon could not build its Transaction: report it once per canon, log once."""
+        """A canon could not build its Transaction: report it once per canon, log once.
+
+        The canon ends there, not retried and so never spinning (a Transaction() that
+        always raises is refused before the turret starts: ``script.check_construction``);
+        it is counted in ``canons_failed``.
+        """
         self.failed += 1
         error = "Transaction() raised " + describe(exc)
         if self.failed == 1:

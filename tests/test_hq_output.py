@@ -175,6 +175,7 @@ def test_no_number_a_person_reads_is_a_float_repr(tmp_path: Path) -> None:
         **{path.name: path.read_text() for path in tmp_path.glob("run_*.csv")},
     }
     assert "limit < 13.575 ms" in out and "limit < 1234567 tx/s" in out
+    assert "top errors (1 kind):" in out
     assert 'quantile="0.95"} 0.013575\n' in scraped
     assert {name: NOISE.findall(text) for name, text in outputs.items()} == {
         name: [] for name in outputs
