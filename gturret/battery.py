@@ -23,6 +23,7 @@ from time import perf_counter
 from typing import Any
 
 import gevent
+from gevent.event import Event
 from gevent.pool import Group
 from gevent.queue import Queue
 
@@ -40,6 +41,10 @@ KILL_TIMEOUT = 2.0
 #: callback, queued behind every canon that is ready to run (thousands, right after
 #: a large spawn), while a timer fires at the loop's next turn.
 RAMP_MIN_WAIT = 0.001
+#: A canon's pause after a failed ``setup()``: doubled with each failure in a row up
+#: to ``SETUP_BACKOFF_MAX``, back to nothing after a setup that succeeds.
+SETUP_BACKOFF_FIRST = 0.01
+SETUP_BACKOFF_MAX = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,7 @@ class Battery:
         self.started = 0
         self.completed = 0
         self.failed = 0
+        self.setup_failures = 0
         self.killed_phases: Counter[str] = Counter()
         self.killed_longest: dict[str, float] = {}
         self.schedule = schedule
@@ -113,6 +119,7 @@ class Battery:
         self.dropped_starts = 0
         self.interval: Interval | None = Interval(0.0) if aggregate else None
         self._group = Group()
+        self._ceased = Event()
         self._ramp: gevent.Greenlet | None = None
         self._pacer: gevent.Greenlet | None = None
 
@@ -201,6 +208,7 @@ class Battery:
     def stop(self, grace: float) -> int:
         """Cease fire; canons still busy after ``grace`` seconds are killed. Returns how many."""
         self.firing = False
+        self._ceased.set()
         for helper in (self._ramp, self._pacer):
             if helper is not None:
                 helper.kill()
@@ -222,8 +230,39 @@ class Battery:
         spent = perf_counter() - since
         self.killed_longest[phase] = max(spent, self.killed_longest.get(phase, 0.0))
 
+    def back_off(self, error: str, pause: float) -> float:
+        """Pause a canon whose ``setup()`` just failed with ``error``; ``pause`` is its
+        last pause (0 after a setup that succeeded). Returns the pause just made.
+
+        Without it a setup that always fails spins (hundreds of thousands of errors a
+        second at 0 ms each) and saturates the turret with its own failures; with it,
+        a broken script shows as a few setup failures a second per canon, the first
+        one logged. The pause ends at once at a stop (a kill interrupts it as any
+        sleep). In the open model the ticket the canon took is its failed transaction;
+        the tickets due while it pauses wait for another canon, dropped and counted
+        past ``max_lateness`` as any others.
+        """
+        self.setup_failures += 1
+        if self.setup_failures == 1:
+            log.error(
+                "a canon's setup() failed: %s; a canon whose setup fails pauses before its"
+                " next transaction, %g ms doubling up to %g s",
+                error.removeprefix("setup: "),
+                SETUP_BACKOFF_FIRST * 1000,
+                SETUP_BACKOFF_MAX,
+            )
+        pause = min(SETUP_BACKOFF_MAX, pause * 2) if pause else SETUP_BACKOFF_FIRST
+        self.drain()
+        self._ceased.wait(pause)
+        return pause
+
     def canon_failed(self, exc: BaseException) -> None:
-        """A canon could not build its Transaction: report it once per canon, log once."""
+        """A canon could not build its Transaction: report it once per canon, log once.
+
+        The canon ends there, not retried and so never spinning (a Transaction() that
+        always raises is refused before the turret starts: ``script.check_construction``);
+        it is counted in ``canons_failed``.
+        """
         self.failed += 1
         error = "Transaction() raised " + describe(exc)
         if self.failed == 1:

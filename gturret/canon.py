@@ -50,7 +50,8 @@ def fire(battery: Battery) -> None:
     Closed model: the next transaction starts when the last one ends. Open model
     (the battery has a schedule): the canon takes the next due transaction, and
     its ``scriptrun_time`` counts from when it was due (wrk2's rule); the time
-    spent in ``run()`` alone is kept as the uncorrected figure.
+    spent in ``run()`` alone is kept as the uncorrected figure. After a failed
+    ``setup()`` the canon backs off (``Battery.back_off``) rather than spin.
     """
     battery.started += 1
     try:
@@ -69,6 +70,7 @@ def fire(battery: Battery) -> None:
     now = clock()
     yield_at = now + YIELD_BUDGET
     completed = False
+    pause = 0.0
     late = 0.0
     due: float | None = None
     while battery.firing:
@@ -84,7 +86,7 @@ def fire(battery: Battery) -> None:
             elif late > LATE_AFTER:
                 battery.late_starts += 1
         if tickets is None or due is not None:
-            run_time, error = run_once(transaction, battery, now)
+            run_time, error, set_up = run_once(transaction, battery, now)
             now = clock()
             # Read back, not the dict handed out: OCT reads the attribute after run(),
             # so a script may assign a dict of its own. An empty dict, the usual case
@@ -112,6 +114,12 @@ def fire(battery: Battery) -> None:
             if not completed:
                 completed = True
                 battery.completed += 1
+            if not set_up:
+                pause = battery.back_off(error, pause)
+                now = clock()
+                yield_at = now + YIELD_BUDGET
+            elif pause:
+                pause = 0.0
         if now >= yield_at:
             drain()
             sleep(0)
@@ -119,8 +127,9 @@ def fire(battery: Battery) -> None:
             yield_at = now + YIELD_BUDGET
 
 
-def run_once(transaction: Any, battery: Battery, began_setup: float) -> tuple[float, str]:
-    """setup → timed run → tear_down; the seconds in ``run()`` and the error text.
+def run_once(transaction: Any, battery: Battery, began_setup: float) -> tuple[float, str, bool]:
+    """setup → timed run → tear_down; the seconds in ``run()``, the error text, and
+    whether ``setup()`` succeeded (a canon backs off after one that failed).
 
     A kill (GreenletExit) is noted with the phase it hit and passed on.
     """
@@ -133,7 +142,7 @@ def run_once(transaction: Any, battery: Battery, began_setup: float) -> tuple[fl
         battery.killed_in("setup", began_setup)
         raise
     except BaseException as exc:
-        return run_time, "setup: " + describe(exc)
+        return run_time, "setup: " + describe(exc), False
     began = perf_counter()
     try:
         transaction.run()
@@ -153,4 +162,4 @@ def run_once(transaction: Any, battery: Battery, began_setup: float) -> tuple[fl
         raise
     except BaseException as exc:
         error = error or "tear_down: " + describe(exc)
-    return run_time, error
+    return run_time, error, True

@@ -113,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 config = load_config(package.config_path)
             else:
                 config = load_config(args.config)
+            for typo in config.typos:
+                log.warning("%s", typo)
             options = options_from_args(args, TEST_OPTIONS, turrets=1, pub_port=0, rc_port=0)
             use_requirements(config.requirements, config.source)
             prepare_process(config.canons)

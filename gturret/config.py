@@ -7,11 +7,13 @@ extraction must never write outside its own temporary folder.
 
 Settings beyond docs/protocol.md's keys are declared once in ``SETTINGS`` with their
 default and meaning (the README's table says the same, checked by a test); like
-every extra key they are also handed to the script.
+every extra key they are also handed to the script. An unknown key that looks like a
+known one is named in ``TurretConfig.typos``, which the turret logs.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import shutil
@@ -31,8 +33,15 @@ MAX_CANONS = 1_000_000
 MAX_RAMPUP = 7 * 24 * 3600
 MAX_TAR_MEMBERS = 10_000
 MAX_TAR_BYTES = 256 * 1024 * 1024
+#: Characters of a wrong value quoted in a message.
+RECEIVED_LIMIT = 60
 
 _REQUIRED = ("name", "script", "hq_address", "hq_publisher", "hq_rc")
+#: How alike (difflib's ratio) an unknown key must be to a known one to be called a
+#: typo of it. 0.85 catches one letter wrong, missing or doubled ('rampupp',
+#: 'hq_timout', 'arival_rate') and leaves a script's own common keys alone
+#: ('timeout' is 0.82 like 'hq_timeout').
+TYPO_CUTOFF = 0.85
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +130,19 @@ KEY_SETTINGS = {
 }
 
 
+#: Every key the turret itself reads; any other key is the script's alone.
+KNOWN_KEYS = (
+    *_REQUIRED,
+    "canons",
+    "cannons",
+    "rampup",
+    *SETTINGS,
+    *ARRIVAL_KEYS,
+    *PACKAGE_KEYS,
+    *KEY_SETTINGS,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class TurretConfig:
     """A validated turret config; ``raw`` is the dict as written, handed to scripts."""
@@ -142,6 +164,8 @@ class TurretConfig:
     source: Path
     raw: dict[str, Any]
     curve: TurretKeys | None = None
+    #: One line for each unknown key that looks like a misspelt setting, for the log.
+    typos: tuple[str, ...] = ()
 
     @property
     def publisher_endpoint(self) -> str:
@@ -174,17 +198,18 @@ def load_config(path: str | Path) -> TurretConfig:
     except ValueError as exc:
         raise ConfigError(f"{source}: invalid JSON: {exc}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: must hold a JSON object, not {_json_type(raw)}")
+        raise ConfigError(f"{source}: must hold a JSON object, not {_received(raw)}")
     return validate(raw, source)
 
 
 def validate(raw: dict[str, Any], source: Path) -> TurretConfig:
     """Check every key of an already parsed config; ``source`` locates the script."""
+    misspelt = _misspelt(raw)
     for key in _REQUIRED:
         if key not in raw:
-            raise ConfigError(f"{source}: missing required key '{key}'")
+            raise ConfigError(f"{source}: missing required key '{key}'{_typo_of(key, misspelt)}")
     name = _text(raw, "name", source)
-    canons = _canons(raw, source)
+    canons = _canons(raw, source, misspelt)
     rampup = _number(raw.get("rampup", 0), "rampup", source, 0, MAX_RAMPUP)
     script = _script(raw, source)
     settings = {
@@ -209,14 +234,42 @@ def validate(raw: dict[str, Any], source: Path) -> TurretConfig:
         source=source,
         raw=raw,
         curve=_curve(raw, source),
+        typos=tuple(
+            f"{source}: {key!r} is not a setting; did you mean {known!r}? It is passed to"
+            f" the script as config[{key!r}]"
+            for key, known in misspelt.items()
+        ),
     )
+
+
+def _misspelt(raw: dict[str, Any]) -> dict[str, str]:
+    """Each unknown key that looks like a known one, and that known key.
+
+    Unknown keys are the script's and are handed to it, as OCT does, so none is
+    refused; but a misspelt optional setting would otherwise run silently with its
+    default (an ``arival_rate`` turns an open-model test into a closed one).
+    difflib's ratio, as argparse's suggestions, with ``TYPO_CUTOFF``.
+    """
+    found = {}
+    for key in raw:
+        if key not in KNOWN_KEYS:
+            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=TYPO_CUTOFF)
+            if close:
+                found[key] = close[0]
+    return found
+
+
+def _typo_of(key: str, misspelt: dict[str, str]) -> str:
+    """`` (is 'hq_adress' a typo of it?)`` when an unknown key looks like ``key``."""
+    typos = [repr(unknown) for unknown, known in misspelt.items() if known == key]
+    return f" (is {' or '.join(typos)} a typo of it?)" if typos else ""
 
 
 def _files(raw: dict[str, Any], source: Path) -> tuple[Path, ...]:
     """The ``files`` the script uses: each a file or folder inside the config's folder."""
     listed = raw.get("files", [])
     if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
-        raise ConfigError(f"{source}: 'files' must be a list of paths, not {_json_type(listed)}")
+        raise ConfigError(f"{source}: 'files' must be a list of paths, not {_received(listed)}")
     return tuple(_inside(source, item, "files") for item in listed)
 
 
@@ -238,7 +291,7 @@ def _requirements(raw: dict[str, Any], source: Path) -> tuple[str, ...]:
     if not isinstance(given, list) or not all(isinstance(item, str) for item in given):
         raise ConfigError(
             f"{source}: 'requirements' must be a list of requirement lines or a file's"
-            f" path, not {_json_type(given)}"
+            f" path, not {_received(given)}"
         )
     checked = []
     for line in given:
@@ -281,13 +334,11 @@ def _schedule(raw: dict[str, Any], rate: float, source: Path) -> Schedule | None
     arrival = raw.get("arrival", "constant")
     if arrival not in ARRIVALS:
         raise ConfigError(
-            f"{source}: 'arrival' must be one of {', '.join(ARRIVALS)}, not {arrival!r}"
+            f"{source}: 'arrival' must be one of {', '.join(ARRIVALS)}, not {_received(arrival)}"
         )
     stages_raw = raw.get("arrival_stages", [])
     if not isinstance(stages_raw, list):
-        raise ConfigError(
-            f"{source}: 'arrival_stages' must be a list, not {_json_type(stages_raw)}"
-        )
+        raise ConfigError(f"{source}: 'arrival_stages' must be a list, not {_received(stages_raw)}")
     stages = tuple(_stage(stage, index, source) for index, stage in enumerate(stages_raw))
     if rate == 0 and not any(stage.target for stage in stages):
         return None
@@ -298,14 +349,17 @@ def _stage(stage: Any, index: int, source: Path) -> Stage:
     where = f"'arrival_stages'[{index}]"
     if not isinstance(stage, dict) or set(stage) != {"duration", "target"}:
         raise ConfigError(
-            f'{source}: {where} must be {{"duration": seconds, "target": transactions per second}}'
+            f'{source}: {where} must be {{"duration": seconds, "target": transactions per'
+            f" second}}, not {_received(stage)}"
         )
     duration = _number(
         stage["duration"], f"arrival_stages[{index}].duration", source, 0, MAX_RAMPUP
     )
     target = _number(stage["target"], f"arrival_stages[{index}].target", source, 0, math.inf)
     if duration == 0:
-        raise ConfigError(f"{source}: {where} duration must be more than 0")
+        raise ConfigError(
+            f"{source}: 'arrival_stages[{index}].duration' must be more than 0, not 0"
+        )
     return Stage(duration, target)
 
 
@@ -313,23 +367,26 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
-    if value is None:
-        return "null"
-    return names.get(type(value), repr(value))
+def _received(value: Any) -> str:
+    """A value as the config wrote it (JSON, cut short), for "…, not <value>" messages.
+
+    The value itself rather than its type: ``not ""`` says what is wrong with an empty
+    name, ``not "10"`` that a number was written as a string.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= RECEIVED_LIMIT else text[: RECEIVED_LIMIT - 1] + "…"
 
 
 def _text(raw: dict[str, Any], key: str, source: Path) -> str:
     value = raw[key]
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{source}: '{key}' must be a non-empty string, not {_json_type(value)}")
+        raise ConfigError(f"{source}: '{key}' must be a non-empty string, not {_received(value)}")
     return value
 
 
 def _number(value: Any, key: str, source: Path, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{source}: '{key}' must be a number, not {_json_type(value)}")
+        raise ConfigError(f"{source}: '{key}' must be a number, not {_received(value)}")
     if not math.isfinite(value) or not low <= value <= high:
         bound = f"between {low:g} and {high:g}" if math.isfinite(high) else f">= {low:g}"
         raise ConfigError(f"{source}: '{key}' must be {bound}, not {value}")
@@ -342,19 +399,20 @@ def _whole(value: float, key: str, source: Path) -> int:
     return int(value)
 
 
-def _canons(raw: dict[str, Any], source: Path) -> int:
+def _canons(raw: dict[str, Any], source: Path, misspelt: dict[str, str]) -> int:
     present = [key for key in ("canons", "cannons") if key in raw]
     if not present:
-        raise ConfigError(f"{source}: missing required key 'canons' (or 'cannons')")
+        typo = _typo_of("canons", misspelt) or _typo_of("cannons", misspelt)
+        raise ConfigError(f"{source}: missing required key 'canons' (or 'cannons'){typo}")
     if len(present) == 2 and raw["canons"] != raw["cannons"]:
         raise ConfigError(
-            f"{source}: 'canons' ({raw['canons']!r}) and 'cannons' ({raw['cannons']!r}) differ;"
-            " give one"
+            f"{source}: 'canons' ({_received(raw['canons'])}) and 'cannons'"
+            f" ({_received(raw['cannons'])}) differ; give one"
         )
     key = present[0]
     value = raw[key]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{source}: '{key}' must be a whole number, not {_json_type(value)}")
+        raise ConfigError(f"{source}: '{key}' must be a whole number, not {_received(value)}")
     if not 1 <= value <= MAX_CANONS:
         raise ConfigError(f"{source}: '{key}' must be between 1 and {MAX_CANONS}, not {value}")
     return value
@@ -363,7 +421,7 @@ def _canons(raw: dict[str, Any], source: Path) -> int:
 def _port(raw: dict[str, Any], key: str, source: Path) -> int:
     value = raw[key]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{source}: '{key}' must be a port number, not {_json_type(value)}")
+        raise ConfigError(f"{source}: '{key}' must be a port number, not {_received(value)}")
     if not 1 <= value <= 65535:
         raise ConfigError(f"{source}: '{key}' must be a port between 1 and 65535, not {value}")
     return value

@@ -28,6 +28,7 @@ from gturret.battery import WHOLE, Battery, Share
 from gturret.config import TurretConfig
 from gturret.dispatch import StatusCounters, TurretFace, process_memory
 from gturret.errors import ExitStatus, HandshakeError
+from gturret.figures import format_number
 from gturret.link import Link, Route
 from gturret.looplag import LoopLag
 from gturret.outbox import Outbox
@@ -134,8 +135,8 @@ class Turret(TurretFace):
             raise HandshakeError(problem)
         if self._hq_silent():
             log.warning(
-                "no frame from the HQ for %gs while running (hq_timeout): ceasing fire",
-                self.config.hq_timeout,
+                "no frame from the HQ for %ss while running (hq_timeout): ceasing fire",
+                format_number(self.config.hq_timeout),
             )
             self._cease_fire(self.config.stop_grace, STOP_FLUSH_TIMEOUT)
             self.set_state(State.READY)
@@ -233,10 +234,12 @@ class Turret(TurretFace):
         if self.battery.interval is not None:
             self._intervals = gevent.spawn(self._send_intervals, self.battery.started_at)
         log.info(
-            "open fire: %d canons over %gs%s",
+            "open fire: %d canons over %ss%s",
             len(self.battery.mine),
-            rampup,
-            "" if schedule is None else f", {schedule.rate:g} transactions/s ({schedule.arrival})",
+            format_number(rampup),
+            ""
+            if schedule is None
+            else f", {format_number(schedule.rate)} transactions/s ({schedule.arrival})",
         )
         self.set_state(State.RUNNING)
 
@@ -306,7 +309,8 @@ class Turret(TurretFace):
         )
         self.log_cease_fire(
             self.counters(),
-            f"; {killed} canons killed after {grace:g}s grace" + (f" ({phases})" if phases else ""),
+            f"; {killed} canons killed after {format_number(grace)}s grace"
+            + (f" ({phases})" if phases else ""),
         )
         if not delivered:
             log.warning(

@@ -179,3 +179,45 @@ def test_counters_tell_spawned_started_completed_and_killed_canons(hq, spawn_tur
     assert ready["canons_killed"]["run"]["count"] == 2
     assert ready["canons_killed"]["run"]["longest_s"] > 0
     assert ready["canons_active"] == 0
+
+
+BROKEN_SETUP = """
+    from gturret import Transaction as Base
+
+    class Transaction(Base):
+        def setup(self):
+            raise RuntimeError("no database")
+
+        def run(self):
+            pass
+"""
+
+
+def test_a_setup_that_always_fails_backs_off_and_stops_at_once(hq, spawn_turret, tmp_path):
+    """Canons whose setup() always fails pause, 10 ms doubling up to 1 s: after the
+    first second each fails about once a second (bounded here at 10 a second, where a
+    spinning canon fails hundreds of thousands of times). The pauses delay neither a
+    status nor the stop: with a 0.3 s stop_grace no canon has to be killed, as one
+    sleeping through its pause would be. The first error is logged, once."""
+    canons = 5
+    config = write_turret(tmp_path, BROKEN_SETUP, hq, canons=canons, stop_grace=0.3)
+    turret = spawn_turret(str(config))
+    hq.register()
+    hq.send("start", "open fire")
+    hq.wait_status("running")
+    deadline = time.monotonic() + 20
+    while max((r["elapsed"] for r in hq.results), default=0.0) < 2.5:
+        assert time.monotonic() < deadline, f"{len(hq.results)} results, too slow"
+        hq.collect(0.2)
+    hq.send("status_request")
+    assert hq.wait_status("running", timeout=5)["canons_active"] == canons
+    hq.send("stop", "premature stop")
+    hq.wait_status("ready", timeout=5)
+    turret.wait_log("cease fire")
+    assert "; 0 canons killed after 0.3s grace" in turret.log
+
+    assert {r["error"] for r in hq.results} == {"setup: no database"}
+    after_first_second = [r["elapsed"] for r in hq.results if r["elapsed"] >= 1.0]
+    span = max(after_first_second) - 1.0
+    assert canons <= len(after_first_second) <= 10 * canons * span + canons
+    assert turret.log.count("a canon's setup() failed: no database;") == 1

@@ -78,23 +78,43 @@ BAD_CONFIGS = [
     ({**GOOD, "canons": 0}, "'canons' must be between 1 and"),
     ({**GOOD, "canons": -5}, "'canons' must be between 1 and"),
     ({**GOOD, "canons": 2.5}, "'canons' must be a whole number, not 2.5"),
-    ({**GOOD, "canons": "10"}, "'canons' must be a whole number, not a string"),
-    ({**GOOD, "canons": True}, "'canons' must be a whole number, not a boolean"),
+    ({**GOOD, "canons": "10"}, "'canons' must be a whole number, not \"10\""),
+    ({**GOOD, "canons": True}, "'canons' must be a whole number, not true"),
     ({**GOOD, "canons": 10**30}, "'canons' must be between 1 and"),
     ({**GOOD, "rampup": -1}, "'rampup' must be between 0 and"),
-    ({**GOOD, "rampup": "fast"}, "'rampup' must be a number, not a string"),
+    ({**GOOD, "rampup": "fast"}, "'rampup' must be a number, not \"fast\""),
     ({**GOOD, "rampup": 1e308}, "'rampup' must be between 0 and"),
     ({**GOOD, "hq_publisher": 0}, "'hq_publisher' must be a port between 1 and 65535"),
     ({**GOOD, "hq_rc": 70000}, "'hq_rc' must be a port between 1 and 65535"),
-    ({**GOOD, "hq_rc": "5001"}, "'hq_rc' must be a port number, not a string"),
-    ({**GOOD, "hq_address": ""}, "'hq_address' must be a non-empty string"),
+    ({**GOOD, "hq_rc": "5001"}, "'hq_rc' must be a port number, not \"5001\""),
+    ({**GOOD, "hq_address": ""}, "'hq_address' must be a non-empty string, not \"\""),
+    ({**GOOD, "name": "  "}, "'name' must be a non-empty string, not \"  \""),
+    ({**GOOD, "name": ["a"]}, "'name' must be a non-empty string, not [\"a\"]"),
+    ({**GOOD, "files": ["a", 3]}, "'files' must be a list of paths, not [\"a\", 3]"),
+    ({**GOOD, "arrival": None}, "'arrival' must be one of constant, poisson, not null"),
+    (
+        {**GOOD, "arrival_stages": [{"duration": 0, "target": 5}]},
+        "'arrival_stages[0].duration' must be more than 0, not 0",
+    ),
+    (
+        {**GOOD, "arrival_stages": [{"durration": 5, "target": 5}]},
+        'not {"durration": 5, "target": 5}',
+    ),
+    (
+        {k: v for k, v in GOOD.items() if k != "hq_address"} | {"hq_adress": "127.0.0.1"},
+        "missing required key 'hq_address' (is 'hq_adress' a typo of it?)",
+    ),
+    (
+        {k: v for k, v in GOOD.items() if k != "canons"} | {"canon": 3},
+        "missing required key 'canons' (or 'cannons') (is 'canon' a typo of it?)",
+    ),
     ({**GOOD, "name": None}, "'name' must be a non-empty string, not null"),
     ({**GOOD, "script": "missing.py"}, "'script' 'missing.py' is not a file"),
     ({**GOOD, "script": "."}, "'script' '.' is not a file"),
     ({**GOOD, "outbox_limit": 0}, "'outbox_limit' must be >= 1"),
     ({**GOOD, "outbox_limit": 1.5}, "'outbox_limit' must be a whole number"),
     ({**GOOD, "stop_grace": -1}, "'stop_grace' must be >= 0"),
-    ([GOOD], "must hold a JSON object, not an array"),
+    ([GOOD], 'must hold a JSON object, not [{"name": "nav"'),
     ('{"name": "nav",', "invalid JSON at line 1"),
     ('{"canons": NaN}', "NaN is not a number JSON allows"),
     ("", "invalid JSON at line 1 column 1"),
@@ -268,3 +288,53 @@ def test_the_documented_key_files_are_the_declared_ones(document):
     documented = re.findall(r"^\| `(\w+)` \| (?:no|none) \| (.+) \|$", text, re.M)
     found = {key: meaning for key, meaning in documented if key in KEY_SETTINGS}
     assert found == {key: setting.description for key, setting in KEY_SETTINGS.items()}
+
+
+@pytest.mark.parametrize(
+    ("typo", "setting"),
+    [
+        ("rampupp", "rampup"),
+        ("hq_timout", "hq_timeout"),
+        ("arival_rate", "arrival_rate"),
+        ("stop_grase", "stop_grace"),
+        ("arrival_stage", "arrival_stages"),
+        ("requirement", "requirements"),
+        ("turret_secret_keys", "turret_secret_key"),
+        ("cannon", "cannons"),
+    ],
+)
+def test_a_key_close_to_a_setting_is_named_with_it(tmp_path, typo, setting):
+    config = load_config(write(tmp_path, {**GOOD, typo: 1}))
+    path = tmp_path / "config.json"
+    assert config.typos == (
+        f"{path}: '{typo}' is not a setting; did you mean '{setting}'? It is passed to the"
+        f" script as config['{typo}']",
+    )
+    assert config.raw[typo] == 1
+
+
+def test_the_scripts_own_keys_stay_silent(tmp_path):
+    """As OCT, every other key is the script's; common ones are not taken for typos."""
+    own = {"target": "http://x", "timeout": 5, "think_time": 1, "url": "u", "users": 3}
+    config = load_config(write(tmp_path, {**GOOD, **own}))
+    assert config.typos == ()
+    assert {key: config.raw[key] for key in own} == own
+
+
+def test_a_typo_is_warned_about_by_the_turret_in_one_line(tmp_path):
+    """Through the real ``gturret`` process: a standalone run with ``rampupp`` runs (the
+    key is the script's) and its log has the one line naming both keys, once."""
+    path = write(tmp_path, {**GOOD, "canons": 1, "rampupp": 3, "hq_timout": 5})
+    done = run_cli([str(path), "--standalone", "--run-time", "0.5s", "--no-progress"], tmp_path)
+    warnings = [line for line in done.stderr.splitlines() if "is not a setting" in line]
+    assert warnings == [
+        line
+        for line in done.stderr.splitlines()
+        if re.search(r"WARNING gturret: .*'(rampupp|hq_timout)' is not a setting", line)
+    ]
+    assert [line.split("gturret: ", 1)[1] for line in warnings] == [
+        f"{path}: 'rampupp' is not a setting; did you mean 'rampup'? It is passed to the"
+        " script as config['rampupp']",
+        f"{path}: 'hq_timout' is not a setting; did you mean 'hq_timeout'? It is passed to"
+        " the script as config['hq_timout']",
+    ]

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import io
+import re
+import subprocess
+from pathlib import Path
 
 from gturret.hq.progress import Progress, Snapshot
 from gturret.hq.stats import LatencyRecorder, Summary
 from gturret.hq.summary import render_summary
 from gturret.hq.thresholds import evaluate_all, parse_thresholds
 from gturret.hq.verdict import judge
+from tests.support.fake_turret import FakeTurret
+from tests.support.hq_process import HQ, HQProcess
+from tests.support.summaries import progress_and_summary
+from tests.support.turret_process import GTURRET, run_cli, write_turret
+from tests.test_hq_metrics import SERVED, scrape, wait_until
 
 
 class Terminal(io.StringIO):
@@ -17,7 +25,7 @@ class Terminal(io.StringIO):
 
 
 def snapshot(elapsed: float, tx: int) -> Snapshot:
-    return Snapshot(elapsed, 60.0, 8, 10, tx, 2, 12.345)
+    return Snapshot(elapsed, 60.0, 8, 10, tx, tx / elapsed if elapsed else 0.0, 2, 12.345)
 
 
 def test_tty_redraws_one_line_in_place() -> None:
@@ -54,7 +62,7 @@ def test_plain_lines_when_not_a_tty() -> None:
 def test_unknown_canons_show_a_question_mark() -> None:
     stream = io.StringIO()
     Progress(stream, enabled=True, plain_interval=5.0).show(
-        Snapshot(1.0, 2.0, None, None, 0, 0, None)
+        Snapshot(1.0, 2.0, None, None, 0, 0.0, 0, None)
     )
     assert "canons ?/?" in stream.getvalue() and "p95 -" in stream.getvalue()
 
@@ -110,3 +118,106 @@ def test_summary_block() -> None:
     assert "  FAIL  error_rate<1%" in text
     assert lines[-1] == "FAIL: 1 of 2 thresholds failed: error_rate<1%"
     assert "       1  HTTP 503" in text
+
+
+#: A float repr's rounding noise (``0.013574999999999999``) or an exponent (``1.23457e+06``).
+NOISE = re.compile(r"\d\.\d{8,}|(?<![\w.-])\d+(?:\.\d+)?e[+-]\d+\b")
+
+
+def test_no_number_a_person_reads_is_a_float_repr(tmp_path: Path) -> None:
+    """A real ``gturret-hq`` run against a fake turret whose times and timers are
+    13.575 ms (0.013575 s: noise in binary either way), with limits given in seconds
+    and very large ones: its terminal output, log, JUnit, CSV, the HTML's text, a
+    /metrics scrape, and both commands' --help show no float repr and no exponent."""
+    seconds = 0.013575
+    hq = HQProcess(
+        "--run-time", "1.5", "--metrics-port", "0",
+        "--threshold", "p95<0.013575s", "--threshold", "tx_per_s<1234567",
+        "--threshold", "timer:login:p99<0.0135749s", "--threshold", "error_rate<0.1%",
+        "--threshold", "loop_lag_p99<1234567ms",
+        "--junit", str(tmp_path / "junit.xml"), "--csv", str(tmp_path / "run"),
+        "--html", str(tmp_path / "report.html"),
+    )  # fmt: skip
+    fake = FakeTurret(
+        *hq.ports(),
+        scriptrun_time=lambda i: seconds,
+        timers=lambda i: {"login": seconds},
+        error=lambda i: "boom" if i % 7 == 0 else "",
+    ).start()
+    try:
+        hq.wait_for("metrics served on")
+        served = SERVED.search(b"".join(hq.stderr).decode())
+        assert served
+
+        def with_the_timer() -> str | None:
+            text = scrape(int(served[1]))
+            return text if 'gturret_timer_duration_seconds{timer="login"' in text else None
+
+        scraped = wait_until(with_the_timer, "a scrape with the custom timer")
+        code, out, err = hq.finish()
+    finally:
+        fake.close()
+    assert code == 1, err
+    helps = [
+        subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=30).stdout
+        for command in ([str(HQ)], GTURRET)
+    ]
+    html = re.sub(
+        r"<(script|style)\b.*?</\1>", "", (tmp_path / "report.html").read_text(), flags=re.S
+    )
+    outputs = {
+        "stdout": out,
+        "stderr": err,
+        "junit": (tmp_path / "junit.xml").read_text(),
+        "html": html,
+        "metrics": scraped,
+        "help": "\n".join(helps),
+        **{path.name: path.read_text() for path in tmp_path.glob("run_*.csv")},
+    }
+    assert "limit < 13.575 ms" in out and "limit < 1234567 tx/s" in out
+    assert "top errors (1 kind):" in out
+    assert 'quantile="0.95"} 0.013575\n' in scraped
+    assert {name: NOISE.findall(text) for name, text in outputs.items()} == {
+        name: [] for name in outputs
+    }
+
+
+def test_no_number_in_a_standalone_run_is_a_float_repr(tmp_path: Path) -> None:
+    """The turret's side too: a real ``gturret --standalone`` run with settings far
+    from the usual (a 10,000,000 s stop_grace and hq_timeout) logs and prints them as
+    written, not as 1e+07."""
+    script = """
+        import time
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def run(self):
+                time.sleep(0.001)
+    """
+    config = write_turret(tmp_path, script, stop_grace=10_000_000, hq_timeout=10_000_000)
+    args = [str(config), "--standalone", "--run-time", "1s", "--threshold", "tx_per_s<1234567"]
+    done = run_cli(args, tmp_path)
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert "canons killed after 10000000s grace" in output
+    assert NOISE.findall(output) == []
+
+
+def test_a_standalone_runs_last_progress_line_is_its_summary(tmp_path: Path) -> None:
+    """A real turret and our HQ, aggregated (one interval a second, the default): the
+    last second's interval arrives after the stop, so a line shown at the stop said
+    less than the summary (0 tx in a 1 s test); the last line is shown once it is in."""
+    script = """
+        import time
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def run(self):
+                time.sleep(0.005)
+    """
+    config = write_turret(tmp_path, script)
+    done = run_cli([str(config), "--standalone", "--run-time", "1.5s"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines, summary = progress_and_summary(done.stdout)
+    assert summary[1] > 0
+    assert lines[-1] == summary

@@ -14,6 +14,7 @@ from gturret.hq.options import HQOptions
 from gturret.hq.run import run_hq
 from gturret.hq.thresholds import parse_thresholds
 from tests.support.fake_turret import FakeTurret
+from tests.support.summaries import progress_and_summary
 
 
 class Harness:
@@ -237,3 +238,28 @@ def test_non_tty_output_is_plain_lines(tmp_path: Path) -> None:
     assert "\r" not in text and "\x1b" not in text
     assert text.count("progress ") >= 3
     assert "transaction" in text and "timer login" in text
+
+
+def test_the_last_progress_line_shows_what_the_summary_shows(tmp_path: Path) -> None:
+    """Results arriving all along: every line's tx/s is its count over the elapsed
+    time (never 0 once results came), and the last line, shown once the drain is
+    over, has the summary's own count and tx/s."""
+    harness = Harness(tmp_path)
+    assert harness.run([{"per_tick": 2}], run_time=1.5, progress_interval=0.3) == 0
+    lines, summary = progress_and_summary(harness.out.getvalue())
+    count = harness.report()["transaction"]["count"]
+    duration = harness.report()["test"]["duration_s"]
+    assert lines[-1] == summary == (f"{count / duration:.1f}", count)
+    assert all(float(rate) > 0 for rate, shown in lines if shown)
+
+
+def test_progress_rates_are_over_the_elapsed_time(tmp_path: Path) -> None:
+    """200 results in the first moments of a 1.5 s test: once the 200 are in, each
+    line's rate falls as the elapsed time grows (a rate since the last line would
+    say 0.0 tx/s)."""
+    harness = Harness(tmp_path)
+    spec = {"max_results": 200, "per_tick": 50}
+    assert harness.run([spec], run_time=1.5, progress_interval=0.3) == 0
+    lines, _ = progress_and_summary(harness.out.getvalue())
+    rates = [float(rate) for rate, count in lines if count == 200]
+    assert len(rates) >= 3 and rates == sorted(rates, reverse=True) and rates[-1] > 0

@@ -67,12 +67,7 @@ def test_a_paced_turret_times_from_the_schedule_and_tells_both_figures(spawn_tur
         hq.send(
             "status_request", wire.status_request_msg(wire.WANT_COUNTERS, wire.WANT_UNCORRECTED)
         )
-        hq.send("start", "open fire")
-        hq.wait_status("running")
-        hq.collect(1.0)
-        hq.send("stop", "premature stop")
-        ready = hq.wait_status("ready")
-        hq.collect(0.3)
+        ready = hq.fire_for(1.0)
     assert len(hq.results) > 20
     for result in hq.results:
         assert set(result) == {*wire.RESULT_KEYS, wire.UNCORRECTED}
@@ -82,6 +77,30 @@ def test_a_paced_turret_times_from_the_schedule_and_tells_both_figures(spawn_tur
     assert ready["pacing_scheduled"] == len(hq.results) + ready["pacing_dropped"] or (
         ready["pacing_scheduled"] > len(hq.results)
     )
+
+
+def test_a_paced_canon_whose_setup_fails_spends_its_ticket_and_backs_off(spawn_turret, tmp_path):
+    """The open model's accounting with a broken setup(): the ticket a canon took is
+    its failed transaction; the tickets due while canons pause are dropped (past
+    max_lateness) and counted, so the schedule not kept shows, and every scheduled
+    transaction is a failed result, a dropped start, or still queued at the stop."""
+    script = """
+        from gturret import Transaction as Base
+
+        class Transaction(Base):
+            def setup(self):
+                raise RuntimeError("no token")
+    """
+    with FakeHQ() as hq:
+        config = write_turret(tmp_path, script, hq, canons=4, arrival_rate=100, max_lateness=0.2)
+        spawn_turret(str(config))
+        hq.register()
+        ready = hq.fire_for(2.5)
+    assert {result["error"] for result in hq.results} == {"setup: no token"}
+    # Each canon fails at 0, 0.01, 0.03, 0.07, 0.15, 0.31, 0.63, 1.27, 2.27 s, 3.27 s…
+    assert 4 <= len(hq.results) <= 4 * 12
+    assert ready["pacing_dropped"] > 100
+    assert ready["pacing_scheduled"] >= len(hq.results) + ready["pacing_dropped"]
 
 
 def test_without_the_handshake_paced_results_keep_the_six_keys(spawn_turret, tmp_path):

@@ -82,12 +82,7 @@ EDGY = """
 def test_a_real_turret_survives_every_kind_of_timer_value(hq, spawn_turret, tmp_path):
     turret = spawn_turret(str(write_turret(tmp_path, EDGY, hq, canons=4)))
     hq.register()
-    hq.send("start", "open fire")
-    hq.wait_status("running")
-    hq.collect(0.5)
-    hq.send("stop", "premature stop")
-    ready = hq.wait_status("ready")
-    hq.collect(0.3)
+    ready = hq.fire_for(0.5)
     assert turret.proc.poll() is None, turret.log
     assert ready["results_produced"] == ready["results_sent"] == len(hq.results) > 40
     seen = {tuple(sorted(r["custom_timers"])): r for r in hq.results}

@@ -22,6 +22,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from gturret.figures import format_number
 from gturret.hq.reportfile import write_report
 from gturret.text import xml_text
 
@@ -79,7 +80,8 @@ def _threshold_case(threshold: dict[str, Any]) -> ET.Element:
         actual = threshold["actual"]
         measured = "no data" if actual is None else f"{actual:.3f} {unit}"
         failure = ET.SubElement(case, "failure", type="threshold", message=threshold["detail"])
-        failure.text = f"measured: {measured}\nlimit: {threshold['op']} {threshold['limit']} {unit}"
+        limit = format_number(threshold["limit"])
+        failure.text = f"measured: {measured}\nlimit: {threshold['op']} {limit} {unit}"
     return case
 
 

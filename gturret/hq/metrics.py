@@ -49,7 +49,9 @@ def _escape(value: str) -> str:
 
 
 def _number(value: float) -> str:
-    return repr(float(value)) if isinstance(value, float) else str(value)
+    """Counts as they are; seconds to the nanosecond, the finest any figure carries,
+    so a quantile of 13575 µs reads 0.013575, not 0.013574999999999999."""
+    return repr(round(value, 9)) if isinstance(value, float) else str(value)
 
 
 def _samples(samples: Iterable[Sample]) -> str:

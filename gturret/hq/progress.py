@@ -3,7 +3,11 @@
 On a terminal it is one line redrawn in place (carriage return, then "erase to end
 of line"); anywhere else it is a plain line every ``plain_interval`` seconds, with
 no carriage return at all, so logs and CI output stay readable. It must never
-compute statistics: it is handed a snapshot and only formats and writes it.
+compute statistics: it is handed a snapshot and only formats and writes it. The
+snapshot holds what the summary would say at that second (the same counts, and
+tx/s over the whole elapsed time as the summary computes it), never a rate of its
+own over the time since the last line, which showed 0.0 tx/s whenever no result
+happened to arrive in between.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class Snapshot:
     canons_active: int | None
     canons_total: int | None
     tx: int
+    tx_per_s: float
     errors: int
     p95_ms: float | None
 
@@ -34,13 +39,13 @@ def _known(value: int | None) -> str:
     return "?" if value is None else str(value)
 
 
-def format_line(snapshot: Snapshot, tx_per_s: float) -> str:
+def format_line(snapshot: Snapshot) -> str:
     """One progress line, without any line ending."""
     p95 = "-" if snapshot.p95_ms is None else f"{snapshot.p95_ms:.1f} ms"
     return (
         f"{format_duration(snapshot.elapsed_s)}/{format_duration(snapshot.run_time_s)}"
         f"  canons {_known(snapshot.canons_active)}/{_known(snapshot.canons_total)}"
-        f"  {tx_per_s:.1f} tx/s  {snapshot.tx} tx  errors {snapshot.errors}  p95 {p95}"
+        f"  {snapshot.tx_per_s:.1f} tx/s  {snapshot.tx} tx  errors {snapshot.errors}  p95 {p95}"
     )
 
 
@@ -53,7 +58,6 @@ class Progress:
         self._tty = enabled and stream.isatty()
         self._interval = TTY_INTERVAL if self._tty else plain_interval
         self._last_shown: float | None = None
-        self._last_tx = 0
         self._drawn = False
 
     def due(self, elapsed_s: float) -> bool:
@@ -69,13 +73,11 @@ class Progress:
         return max(0.0, self._last_shown + self._interval - elapsed_s)
 
     def show(self, snapshot: Snapshot) -> None:
-        """Write one line and remember when; the rate is over the time since the last one."""
+        """Write one line and remember when."""
         if not self._enabled:
             return
-        span = snapshot.elapsed_s - (self._last_shown or 0.0)
-        rate = (snapshot.tx - self._last_tx) / span if span > 0 else 0.0
-        self._last_shown, self._last_tx = snapshot.elapsed_s, snapshot.tx
-        line = format_line(snapshot, rate)
+        self._last_shown = snapshot.elapsed_s
+        line = format_line(snapshot)
         if self._tty:
             self._stream.write(f"\r{line}{_ERASE_LINE}")
             self._drawn = True

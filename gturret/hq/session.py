@@ -44,6 +44,7 @@ from hdrh.histogram import HdrHistogram
 
 from gturret import wire
 from gturret.errors import HQError
+from gturret.figures import format_number
 from gturret.hq.link import HQLink
 from gturret.hq.messages import Interval, Result, Status, classify
 from gturret.hq.options import HQOptions, format_duration, plural
@@ -231,10 +232,10 @@ class Session:
             self._link.publish("start", wire.start_order_msg(order), record.uuid)
             if rate:
                 log.info(
-                    "turret %s (%s): %g transactions/s",
+                    "turret %s (%s): %s transactions/s",
                     record.name,
                     record.uuid,
-                    rate * shares[record.uuid],
+                    format_number(rate * shares[record.uuid]),
                 )
 
     def _start_paced(self, rate: float) -> list[TurretRecord]:
@@ -247,7 +248,9 @@ class Session:
             share = rate * shares[record.uuid]
             order = wire.StartOrder(arrival_rate=share)
             self._link.publish("start", wire.start_order_msg(order), record.uuid)
-            log.info("turret %s (%s): %g transactions/s", record.name, record.uuid, share)
+            log.info(
+                "turret %s (%s): %s transactions/s", record.name, record.uuid, format_number(share)
+            )
         plain = [record for record in records if not record.speaks_gturret]
         log.warning(
             "%d turrets do not speak gturret's extensions and start with their own"
@@ -281,7 +284,6 @@ class Session:
         self._running = False
         t0 = self._t0 if self._t0 is not None else stopped_at
         self.outcome.duration_s = stopped_at - t0
-        self._progress.show(self._snapshot(stopped_at - t0))
         self._progress.finish()
         log.info(
             "stop sent after %s; draining until %s ready (--drain-timeout %s)",
@@ -323,6 +325,10 @@ class Session:
             elif not self._results_missing() or now - quiet_since >= LATE_RESULTS_S:
                 break
         self._sample(self._clock())
+        # The last line once every result is in: the summary's own figures, where one
+        # shown at the stop would lack the last second's (an interval a second).
+        self._progress.show(self._snapshot(self.outcome.duration_s))
+        self._progress.finish()
         unsettled = self._roster.unsettled(stopped_at)
         self.outcome.unsettled = unsettled
         self.outcome.ended_at = self._clock()
@@ -371,6 +377,7 @@ class Session:
             canons_active=self._roster.canons_active(),
             canons_total=self._roster.canons_total(),
             tx=transaction.count,
+            tx_per_s=transaction.rate(elapsed),
             errors=transaction.errors,
             p95_ms=transaction.percentile_ms(95.0),
         )

@@ -195,8 +195,12 @@ class LatencyRecorder:
     def _within_range(self, value_ms: float) -> float:
         return min(max(value_ms, self._min_s * 1000.0), self._max_s * 1000.0)
 
+    def rate(self, duration_s: float) -> float:
+        """Per second over ``duration_s``: the summary's tx/s, and the progress line's."""
+        return self.count / duration_s if duration_s > 0 else 0.0
+
     def summarize(self, duration_s: float) -> MetricSummary:
-        rate = self.count / duration_s if duration_s > 0 else 0.0
+        rate = self.rate(duration_s)
         if not self.count:
             return MetricSummary(self.name, 0, 0, None, rate, *([None] * 8))
         values = self._histogram.get_percentile_to_value_dict(list(PERCENTILES))

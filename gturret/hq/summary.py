@@ -217,7 +217,7 @@ def render_summary(
         parts += render_memory(summary.memory)
     if summary.top_errors:
         parts.append("")
-        parts.append(f"top errors ({summary.error_kinds} kinds):")
+        parts.append(f"top errors ({plural(summary.error_kinds, 'kind')}):")
         parts += [
             f"  {count:>8}  {display(text)}"
             for text, count in summary.top_errors[:TOP_ERRORS_SHOWN]

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gturret.errors import ThresholdError
+from gturret.figures import format_number
 
 if TYPE_CHECKING:
     from gturret.hq.stats import MetricSummary, Summary
@@ -159,7 +160,7 @@ def evaluate(threshold: Threshold, summary: Summary) -> Verdict:
     passed = _OPERATORS[threshold.op](actual, threshold.limit)
     detail = (
         f"{label} {threshold.metric} = {actual:.3f} {threshold.unit} "
-        f"(limit {threshold.op} {threshold.limit:g} {threshold.unit})"
+        f"(limit {threshold.op} {format_number(threshold.limit)} {threshold.unit})"
     )
     return Verdict(threshold, passed, float(actual), detail)
 
@@ -170,7 +171,7 @@ def _evaluate_loop_lag(threshold: Threshold, summary: Summary) -> Verdict:
         return Verdict(threshold, False, None, "no turret reported its loop lag")
     actual: float = getattr(lag.overall, _LOOP_LAG_METRICS[threshold.metric])
     passed = _OPERATORS[threshold.op](actual, threshold.limit)
-    limit = f"{threshold.op} {threshold.limit:g} ms"
+    limit = f"{threshold.op} {format_number(threshold.limit)} ms"
     detail = f"turrets' {threshold.metric} = {actual:.3f} ms (limit {limit})"
     return Verdict(threshold, passed, actual, detail)
 

@@ -72,6 +72,17 @@ class FakeHQ:
                 return message
         raise AssertionError(f"no {status!r} status within {timeout}s; got {self.statuses[-3:]}")
 
+    def fire_for(self, seconds: float) -> dict[str, Any]:
+        """One test on a registered turret: start, collect for ``seconds``, stop;
+        the ``ready`` status, with the results sent before it filed too."""
+        self.send("start", "open fire")
+        self.wait_status("running")
+        self.collect(seconds)
+        self.send("stop", "premature stop")
+        ready = self.wait_status("ready")
+        self.collect(0.3)
+        return ready
+
     def register(self, timeout: float = 10.0) -> dict[str, Any]:
         """Send status_request until a turret answers; its first status (see
         ``tests/support/registration.py`` for why late answers are let in)."""

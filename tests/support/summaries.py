@@ -1,6 +1,9 @@
-"""Summaries built from known latencies, for the pure tests of thresholds and verdicts."""
+"""Summaries built from known latencies, for the pure tests of thresholds and verdicts;
+and the figures read back from a printed one."""
 
 from __future__ import annotations
+
+import re
 
 from gturret.hq.stats import LatencyRecorder, Summary
 
@@ -23,3 +26,15 @@ def summary_of(times_ms: list[float], errors: int = 0, timers: bool = True) -> S
         timers_dropped=0,
         clamped=0,
     )
+
+
+PROGRESS = re.compile(r"^progress \S+  canons \S+  ([\d.]+) tx/s  (\d+) tx  ", re.MULTILINE)
+TRANSACTION_ROW = re.compile(r"^transaction +(\d+) +\d+ +([\d.]+) ", re.MULTILINE)
+
+
+def progress_and_summary(text: str) -> tuple[list[tuple[str, int]], tuple[str, int]]:
+    """The (tx/s, tx) of every progress line, and of the summary's transaction row."""
+    lines = [(rate, int(count)) for rate, count in PROGRESS.findall(text)]
+    row = TRANSACTION_ROW.search(text)
+    assert lines and row, text
+    return lines, (row[2], int(row[1]))
