@@ -204,7 +204,11 @@ class TurretFace:
     def status_frame(self, state: State | None = None) -> bytes:
         """Our status in ``state`` (the current one by default), as this HQ wants it."""
         extra = None
+        # The reference HQ stores rampup as an integer; ours starts the fleet on it,
+        # so it gets the config's own seconds (0.5 stays 0.5, not 0).
+        rampup: float = round(self.config.rampup)
         if wire.WANT_COUNTERS in self.hq_wants:
+            rampup = self.config.rampup
             extra = self.counters().as_status_keys()
             lag = self.take_loop_lag()
             if lag is not None:
@@ -213,7 +217,7 @@ class TurretFace:
             turret=self.config.name,
             status=(state or self.state).value,
             uuid=self.uuid,
-            rampup=round(self.config.rampup),
+            rampup=rampup,
             script=self.config.raw["script"],
             cannons=self.config.canons,
             extra=extra,

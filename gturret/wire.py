@@ -174,7 +174,7 @@ def encode_status(
     turret: str,
     status: str,
     uuid: str,
-    rampup: int,
+    rampup: float,
     script: str,
     cannons: int,
     extra: dict[str, Any] | None = None,

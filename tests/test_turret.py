@@ -33,7 +33,7 @@ def test_registers_within_one_second_of_a_status_request(hq, spawn_turret, tmp_p
     assert status["uuid"] == first["uuid"]
     assert status["turret"] == "test-turret"
     assert status["cannons"] == 2 and isinstance(status["cannons"], int)
-    assert status["rampup"] == 0 and isinstance(status["rampup"], int)
+    assert status["rampup"] == 0
     assert status["script"] == "script.py"
 
 
@@ -62,6 +62,20 @@ def test_statuses_carry_six_keys_unless_the_hq_asks_for_counters(spawn_turret, t
         assert len(plain) >= 6
         for status in plain:
             assert list(status) == list(wire.STATUS_KEYS), status
+
+
+def test_rampup_is_whole_seconds_for_the_reference_hq_and_exact_for_ours(spawn_turret, tmp_path):
+    """The reference HQ's model holds an integer; our HQ starts a fleet on the rampup a
+    status gives, so rounding there turned a 0.5 s rampup into all canons at once."""
+    with FakeHQ(asks_counters=False) as hq:
+        spawn_turret(str(write_turret(tmp_path, SLEEPY, hq, rampup=0.5)))
+        plain = hq.register()
+        assert plain["rampup"] == 0 and isinstance(plain["rampup"], int)
+        hq.asks_counters = True
+        hq.send("status_request")
+        while "gturret" not in (counted := hq.wait_status("ready")):
+            pass
+        assert counted["rampup"] == 0.5
 
 
 def test_start_gives_results_with_exactly_the_six_keys(hq, spawn_turret, tmp_path):
