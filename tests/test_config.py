@@ -122,18 +122,9 @@ def test_unreadable_config_files(tmp_path):
         load_config(tmp_path / "latin1.json")
 
 
-@pytest.mark.parametrize(("config", "message"), BAD_CONFIGS[:3] + BAD_CONFIGS[-3:])
-def test_bad_config_through_the_cli_exits_2_with_one_line(tmp_path, config, message):
-    path = write(tmp_path, config)
-    done = run_cli([str(path)], tmp_path)
-    assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("gturret: error: ")
-    assert message in lines[0]
-    assert "Traceback" not in done.stderr
-
-
+#: 400-digit integers, infinities and rates no process can keep: refused before
+#: anything starts, in one line, never a traceback (an overflow) or a turret that
+#: freezes later (tried through the CLI below).
 ABSURD_NUMBERS = [
     ({**GOOD, "rampup": 10**400}, "'rampup' must be between 0 and 604800, not a 401-digit number"),
     (
@@ -159,17 +150,16 @@ ABSURD_NUMBERS = [
 ]
 
 
-@pytest.mark.parametrize(("config", "message"), ABSURD_NUMBERS)
-def test_absurd_numbers_are_refused_in_one_line_exit_2(tmp_path, config, message):
-    """400-digit integers, infinities and rates no process can keep: refused before
-    anything starts, never a traceback (an overflow) or a turret that freezes later."""
+@pytest.mark.parametrize(("config", "message"), BAD_CONFIGS[:3] + BAD_CONFIGS[-3:] + ABSURD_NUMBERS)
+def test_bad_config_through_the_cli_exits_2_with_one_line(tmp_path, config, message):
     path = write(tmp_path, config)
     done = run_cli([str(path)], tmp_path)
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("gturret: error: ")
     assert message in lines[0]
-    assert len(lines[0]) < 300
+    assert "Traceback" not in done.stderr
 
 
 def make_tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
