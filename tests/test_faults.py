@@ -17,6 +17,8 @@ from tests.support.fake_hq import FakeHQ
 from tests.support.turret_process import write_turret
 from tests.test_open_model import SPIN
 
+LONG_SPIN = SPIN.replace("0.05", "0.25")
+
 
 def start_test(hq: FakeHQ) -> None:
     hq.register()
@@ -267,8 +269,10 @@ def test_sigterm_ends_a_turret_whose_pacer_is_saturated(hq, spawn_turret, tmp_pa
 
 
 def test_sigterm_ends_a_turret_whose_canons_starve_the_loop(hq, spawn_turret, tmp_path):
-    """200 canons computing 50 ms each between yields: 10 s for the loop to come round."""
-    config = write_turret(tmp_path, SPIN, hq, canons=200)
+    """40 canons computing 250 ms each between yields (just under what the watchdog
+    calls a blocked loop): 10 s for the loop to come round, and a kill that would wait
+    for every one of them."""
+    config = write_turret(tmp_path, LONG_SPIN, hq, canons=40)
     turret = spawn_turret(str(config))
     start_test(hq)
     hq.collect(0.5)
