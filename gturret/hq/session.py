@@ -279,7 +279,8 @@ class Session:
         stopped_at = self._clock()
         self._running = False
         t0 = self._t0 if self._t0 is not None else stopped_at
-        self.outcome.duration_s = stopped_at - t0
+        # Never negative: a signal may end the test before the fleet's start time.
+        self.outcome.duration_s = max(0.0, stopped_at - t0)
         self._progress.show(self._snapshot(stopped_at - t0))
         self._progress.finish()
         log.info(

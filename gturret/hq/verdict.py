@@ -124,7 +124,7 @@ def judge(
     found: dict[str, list[str]] = {key: [] for key, _, _ in RULES}
     if early_stop is not None:
         found["interrupted"].append(
-            f"the test was interrupted at {max(0.0, early_stop.at_s):.1f}s of"
+            f"the test was interrupted at {early_stop.at_s:.1f}s of"
             f" {format_duration(early_stop.run_time_s)} ({early_stop.signal or 'a signal'})"
         )
     if summary.transaction.count == 0:
