@@ -21,11 +21,14 @@ bad usage, 130 interrupted before the test started or by a second signal.
 
 import sys
 
-from gturret.signals import EXIT_INTERRUPTED, ProcessSignals, StartupInterrupted
+from gturret.errors import ExitStatus
+from gturret.signals import ProcessSignals, StartupInterrupted
 
 # The arguments are not parsed yet: a signal while gevent loads must already know
 # whether it ends a turret (0, as a kill) or a standalone test with no verdict (130).
-SIGNALS = ProcessSignals("gturret", EXIT_INTERRUPTED if "--standalone" in sys.argv else 0)
+SIGNALS = ProcessSignals(
+    "gturret", ExitStatus.INTERRUPTED if "--standalone" in sys.argv else ExitStatus.OK
+)
 SIGNALS.install()
 
 from gevent import monkey  # noqa: E402
@@ -39,7 +42,7 @@ from contextlib import ExitStack  # noqa: E402
 
 from gturret import __version__  # noqa: E402
 from gturret.config import ExtractedTar, load_config  # noqa: E402
-from gturret.errors import ExitStatus, UsageError  # noqa: E402
+from gturret.errors import UsageError  # noqa: E402
 from gturret.fleet import Fleet, fleet_size  # noqa: E402
 from gturret.hq.options import (  # noqa: E402
     TEST_OPTIONS,

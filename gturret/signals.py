@@ -22,7 +22,8 @@ what the kernel does by default: end the process (status 143 for SIGTERM).
 
 Plain ``signal.signal`` handlers, not gevent's: they run at the next bytecode even
 while a script holds the loop. The module imports only the standard library: it is
-installed before gevent patches anything, and must never import more.
+installed before gevent patches anything, and must never import more (but
+:mod:`gturret.errors`, which imports nothing either).
 """
 
 from __future__ import annotations
@@ -32,10 +33,7 @@ import signal
 from collections.abc import Callable
 from enum import Enum
 
-#: The exit statuses this module gives (the same values as ``gturret.errors.ExitStatus``,
-#: which cannot be imported this early).
-EXIT_KILLED = 0
-EXIT_INTERRUPTED = 130
+from gturret.errors import ExitStatus
 
 
 class StartupInterrupted(SystemExit):
@@ -59,9 +57,9 @@ class Moment(Enum):
 
 
 class ProcessSignals:
-    """The one SIGTERM/SIGINT handler of a turret process, and the moment it is in."""
+    """The one SIGTERM/SIGINT handler of a gturret process, and the moment it is in."""
 
-    def __init__(self, program: str, startup_status: int = EXIT_KILLED) -> None:
+    def __init__(self, program: str, startup_status: int = ExitStatus.OK) -> None:
         """``startup_status``: the exit status of a signal before serving (a turret's
         0, as a kill; 130 where no verdict could come, as our HQ's)."""
         self.program = program
@@ -93,7 +91,7 @@ class ProcessSignals:
         second = self.received is not None
         if second and signum == signal.SIGINT:
             self._say("second SIGINT: exiting now, without flushing")
-            os._exit(EXIT_INTERRUPTED)
+            os._exit(ExitStatus.INTERRUPTED)
         self.received = self.received or name
         if self.moment is Moment.LOADING:
             self._say(f"{name} while loading: exiting")

@@ -268,11 +268,9 @@ class Turret(TurretFace):
         log.info("killing the turret (%s)", reason)
         self._kill_deadline = monotonic() + KILL_WITHIN
         if self.state is State.RUNNING:
-            self._cease_fire(
-                min(self.config.stop_grace, KILL_GRACE),
-                self._kill_left(KILL_STATUS_RESERVE + KILL_UNWIND),
-                KILL_UNWIND,
-            )
+            grace = min(self.config.stop_grace, KILL_GRACE)
+            flush = self._kill_left(grace + KILL_UNWIND + KILL_STATUS_RESERVE)
+            self._cease_fire(grace, flush, KILL_UNWIND)
         self.set_state(State.KILLED)
         self.link.flush(self._kill_left(KILL_CLOSE_RESERVE))
 

@@ -9,9 +9,10 @@ Signals: from the first line a signal exits 130 with one line (nothing has start
 second exits at once (:mod:`gturret.hq.interrupt`).
 """
 
-from gturret.signals import EXIT_INTERRUPTED, ProcessSignals, StartupInterrupted
+from gturret.errors import ExitStatus
+from gturret.signals import ProcessSignals, StartupInterrupted
 
-SIGNALS = ProcessSignals("gturret-hq", EXIT_INTERRUPTED)
+SIGNALS = ProcessSignals("gturret-hq", ExitStatus.INTERRUPTED)
 SIGNALS.install()
 
 from gevent import monkey
@@ -22,7 +23,7 @@ import argparse
 import logging
 import sys
 
-from gturret.errors import ExitStatus, UsageError
+from gturret.errors import UsageError
 from gturret.hq.interrupt import Interruption
 from gturret.hq.options import OPTIONS, add_arguments, options_from_args
 from gturret.hq.run import run_hq
