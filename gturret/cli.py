@@ -161,6 +161,7 @@ def _run(args: argparse.Namespace) -> int:
         processes = fleet_size(args.processes, config.canons)
         if processes < args.processes:
             log.info("%d canons: %d processes, not %d", config.canons, processes, args.processes)
+        SIGNALS.handing_over()
         if processes > 1:
             fleet = Fleet(config, processes, args.log_level)
             SIGNALS.serving(fleet.request_kill)

@@ -11,7 +11,8 @@ moments, and a signal means the same in each, done the way that moment allows:
    :class:`StartupInterrupted` where the process is, so the tar's folder is removed
    and a pip install is stopped on the way out, and the CLI exits 0 with one line
    (130 where a signal leaves no verdict: ``--standalone``, ``gturret-hq``);
-3. *serving*: the turret's own kill (:meth:`~gturret.dispatch.TurretFace.request_kill`),
+3. *serving* (and while the turret is built, a signal kept till then): the turret's
+   own kill (:meth:`~gturret.dispatch.TurretFace.request_kill`),
    which ceases fire, reports ``killed`` and exits 0 within a bound the watchdog
    enforces.
 
@@ -53,6 +54,7 @@ class StartupInterrupted(SystemExit):
 class Moment(Enum):
     LOADING = "loading"
     STARTING = "start-up"
+    HANDOVER = "hand-over"
     SERVING = "serving"
 
 
@@ -76,10 +78,15 @@ class ProcessSignals:
         """Start-up begins: from now a signal unwinds it (StartupInterrupted)."""
         self.moment = Moment.STARTING
 
+    def handing_over(self) -> None:
+        """The turret is being built (sockets, threads: quick, and not to be left half
+        made): a signal now is only kept, for :meth:`serving` to pass on."""
+        self.moment = Moment.HANDOVER
+
     def serving(self, kill: Callable[[str], None]) -> None:
         """The turret serves: from now a signal calls ``kill(signal name)``.
 
-        A signal that came while start-up was handing over is passed on at once.
+        A signal kept while the turret was being built is passed on at once.
         """
         self._kill = kill
         self.moment = Moment.SERVING
@@ -98,7 +105,7 @@ class ProcessSignals:
             os._exit(self.startup_status)
         if self.moment is Moment.SERVING and self._kill is not None:
             self._kill(name)
-        elif not second:
+        elif self.moment is Moment.STARTING and not second:
             raise StartupInterrupted(name, self.startup_status)
 
     def _say(self, line: str) -> None:

@@ -81,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartupInterrupted as exc:
         log.info("%s during start-up: exiting", exc.signal_name)
         return ExitStatus.OK
+    SIGNALS.handing_over()
     route = Route(args.commands, args.statuses)
     turret = Turret(
         config, factory, uuid=args.uuid, route=route, share=Share(args.index, args.count)
