@@ -53,6 +53,7 @@ from gturret.hq.options import (  # noqa: E402
 from gturret.requirements import use_requirements  # noqa: E402
 from gturret.script import prepare_factory  # noqa: E402
 from gturret.startup import prepare_process  # noqa: E402
+from gturret.text import display, log_to_stderr  # noqa: E402
 from gturret.turret import Turret  # noqa: E402
 
 log = logging.getLogger("gturret")
@@ -107,11 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return pack(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    log_to_stderr(args.log_level)
     if bool(args.config) == bool(args.tar):
         parser.print_usage(sys.stderr)
         print("gturret: error: give a config file or --tar, not both", file=sys.stderr)
@@ -151,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
             prepare_process(config.canons)
             factory = prepare_factory(config)
         except UsageError as exc:
-            print(f"gturret: error: {exc}", file=sys.stderr)
+            print(f"gturret: error: {display(str(exc))}", file=sys.stderr)
             return ExitStatus.USAGE
         if args.standalone:
             # Only a standalone run loads our HQ (its statistics, reports, templates).

@@ -23,6 +23,7 @@ from typing import Any
 from gturret.errors import ConfigError, KeyFileError, TarError
 from gturret.keys import TurretKeys, read_key_pair, read_public_key
 from gturret.pacing import ARRIVALS, Schedule, Stage
+from gturret.requirements import plain_requirement
 
 CONFIG_NAME = "config.json"
 MAX_CANONS = 1_000_000
@@ -234,8 +235,8 @@ def _files(raw: dict[str, Any], source: Path) -> tuple[Path, ...]:
 def _requirements(raw: dict[str, Any], source: Path) -> tuple[str, ...]:
     """The ``requirements``: a list of requirement lines, or a requirements file's path.
 
-    Only requirement lines (a name, extras, a version): pip options could point a
-    turret at another package index, so they are refused.
+    Only plain requirement lines (``requirements.plain_requirement``): an option, a
+    URL or a path could point a turret at another package index, so they are refused.
     """
     given = raw.get("requirements", [])
     if isinstance(given, str):
@@ -251,13 +252,14 @@ def _requirements(raw: dict[str, Any], source: Path) -> tuple[str, ...]:
             f"{source}: 'requirements' must be a list of requirement lines or a file's"
             f" path, not {_json_type(given)}"
         )
+    checked = []
     for line in given:
-        if not line.strip() or line.lstrip().startswith("-"):
-            raise ConfigError(
-                f"{source}: 'requirements' holds {line!r}: one requirement a line"
-                " (a name and a version), no pip options"
-            )
-    return tuple(line.strip() for line in given)
+        try:
+            checked.append(plain_requirement(line))
+        except ValueError as exc:
+            shown = line if len(line) <= 80 else line[:80] + "…"
+            raise ConfigError(f"{source}: 'requirements' holds {shown!r}: {exc}") from None
+    return tuple(checked)
 
 
 def _inside(source: Path, relative: str, key: str) -> Path:

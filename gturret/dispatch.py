@@ -18,6 +18,9 @@ frame raise, and never change state but through the subclass's own handlers.
 from __future__ import annotations
 
 import logging
+import os
+import resource
+import sys
 import uuid as uuid_module
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -44,7 +47,9 @@ class StatusCounters:
     ``canons_killed`` maps a phase to the canons killed there at the stop and the
     longest time one had spent in it. In the open model, ``pacing_*`` count the
     transactions scheduled, those started late and those dropped for being too
-    late. ``processes`` is set by a fleet parent only.
+    late. ``rss_bytes`` and ``rss_peak_bytes`` are the process's resident memory now
+    and at its highest (:func:`process_memory`; a fleet's: its processes' added up).
+    ``processes`` is set by a fleet parent only.
     """
 
     canons_active: int = 0
@@ -63,6 +68,7 @@ class StatusCounters:
     frames_ignored: int = 0
     loop_blocked_s: float = 0.0
     rss_bytes: int = 0
+    rss_peak_bytes: int = 0
     processes: int | None = None
 
     def as_status_keys(self) -> dict[str, Any]:
@@ -91,6 +97,23 @@ class StatusCounters:
                 into["count"] += killed["count"]
                 into["longest_s"] = max(into["longest_s"], killed["longest_s"])
         return total
+
+
+def process_memory() -> tuple[int, int]:
+    """This process's resident memory now and at its highest so far, in bytes.
+
+    Now from ``/proc/self/statm`` (Linux: one small read, cheap at one status a
+    second); the peak from ``getrusage`` (kilobytes on Linux, bytes on macOS), read
+    first, so never below the memory now. Without ``/proc`` the peak stands for both.
+    """
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak *= 1 if sys.platform == "darwin" else 1024
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            now = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return peak, peak
+    return now, max(now, peak)
 
 
 class TurretFace:

@@ -35,7 +35,7 @@ import zmq.green as zmq
 from gturret import wire
 from gturret.battery import Share
 from gturret.config import TurretConfig
-from gturret.dispatch import StatusCounters, TurretFace
+from gturret.dispatch import StatusCounters, TurretFace, process_memory
 from gturret.errors import ExitStatus, HandshakeError
 from gturret.keys import HandshakeWatch
 from gturret.link import Route, command_socket, handshake_problem, push_socket, receive
@@ -304,11 +304,14 @@ class Fleet(TurretFace):
         return None
 
     def counters(self) -> StatusCounters:
-        """The workers' counters as one turret's, with our own bad frames and size."""
+        """The workers' counters as one turret's, with our own bad frames, memory and size."""
         counters = StatusCounters.combined(
             StatusCounters.from_status(worker.status) for worker in self.workers if worker.status
         )
         counters.frames_ignored += self.frames_ignored
+        rss, rss_peak = process_memory()
+        counters.rss_bytes += rss
+        counters.rss_peak_bytes += rss_peak
         counters.processes = len(self.workers)
         return counters
 

@@ -16,8 +16,6 @@ States::
 from __future__ import annotations
 
 import logging
-import os
-import resource
 import time
 from dataclasses import replace
 from time import monotonic, perf_counter
@@ -29,7 +27,7 @@ from gturret import wire
 from gturret.aggregate import INTERVAL
 from gturret.battery import KILL_TIMEOUT, WHOLE, Battery, Share
 from gturret.config import MAX_ARRIVAL_RATE, MAX_RAMPUP, TurretConfig
-from gturret.dispatch import StatusCounters, TurretFace
+from gturret.dispatch import StatusCounters, TurretFace, process_memory
 from gturret.errors import ExitStatus, HandshakeError
 from gturret.link import Link, Route
 from gturret.looplag import LoopLag
@@ -178,6 +176,7 @@ class Turret(TurretFace):
         """This process's counters; canons and results count since the last start."""
         produced, sent, dropped = self._counts_since_start()
         battery = self.battery
+        rss, rss_peak = process_memory()
         return StatusCounters(
             canons_active=battery.active if battery else 0,
             canons_spawned=battery.spawned if battery else 0,
@@ -197,7 +196,8 @@ class Turret(TurretFace):
             pacing_dropped=battery.dropped_starts if battery else 0,
             frames_ignored=self.frames_ignored,
             loop_blocked_s=round(self.watchdog.loop_blocked_for, 3),
-            rss_bytes=_resident_bytes(),
+            rss_bytes=rss,
+            rss_peak_bytes=rss_peak,
         )
 
     def take_loop_lag(self) -> str | None:
@@ -392,12 +392,3 @@ def _start_delay(start_at: float | None) -> float:
         )
         return 0.0
     return delay
-
-
-def _resident_bytes() -> int:
-    """This process's resident memory now (Linux), else its peak; for the status."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

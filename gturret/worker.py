@@ -30,7 +30,6 @@ import ctypes  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
-import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -43,6 +42,7 @@ from gturret.link import Route  # noqa: E402
 from gturret.requirements import use_requirements  # noqa: E402
 from gturret.script import prepare_factory  # noqa: E402
 from gturret.startup import prepare_process  # noqa: E402
+from gturret.text import log_to_stderr  # noqa: E402
 from gturret.turret import Turret  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parent", type=int, required=True)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level,
-        format=f"%(asctime)s %(levelname)s worker {args.index}/{args.count} %(name)s: %(message)s",
-        stream=sys.stderr,
+    log_to_stderr(
+        args.log_level,
+        f"%(asctime)s %(levelname)s worker {args.index}/{args.count} %(name)s: %(message)s",
     )
     SIGNALS.starting()
     try:

@@ -45,6 +45,7 @@ def test_a_plain_turret_loads_only_the_hq_options_it_parses():
     assert loaded_after("gturret.cli") == [
         "gturret.hq",
         "gturret.hq.options",
+        "gturret.hq.reportfile",
         "gturret.hq.thresholds",
     ]
 

@@ -93,6 +93,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "transaction_uncorrected",
         "pacing",
         "loop_lag",
+        "memory",
         "timers",
         "errors",
         "results_by_turret",
@@ -177,6 +178,11 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "results_sent",
         "results_dropped",
         "results_queued",
+        "rss_bytes",
+        "rss_growth_bytes",
+        "rss_highest_bytes",
+        "rss_peak_bytes",
+        "memory_leak",
     }
     assert document["delivery"] == [
         {

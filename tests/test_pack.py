@@ -10,20 +10,18 @@ on that host (two ``--processes`` workers) finds the venv in the cache.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import tarfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.netns import HostProcess, network
+from tests.support.wheels import probe_wheel
 
 GTURRET = [sys.executable, "-m", "gturret"]
 GTURRET_HQ = [str(Path(sys.executable).with_name("gturret-hq"))]
@@ -46,32 +44,6 @@ class Transaction(Base):
         if WORD != gturret_probe_dep.WORD:
             raise ValueError(f"{WORD!r} != {gturret_probe_dep.WORD!r}")
 """
-
-
-def _wheel(folder: Path) -> Path:
-    """A pure-Python wheel of ``gturret-probe-dep`` 1.0, written by hand."""
-    files = {
-        "gturret_probe_dep/__init__.py": b'WORD = "kumquat"\n',
-        "gturret_probe_dep-1.0.dist-info/METADATA": (
-            b"Metadata-Version: 2.1\nName: gturret-probe-dep\nVersion: 1.0\n"
-        ),
-        "gturret_probe_dep-1.0.dist-info/WHEEL": (
-            b"Wheel-Version: 1.0\nGenerator: gturret-tests\nRoot-Is-Purelib: true\n"
-            b"Tag: py3-none-any\n"
-        ),
-    }
-    record = []
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(data)}")
-    record.append("gturret_probe_dep-1.0.dist-info/RECORD,,")
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / "gturret_probe_dep-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-        archive.writestr("gturret_probe_dep-1.0.dist-info/RECORD", "\n".join(record) + "\n")
-    return wheel
 
 
 def _project(folder: Path, hq_address: str = "127.0.0.1", **extra: Any) -> Path:
@@ -134,7 +106,7 @@ def test_without_an_output_the_pack_is_named_after_the_turret(tmp_path: Path) ->
         ({"files": ["../outside.txt"]}, "'files' entry '../outside.txt' is not inside"),
         ({"files": ["missing.csv"]}, "'files' entry 'missing.csv' does not exist"),
         ({"files": "data"}, "'files' must be a list of paths"),
-        ({"requirements": ["--index-url=http://example.invalid/ x"]}, "no pip options"),
+        ({"requirements": ["--index-url=http://example.invalid/ x"]}, "a pip option"),
         ({"requirements": 3}, "'requirements' must be a list of requirement lines"),
         ({"script": "broken.py"}, "broken.py:2: syntax error"),
     ],
@@ -169,7 +141,7 @@ def test_requirements_that_cannot_be_installed_stop_the_turret_in_one_line(
 
 
 def test_a_pack_runs_on_another_machine_with_its_requirements(tmp_path: Path) -> None:
-    wheels = _wheel(tmp_path / "wheels").parent
+    wheels = probe_wheel(tmp_path / "wheels").parent
     with network(1) as (hq_host, [turret_host]):
         config = _project(tmp_path / "project", hq_address=turret_host.hq_address)
         pack = tmp_path / "turret.tar.gz"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,6 +17,7 @@ import requests
 import urllib3.connectionpool
 
 from gturret.requests_tuning import new_session, patch_urllib3_pool_queue
+from tests.support.listening import in_thread
 
 
 def _in_patched_interpreter(patch_call: str) -> str:
@@ -71,13 +71,8 @@ class _Ok(BaseHTTPRequestHandler):
 @pytest.fixture
 def target() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with in_thread(server):
         yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_new_session_keeps_connections_and_skips_the_environment(target: str) -> None:

@@ -27,6 +27,7 @@ from gturret.errors import UsageError
 from gturret.hq.interrupt import Interruption
 from gturret.hq.options import OPTIONS, add_arguments, options_from_args
 from gturret.hq.run import run_hq
+from gturret.text import display, log_to_stderr
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_to_stderr(level)
     SIGNALS.starting()
     try:
         options = options_from_args(args, OPTIONS)
     except UsageError as exc:
-        print(f"gturret-hq: error: {exc}", file=sys.stderr)
+        print(f"gturret-hq: error: {display(str(exc))}", file=sys.stderr)
         return ExitStatus.USAGE
     except StartupInterrupted as exc:
         print(f"gturret-hq: {exc.signal_name} before the test started", file=sys.stderr)

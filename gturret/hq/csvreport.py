@@ -19,6 +19,11 @@ transaction uncorrected, then each custom timer as ``timer NAME``)
 texts are kept; the rest count under ``(other errors)``), the most frequent first
     ``error, count``
 
+``--csv FOLDER`` (or a path ending in ``/``) writes ``gturret_stats.csv`` and so on
+inside the folder. Text cells (timer names, error texts) are
+:func:`gturret.text.csv_cell` text: controls as visible escapes, and a quote before a
+leading ``= + - @`` so a spreadsheet shows a formula rather than runs it.
+
 It writes what the report document and the HQ's statistics hold; it must never
 compute a number of its own.
 """
@@ -26,12 +31,15 @@ compute a number of its own.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from gturret.hq.reportfile import csv_paths, write_report
 from gturret.hq.stats import MetricSummary
+from gturret.text import csv_cell
 
 #: The fields of a metric, in the order of the JSON report's (``MetricSummary``).
 STATS_COLUMNS = tuple(field.name for field in fields(MetricSummary))
@@ -49,26 +57,19 @@ HISTORY_COLUMNS = (
 ERRORS_COLUMNS = ("error", "count")
 
 
-def csv_paths(prefix: Path) -> tuple[Path, Path, Path]:
-    """The stats, history and errors files for ``prefix`` (``out/run`` → ``out/run_stats.csv``)."""
-    stats, history, errors = (
-        prefix.with_name(f"{prefix.name}_{kind}.csv") for kind in ("stats", "history", "errors")
-    )
-    return stats, history, errors
-
-
 def _cell(value: Any) -> Any:
     """Empty for unknown; floats to 3 places (a microsecond, for times in ms)."""
     if value is None:
         return ""
-    return round(value, 3) if isinstance(value, float) else value
+    return round(value, 3) if isinstance(value, float) else csv_cell(value)
 
 
 def _write(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        writer.writerows([_cell(value) for value in row] for row in rows)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows([_cell(value) for value in row] for row in rows)
+    write_report(path, text.getvalue())
 
 
 def write_csv(prefix: Path, document: dict[str, Any], errors: Sequence[tuple[str, int]]) -> None:

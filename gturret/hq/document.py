@@ -1,7 +1,9 @@
 """The report document: everything one test measured, as plain JSON data.
 
 ``--json PATH`` writes it; the HTML report is rendered from the same document, so
-both always agree. It must never hold anything but JSON types, and a key once
+both always agree. It must never hold anything but JSON types and valid Unicode
+(a lone surrogate from the wire, as an undecodable file name in an error text,
+is kept as its escape ``\\udcff``: every report encodes to UTF-8), and a key once
 published keeps its meaning (add keys; bump ``schema`` to change one).
 
 Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
@@ -35,7 +37,12 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
         "results_produced": 1234 | null,   # the turret's own counts for this test, from
         "results_sent": 1234 | null,       # its last status; null when it sends none
         "results_dropped": 0 | null,       # (the reference turret)
-        "results_queued": 0 | null
+        "results_queued": 0 | null,
+        "rss_bytes": 73400320 | null,      # its memory (resident) at its last running
+        "rss_growth_bytes": 1048576 | null,  # status; gained since its first after the
+        "rss_highest_bytes": 75497472 | null,  # rampup; its highest while running; its
+        "rss_peak_bytes": 80000000 | null,   # process's peak (a fleet: added up); null:
+        "memory_leak": false               # none reported; kept growing (hq/memory.py)
       }],
       "unsettled_turrets": ["name (uuid): running"],           # not ready after drain
       "delivery": [{                          # per turret name (results carry no uuid)
@@ -56,6 +63,9 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
                  "dropped_starts": 0, "schedule_lag_p99_ms": 1.2},  # late: > 10 ms
       "loop_lag": {"p99_ms": 1.1, "max_ms": 4.0,              # null: no turret said;
                    "turrets": {"nav (d7b8a1cc)": {"p99_ms": 1.1, "max_ms": 4.0}}},
+      "memory": {"rss_max_bytes": 75497472,           # null: no turret said; the highest,
+                 "rss_growth_max_bytes": 1048576 | null,  # the largest growth of a turret
+                 "warnings": ["turret nav (d7b8a1cc) kept growing: …"]},  # leaks
       "timers": {"login": METRIC, …},                          # one per custom timer, by name
       "errors": {"kinds": 2, "top": [{"error": "HTTP 503", "count": 12}, …]},  # top 10
       "results_by_turret": {"navigation": 1234, "(unnamed)": 0},
@@ -70,7 +80,7 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
       }],
       "thresholds": [{
         "expression": "p95<100ms", "timer": null, "metric": "p95", "op": "<",
-        "limit": 100.0, "unit": "ms",  # ms, "%" (error_rate) or "tx/s"
+        "limit": 100.0, "unit": "ms",  # ms, "%" (error_rate), "tx/s" or "MB" (rss_*)
         "passed": true, "actual": 23.1 | null, "detail": "transaction p95 = …"
       }],
       "messages": {"results": 1234,        # transactions, one by one or in intervals
@@ -97,13 +107,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gturret.hq.memory import leak_warning
 from gturret.hq.messages import Pacing
 from gturret.hq.options import HQOptions
+from gturret.hq.reportfile import write_report
 from gturret.hq.roster import CanonSummary, DeliveryRow, TurretRecord
 from gturret.hq.session import Outcome
 from gturret.hq.stats import Summary
 from gturret.hq.thresholds import Verdict
 from gturret.hq.verdict import TestVerdict
+from gturret.text import valid_data
 
 SCHEMA = "gturret-hq/1"
 
@@ -115,7 +128,7 @@ def _iso(epoch: float | None) -> str | None:
 
 
 def _turret(record: TurretRecord) -> dict[str, Any]:
-    delivery = record.delivery
+    delivery, memory = record.delivery, record.memory
     return {
         "uuid": record.uuid,
         "name": record.name,
@@ -131,6 +144,11 @@ def _turret(record: TurretRecord) -> dict[str, Any]:
             f"results_{key}": None if delivery is None else getattr(delivery, key)
             for key in ("produced", "sent", "dropped", "queued")
         },
+        "rss_bytes": memory.last,
+        "rss_growth_bytes": memory.growth,
+        "rss_highest_bytes": memory.highest if memory.last is not None else None,
+        "rss_peak_bytes": memory.peak,
+        "memory_leak": memory.leaking,
     }
 
 
@@ -165,7 +183,7 @@ def build_document(
     now: float,
 ) -> dict[str, Any]:
     """The document described in this module's docstring."""
-    return {
+    document = {
         "schema": SCHEMA,
         "generated_at": _iso(now),
         "test": {
@@ -226,6 +244,7 @@ def build_document(
         ),
         "pacing": _pacing(pacing, summary),
         "loop_lag": _loop_lag(summary),
+        "memory": _memory(summary),
         "timers": {name: asdict(metric) for name, metric in summary.timers.items()},
         "errors": {
             "kinds": summary.error_kinds,
@@ -241,6 +260,8 @@ def build_document(
             "bad_timer_values": summary.bad_timer_values,
         },
     }
+    cleaned: dict[str, Any] = valid_data(document)
+    return cleaned
 
 
 def _pacing(pacing: Pacing | None, summary: Summary) -> dict[str, Any] | None:
@@ -265,7 +286,18 @@ def _loop_lag(summary: Summary) -> dict[str, Any] | None:
     }
 
 
+def _memory(summary: Summary) -> dict[str, Any] | None:
+    memory = summary.memory
+    if memory is None:
+        return None
+    return {
+        "rss_max_bytes": memory.rss_max,
+        "rss_growth_max_bytes": memory.growth_max,
+        "warnings": [leak_warning(turret) for turret in memory.leaking],
+    }
+
+
 def write_json(path: Path, document: dict[str, Any]) -> None:
     """Write the document, indented, UTF-8; OSError if the path cannot be written."""
     text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
-    path.write_text(text + "\n", encoding="utf-8")
+    write_report(path, text + "\n")

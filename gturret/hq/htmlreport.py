@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, StrictUndefined, select_autoescape
 
 from gturret.hq.charts import assets, chart_data, script_json
+from gturret.hq.reportfile import write_report
 
 COLUMNS = (
     ("count", "count", None),
@@ -65,4 +66,4 @@ def render_html(document: dict[str, Any]) -> str:
 
 def write_html(path: Path, document: dict[str, Any]) -> None:
     """Render and write the page; OSError if the path cannot be written."""
-    path.write_text(render_html(document), encoding="utf-8")
+    write_report(path, render_html(document))

@@ -10,7 +10,9 @@ JSON. The summary's numbers go in ``properties``. The file follows the Jenkins
 xUnit ``junit-10.xsd`` schema (``tests/data``).
 
 It is rendered from the report document only, so a verdict here can never differ
-from the JSON's; it must never compute or judge anything itself.
+from the JSON's; it must never compute or judge anything itself. Every text and
+attribute is :func:`gturret.text.xml_text`, so a turret name or an error text can
+never make the file ill-formed (and CI lose the verdict).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+
+from gturret.hq.reportfile import write_report
+from gturret.text import xml_text
 
 SUITE = "gturret load test"
 #: The summary's numbers, as ``(property name, key of the transaction metric)``.
@@ -108,10 +113,14 @@ def render_junit(document: dict[str, Any], hostname: str | None = None) -> str:
     suite.set("hostname", hostname or socket.gethostname())
     suite.append(_properties(document))
     suite.extend(cases)
+    for element in suites.iter():
+        element.text = None if element.text is None else xml_text(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, xml_text(value))
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def write_junit(path: Path, document: dict[str, Any]) -> None:
     """Write the JUnit XML file; OSError if the path cannot be written."""
-    path.write_text(render_junit(document), encoding="utf-8")
+    write_report(path, render_junit(document))

@@ -32,6 +32,8 @@ from gturret.wire import (
 )
 
 _UNNAMED_RESULT_KEYS = frozenset(RESULT_KEYS) - {"turret_name"}
+#: More memory than any turret has (1 PiB): a status saying so is not believed.
+MAX_MEMORY_BYTES = 2**50
 _PACED_RESULT_KEYS = frozenset(RESULT_KEYS) | {UNCORRECTED}
 
 
@@ -99,6 +101,9 @@ class Status:
     loop_lag: str | None = None
     #: The status answered our handshake (it carries gturret's protocol version).
     speaks_gturret: bool = False
+    #: The turret's resident memory now and at its highest, in bytes (ours, when asked).
+    rss_bytes: int | None = None
+    rss_peak_bytes: int | None = None
 
     @property
     def state(self) -> str:
@@ -185,6 +190,12 @@ def _count(value: Any) -> int | None:
     return value
 
 
+def _memory(value: Any) -> int | None:
+    """Bytes of memory, if a count no machine exceeds (a huge one would overflow a float)."""
+    count = _count(value)
+    return count if count is not None and count <= MAX_MEMORY_BYTES else None
+
+
 def _status(message: dict[str, Any]) -> Message:
     uuid, status = message["uuid"], message["status"]
     if not isinstance(uuid, str) or not uuid or not isinstance(status, str):
@@ -204,6 +215,8 @@ def _status(message: dict[str, Any]) -> Message:
         pacing=_pacing(message),
         loop_lag=lag if isinstance(lag := message.get("loop_lag"), str) else None,
         speaks_gturret=isinstance(message.get("gturret"), int),
+        rss_bytes=_memory(message.get("rss_bytes")),
+        rss_peak_bytes=_memory(message.get("rss_peak_bytes")),
     )
 
 

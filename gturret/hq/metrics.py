@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator
 from gturret.hq.roster import Roster
 from gturret.hq.stats import PERCENTILES, LatencyRecorder, Stats
 from gturret.hq.verdict import turret_label
+from gturret.text import valid_unicode
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -41,7 +42,10 @@ Sample = tuple[str, dict[str, str], float]
 
 
 def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A label value as the text format wants it: valid UTF-8 (a lone surrogate from
+    the wire would make the whole page fail to encode), ``\\``, ``"`` and newline escaped."""
+    text = valid_unicode(value)
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _number(value: float) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gturret.errors import UsageError, WireError
+from gturret.hq.reportfile import check_report_path, csv_paths, csv_prefix
 from gturret.hq.thresholds import Threshold, parse_thresholds
 from gturret.keys import HQKeys, KeyPair, TurretKeyFolder, read_key_pair, read_turret_keys
 from gturret.wire import decode_message
@@ -186,11 +187,21 @@ def _duration(flag: str) -> Callable[[str], float]:
 
 def _report_path(flag: str) -> Callable[[Path | None], Path | None]:
     def check(path: Path | None) -> Path | None:
-        if path is not None and not path.parent.is_dir():
-            raise UsageError(f"{flag} {path}: the folder {path.parent} does not exist")
+        if path is not None:
+            check_report_path(flag, path)
         return path
 
     return check
+
+
+def _csv_prefix(text: str | None) -> Path | None:
+    """``--csv``'s prefix (a folder: ``FOLDER/gturret``), each of its files checked."""
+    if text is None:
+        return None
+    prefix = csv_prefix(text)
+    for path in csv_paths(prefix):
+        check_report_path("--csv", path)
+    return prefix
 
 
 def _same(value: Any) -> Any:
@@ -351,11 +362,11 @@ OPTIONS = (
         "--csv",
         "csv_prefix",
         None,
-        "write PREFIX_stats.csv, PREFIX_history.csv and PREFIX_errors.csv",
-        _report_path("--csv"),
+        "write PREFIX_stats.csv, PREFIX_history.csv and PREFIX_errors.csv (PREFIX a"
+        " folder, or ending in /: gturret_stats.csv and so on inside it)",
+        _csv_prefix,
         "PREFIX",
         test=True,
-        argtype=Path,
     ),
     Option(
         "--metrics-port",

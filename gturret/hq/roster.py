@@ -9,8 +9,9 @@ remembers and answers; the session decides what to publish.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from gturret.hq.memory import MemorySummary, MemoryTrack, summarize
 from gturret.hq.messages import CanonCounts, Delivery, Pacing, Status
 from gturret.wire import State
 
@@ -44,6 +45,7 @@ class TurretRecord:
     found_running: bool = False
     starts_sent: int = 0
     last_start_at: float | None = None
+    memory: MemoryTrack = field(default_factory=MemoryTrack)
 
     def active_canons(self) -> int | None:
         """Active canons if known: reported, or 0 for a turret that is not running."""
@@ -58,6 +60,7 @@ class Roster:
     def __init__(self) -> None:
         self._turrets: dict[str, TurretRecord] = {}
         self.ignored = 0
+        self._longest_rampup = 0.0
 
     def __len__(self) -> int:
         return len(self._turrets)
@@ -101,6 +104,7 @@ class Roster:
                 "?" if record.canons is None else record.canons,
                 " (joined after the start)" if started else "",
             )
+            self._observe_memory(record, status, now, started)
             return record
         if record.state != status.state:
             log.info("turret %s (%s) is now %s", record.name, record.uuid, status.status)
@@ -115,7 +119,22 @@ class Roster:
         record.pacing = status.pacing or record.pacing
         record.speaks_gturret = status.speaks_gturret or record.speaks_gturret
         record.last_seen = now
+        self._observe_memory(record, status, now, started)
         return record
+
+    def _observe_memory(
+        self, record: TurretRecord, status: Status, now: float, started: bool
+    ) -> None:
+        """File a running status's memory; the baseline waits for the fleet's rampup."""
+        self._longest_rampup = max(self._longest_rampup, status.rampup or 0.0)
+        if started and status.state == State.RUNNING and status.rss_bytes is not None:
+            record.memory.observe(
+                status.rss_bytes, status.rss_peak_bytes, now, self._longest_rampup
+            )
+
+    def memory(self) -> MemorySummary | None:
+        """Every turret's memory in this test (None: no turret reported any)."""
+        return summarize((f"{r.name} ({r.uuid[:8]})", r.memory) for r in self._turrets.values())
 
     def canons_total(self) -> int | None:
         """Sum of every turret's canons; None if a turret did not say."""

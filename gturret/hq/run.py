@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from gturret.hq.interrupt import Interruption
 from gturret.hq.link import HQLink
 from gturret.hq.options import HQOptions, format_duration, plural
 from gturret.hq.progress import Progress
+from gturret.hq.reportfile import csv_paths
 from gturret.hq.roster import Roster
 from gturret.hq.session import Session
 from gturret.hq.stats import Stats
@@ -94,7 +96,7 @@ def run_hq(
         if metrics is not None:
             metrics.stop()
 
-    summary = stats.summarize(outcome.duration_s)
+    summary = replace(stats.summarize(outcome.duration_s), memory=roster.memory())
     verdicts = evaluate_all(options.thresholds, summary)
     delivery = roster.delivery(summary.results_by_turret)
     verdict = judge(
@@ -147,27 +149,31 @@ def _write_reports(
     options: HQOptions, document: dict[str, Any], errors: tuple[tuple[str, int], ...]
 ) -> bool:
     """Write the asked-for reports; False (after logging why) if one could not be written.
-    ``errors`` is every error text kept, for the CSV (the document holds the top 10)."""
-    writers: list[tuple[str, Path, Callable[[Path, dict[str, Any]], None]]] = []
+    ``errors`` is every error text kept, for the CSV (the document holds the top 10).
+    The log line of each names the files it wrote (the CSV's three, not its prefix)."""
+    writers: list[tuple[str, Path, Sequence[Path], Callable[[Path, dict[str, Any]], None]]] = []
     if options.json_path is not None:
-        writers.append(("JSON", options.json_path, write_json))
+        writers.append(("JSON", options.json_path, (options.json_path,), write_json))
     if options.html_path is not None:
         from gturret.hq.htmlreport import write_html
 
-        writers.append(("HTML", options.html_path, write_html))
+        writers.append(("HTML", options.html_path, (options.html_path,), write_html))
     if options.junit_path is not None:
         from gturret.hq.junit import write_junit
 
-        writers.append(("JUnit", options.junit_path, write_junit))
+        writers.append(("JUnit", options.junit_path, (options.junit_path,), write_junit))
     if options.csv_prefix is not None:
         from gturret.hq.csvreport import write_csv
 
-        writers.append(("CSV", options.csv_prefix, lambda path, doc: write_csv(path, doc, errors)))
+        prefix = options.csv_prefix
+        writers.append(
+            ("CSV", prefix, csv_paths(prefix), lambda path, doc: write_csv(path, doc, errors))
+        )
     written = True
-    for kind, path, write in writers:
+    for kind, path, files, write in writers:
         try:
             write(path, document)
-            log.info("%s report written to %s", kind, path)
+            log.info("%s report written to %s", kind, ", ".join(str(file) for file in files))
         except OSError as exc:
             log.error("cannot write the %s report %s: %s", kind, path, exc)
             written = False

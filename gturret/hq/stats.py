@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from hdrh.histogram import HdrHistogram
 
 from gturret.aggregate import SCHEDULE_LAG, TIMER_PREFIX, TRANSACTION
+from gturret.hq.memory import MemorySummary
 from gturret.hq.messages import Interval, Result, SeriesData
 from gturret.looplag import lag_histogram
 from gturret.wire import UNCORRECTED
@@ -101,6 +102,8 @@ class Summary:
     loop_lag: LoopLagSummary | None = None
     #: Every error text kept (at most ``MAX_ERROR_KINDS``), the most frequent first.
     errors: tuple[tuple[str, int], ...] = ()
+    #: The turrets' memory, from their statuses (the roster's, added by the run).
+    memory: MemorySummary | None = None
 
 
 @dataclass(frozen=True, slots=True)

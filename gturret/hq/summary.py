@@ -2,17 +2,21 @@
 
 Why it exists: one place decides how numbers look to a person (milliseconds, three
 significant places, aligned columns, PASS/FAIL words that survive any terminal
-encoding). It must never compute a statistic or decide a verdict; it only formats.
+encoding). It must never compute a statistic or decide a verdict; it only formats, and every
+text that came from the wire or a script (names, error texts, the problems that
+quote them) goes out as :func:`gturret.text.display` text.
 """
 
 from __future__ import annotations
 
+from gturret.hq.memory import MemorySummary, leak_warning, megabytes
 from gturret.hq.messages import Pacing
 from gturret.hq.options import format_duration, plural
 from gturret.hq.roster import CanonSummary, DeliveryRow
 from gturret.hq.stats import LoopLagSummary, MetricSummary, Summary
 from gturret.hq.thresholds import Verdict
 from gturret.hq.verdict import TestVerdict
+from gturret.text import display
 from gturret.wire import LATE_AFTER
 
 COLUMNS = ("count", "errors", "tx/s", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max")
@@ -20,6 +24,8 @@ NAME_WIDTH = 28
 TOP_ERRORS_SHOWN = 5
 #: Loop lag (p99, ms) from which the summary says the generator was saturated.
 LOOP_LAG_HIGH_MS = 10.0
+#: Turrets whose memory the summary lists, the largest growth first (all: the JSON).
+MEMORY_TURRETS_SHOWN = 10
 
 
 def _ms(value: float | None) -> str:
@@ -52,6 +58,7 @@ def _cells(metric: MetricSummary) -> list[str]:
 
 
 def _label(text: str) -> str:
+    text = display(text)
     return text if len(text) <= NAME_WIDTH else text[: NAME_WIDTH - 1] + "…"
 
 
@@ -132,7 +139,7 @@ def render_loop_lag(lag: LoopLagSummary) -> list[str]:
     lines = [f"loop lag: p99 {_ms(overall.p99_ms)} ms, max {_ms(overall.max_ms)} ms"]
     if len(lag.turrets) > 1:
         lines += [
-            f"  {name}: p99 {_ms(figures.p99_ms)} ms, max {_ms(figures.max_ms)} ms"
+            f"  {display(name)}: p99 {_ms(figures.p99_ms)} ms, max {_ms(figures.max_ms)} ms"
             for name, figures in lag.turrets.items()
         ]
     if overall.p99_ms >= LOOP_LAG_HIGH_MS:
@@ -140,6 +147,24 @@ def render_loop_lag(lag: LoopLagSummary) -> list[str]:
             f"the load generator was saturated: latencies below about {overall.p99_ms:.0f} ms"
             " are not trustworthy"
         )
+    return lines
+
+
+def render_memory(memory: MemorySummary) -> list[str]:
+    """Each turret's memory at the end and its growth since the rampup; leaks warned."""
+    lines = ["memory (resident, MB = 2^20 bytes):"]
+    for turret in memory.turrets[:MEMORY_TURRETS_SHOWN]:
+        growth = "? since the rampup (none after it)"
+        if turret.growth is not None:
+            sign = "+" if turret.growth >= 0 else "-"
+            growth = f"{sign}{megabytes(abs(turret.growth))} since the rampup"
+        lines.append(
+            f"  {display(turret.label)}: {megabytes(turret.rss_end)} at the end, {growth},"
+            f" highest {megabytes(turret.rss_highest)}"
+        )
+    if len(memory.turrets) > MEMORY_TURRETS_SHOWN:
+        lines.append(f"  … and {len(memory.turrets) - MEMORY_TURRETS_SHOWN} more (--json)")
+    lines += [f"WARNING: {display(leak_warning(turret))}" for turret in memory.leaking]
     return lines
 
 
@@ -152,7 +177,7 @@ def render_canons(canons: CanonSummary) -> str:
         line += f" ({canons.never_started} never started)"
     if canons.killed:
         killed = ", ".join(
-            f"{count} in {phase} (the longest after {longest:.1f}s)"
+            f"{count} in {display(phase)} (the longest after {longest:.1f}s)"
             for phase, (count, longest) in canons.killed.items()
         )
         line += f"; killed at the stop: {killed}"
@@ -187,25 +212,32 @@ def render_summary(
     if canon_summary is not None and canon_summary.reporting:
         parts.append("")
         parts.append(render_canons(canon_summary))
+    if summary.memory is not None:
+        parts.append("")
+        parts += render_memory(summary.memory)
     if summary.top_errors:
         parts.append("")
         parts.append(f"top errors ({summary.error_kinds} kinds):")
-        parts += [f"  {count:>8}  {text}" for text, count in summary.top_errors[:TOP_ERRORS_SHOWN]]
+        parts += [
+            f"  {count:>8}  {display(text)}"
+            for text, count in summary.top_errors[:TOP_ERRORS_SHOWN]
+        ]
     if delivery:
         parts.append("")
         parts.append(render_delivery(delivery))
     if verdicts:
         parts.append("")
         parts.append("thresholds:")
-        width = max(len(v.threshold.expression) for v in verdicts)
+        width = max(len(display(v.threshold.expression)) for v in verdicts)
         parts += [
-            f"  {'PASS' if v.passed else 'FAIL'}  {v.threshold.expression.ljust(width)}  {v.detail}"
+            f"  {'PASS' if v.passed else 'FAIL'}  {display(v.threshold.expression).ljust(width)}"
+            f"  {display(v.detail)}"
             for v in verdicts
         ]
     if len(verdict.problems) > 1:
         parts.append("")
         parts.append("problems:")
-        parts += [f"  FAIL  {problem}" for problem in verdict.problems]
+        parts += [f"  FAIL  {display(problem)}" for problem in verdict.problems]
     parts.append("")
-    parts.append(f"{'PASS' if verdict.passed else 'FAIL'}: {verdict.reason}")
+    parts.append(f"{'PASS' if verdict.passed else 'FAIL'}: {display(verdict.reason)}")
     return "\n".join(parts) + "\n"

@@ -8,11 +8,15 @@ Grammar (spaces allowed around the operator)::
             error_rate                           UNIT % (optional; always percent)
             tx_per_s                             UNIT /s (optional)
             loop_lag_p99 loop_lag_max            UNIT ms or s (required; no timer:)
+            rss_max rss_growth                   UNIT MB or GB (required; no timer:)
     OP      <  <=  >  >=
 
 Without ``timer:NAME:`` a threshold applies to the transaction (``scriptrun_time``,
 in a paced run counted from when each transaction was due). ``loop_lag_*`` judge
 how late the turrets' loops woke up over the whole test (all turrets together).
+``rss_max`` is the highest memory (resident, MB = 2**20 bytes) a turret reported
+while running, ``rss_growth`` the largest growth of a turret's memory from its first
+status after the rampup to its last (``gturret.hq.memory``): the worst turret's.
 Why it exists: the CLI must refuse a bad expression before the test (exit 2) and
 judge a good one after it (exit 1 on failure). It must never read sockets or print:
 it returns verdicts and the caller shows them.
@@ -44,6 +48,8 @@ _TIME_METRICS = {
 }
 _OTHER_METRICS = {"error_rate": "error_rate_pct", "tx_per_s": "tx_per_s"}
 _LOOP_LAG_METRICS = {"loop_lag_p99": "p99_ms", "loop_lag_max": "max_ms"}
+_MEMORY_METRICS = ("rss_max", "rss_growth")
+_MEMORY_UNITS = {"MB": 1.0, "GB": 1024.0}
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -55,14 +61,17 @@ _PATTERN = re.compile(
     r"(?P<metric>[a-z_]+[0-9.]*)\s*"
     r"(?P<op><=|>=|<|>)\s*"
     r"(?P<number>\d+(?:\.\d*)?|\.\d+)\s*"
-    r"(?P<unit>ms|s|%|/s)?"
+    r"(?P<unit>ms|s|%|/s|MB|GB)?"
 )
-_KNOWN = ", ".join([*_TIME_METRICS, *_OTHER_METRICS, *_LOOP_LAG_METRICS])
+_KNOWN = ", ".join([*_TIME_METRICS, *_OTHER_METRICS, *_LOOP_LAG_METRICS, *_MEMORY_METRICS])
+#: The turrets' own figures, never a timer's.
+_TURRET_METRICS = (*_LOOP_LAG_METRICS, *_MEMORY_METRICS)
 
 
 @dataclass(frozen=True, slots=True)
 class Threshold:
-    """One parsed rule; ``limit`` is in ms for times, percent for error_rate, tx/s."""
+    """One parsed rule; ``limit`` is in ms for times, percent for error_rate, tx/s, MB
+    for memory."""
 
     expression: str
     metric: str
@@ -74,6 +83,8 @@ class Threshold:
     def unit(self) -> str:
         if self.metric in _TIME_METRICS or self.metric in _LOOP_LAG_METRICS:
             return "ms"
+        if self.metric in _MEMORY_METRICS:
+            return "MB"
         return "%" if self.metric == "error_rate" else "tx/s"
 
 
@@ -98,7 +109,7 @@ def parse_threshold(text: str) -> Threshold:
         )
     metric, unit = match["metric"], match["unit"]
     limit = float(match["number"])
-    if metric in _LOOP_LAG_METRICS and match["timer"] is not None:
+    if metric in _TURRET_METRICS and match["timer"] is not None:
         raise ThresholdError(f"threshold {text!r}: {metric} is the turrets', not a timer's")
     if metric in _TIME_METRICS or metric in _LOOP_LAG_METRICS:
         if unit not in ("ms", "s"):
@@ -110,6 +121,10 @@ def parse_threshold(text: str) -> Threshold:
     elif metric == "tx_per_s":
         if unit not in (None, "/s"):
             raise ThresholdError(f"threshold {text!r}: tx_per_s takes no unit (e.g. >=50)")
+    elif metric in _MEMORY_METRICS:
+        if unit not in _MEMORY_UNITS:
+            raise ThresholdError(f"threshold {text!r}: give {metric} a unit, MB or GB")
+        limit *= _MEMORY_UNITS[unit]
     else:
         raise ThresholdError(f"threshold {text!r}: unknown metric {metric!r} (known: {_KNOWN})")
     if not math.isfinite(limit):
@@ -128,6 +143,8 @@ def evaluate(threshold: Threshold, summary: Summary) -> Verdict:
     """Judge one threshold; a metric with no data fails (nothing was proven)."""
     if threshold.metric in _LOOP_LAG_METRICS:
         return _evaluate_loop_lag(threshold, summary)
+    if threshold.metric in _MEMORY_METRICS:
+        return _evaluate_memory(threshold, summary)
     target: MetricSummary | None
     if threshold.timer is None:
         target, label = summary.transaction, "transaction"
@@ -155,6 +172,27 @@ def _evaluate_loop_lag(threshold: Threshold, summary: Summary) -> Verdict:
     passed = _OPERATORS[threshold.op](actual, threshold.limit)
     limit = f"{threshold.op} {threshold.limit:g} ms"
     detail = f"turrets' {threshold.metric} = {actual:.3f} ms (limit {limit})"
+    return Verdict(threshold, passed, actual, detail)
+
+
+def _evaluate_memory(threshold: Threshold, summary: Summary) -> Verdict:
+    from gturret.hq.memory import MB  # judging only: a turret parses thresholds, never this
+
+    memory = summary.memory
+    if memory is None:
+        return Verdict(threshold, False, None, "no turret reported its memory")
+    if threshold.metric == "rss_max":
+        worst = max(memory.turrets, key=lambda turret: turret.rss_highest)
+        figure: int | None = worst.rss_highest
+    else:
+        worst = memory.turrets[0]
+        figure = worst.growth
+    if figure is None:
+        return Verdict(threshold, False, None, "no turret reported its memory after the rampup")
+    actual = figure / MB
+    passed = _OPERATORS[threshold.op](actual, threshold.limit)
+    limit = f"{threshold.op} {threshold.limit:g} MB"
+    detail = f"turrets' {threshold.metric} = {actual:.1f} MB, turret {worst.label} (limit {limit})"
     return Verdict(threshold, passed, actual, detail)
 
 

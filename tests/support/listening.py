@@ -6,7 +6,9 @@ Kept free of pytest, so the bench (its own venv) imports it too.
 from __future__ import annotations
 
 import socket
+import socketserver
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,3 +48,16 @@ def wait_listening(
         except OSError:
             time.sleep(0.02)
     raise RuntimeError(f"{name} did not listen on 127.0.0.1:{port} within {timeout} s")
+
+
+@contextmanager
+def in_thread(server: socketserver.BaseServer) -> Iterator[None]:
+    """Serve ``server`` (already listening) from a thread for the block; then stop it."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
