@@ -45,6 +45,10 @@ RAMP_MIN_WAIT = 0.001
 #: to ``SETUP_BACKOFF_MAX``, back to nothing after a setup that succeeds.
 SETUP_BACKOFF_FIRST = 0.01
 SETUP_BACKOFF_MAX = 1.0
+#: Seconds the pacer may issue tickets without a pause when it runs behind its
+#: schedule (a rate its loop cannot keep up with): then it still gives the loop away,
+#: so commands, statuses and signals get through whatever the rate.
+PACE_BUDGET = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,20 +170,30 @@ class Battery:
 
         Tickets wait in a queue for a free canon. One already ``max_lateness`` late
         when the next is issued is dropped and counted, so a stalled server cannot
-        make the queue grow without end.
+        make the queue grow without end; one the pacer itself issues that late (its
+        loop cannot keep up with the rate) is counted as dropped at once. Behind its
+        schedule it pauses every ``PACE_BUDGET``: it never holds the loop.
         """
         assert self.tickets is not None
         tickets = self.tickets
+        pause_at = perf_counter() + PACE_BUDGET
         for offset in schedule.due_times():
             due = self.started_at + offset
-            wait = due - perf_counter()
-            if wait > 0:
-                gevent.sleep(max(RAMP_MIN_WAIT, wait))
+            now = perf_counter()
+            if due > now:
+                gevent.sleep(max(RAMP_MIN_WAIT, due - now))
+                pause_at = perf_counter() + PACE_BUDGET
+            elif now > pause_at:
+                gevent.sleep(RAMP_MIN_WAIT)
+                pause_at = perf_counter() + PACE_BUDGET
+            self.scheduled += 1
+            if perf_counter() - due > self.max_lateness:
+                self.dropped_starts += 1
+                continue
             while tickets.qsize() and perf_counter() - tickets.peek_nowait() > self.max_lateness:
                 tickets.get_nowait()
                 self.dropped_starts += 1
             tickets.put(due)
-            self.scheduled += 1
 
     def _ramp_up(self) -> None:
         step = self.rampup / self.canons
@@ -205,8 +219,9 @@ class Battery:
         if wait > 0 or offset > 0:
             gevent.sleep(max(RAMP_MIN_WAIT, wait))
 
-    def stop(self, grace: float) -> int:
-        """Cease fire; canons still busy after ``grace`` seconds are killed. Returns how many."""
+    def stop(self, grace: float, unwind: float = KILL_TIMEOUT) -> int:
+        """Cease fire; canons still busy after ``grace`` seconds are killed, and given
+        ``unwind`` seconds to end. Returns how many were killed."""
         self.firing = False
         self._ceased.set()
         for helper in (self._ramp, self._pacer):
@@ -221,7 +236,7 @@ class Battery:
         self._group.join(timeout=grace)
         busy = len(self._group)
         if busy:
-            self._group.kill(block=True, timeout=KILL_TIMEOUT)
+            self._group.kill(block=True, timeout=unwind)
         return busy
 
     def killed_in(self, phase: str, since: float) -> None:

@@ -8,25 +8,41 @@ So this module patches at import, before its other imports, and the package
 every UsageError into one line and exit status 2; it must never hide a traceback of
 gturret's own bugs behind a friendly line.
 
-Exit statuses: 0 killed (by the HQ or a signal); 1 the turret broke (aborted, or
-one of its ``--processes`` workers died); 2 bad usage, config, tar or script. With
-``--standalone`` the in-process HQ's verdict (:mod:`gturret.hq.verdict`): 0 passed,
-1 failed, 2 bad usage.
+Signals are handled from the first line (:mod:`gturret.signals`), before gevent
+is even imported, so that SIGTERM at any moment of the start gives the documented
+status.
+
+Exit statuses: 0 killed (by the HQ or a signal, at any moment); 1 the turret broke
+(aborted, or one of its ``--processes`` workers died); 2 bad usage, config, tar or
+script; 130 a second SIGINT. With ``--standalone`` the in-process HQ's verdict
+(:mod:`gturret.hq.verdict`): 0 passed, 1 failed (an interrupted test included), 2
+bad usage, 130 interrupted before the test started or by a second signal.
 """
 
-from gevent import monkey
+import sys
+
+from gturret.errors import ExitStatus
+from gturret.signals import ProcessSignals, StartupInterrupted
+
+# The arguments are not parsed yet: a signal while gevent loads must already know
+# whether it ends a turret (0, as a kill) or a standalone test with no verdict (130).
+SIGNALS = ProcessSignals(
+    "gturret", ExitStatus.INTERRUPTED if "--standalone" in sys.argv else ExitStatus.OK
+)
+SIGNALS.install()
+
+from gevent import monkey  # noqa: E402
 
 monkey.patch_all()
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
-import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from contextlib import ExitStack  # noqa: E402
 
 from gturret import __version__  # noqa: E402
 from gturret.config import ExtractedTar, load_config  # noqa: E402
-from gturret.errors import ExitStatus, UsageError  # noqa: E402
+from gturret.errors import UsageError  # noqa: E402
 from gturret.fleet import Fleet, fleet_size  # noqa: E402
 from gturret.hq.options import (  # noqa: E402
     TEST_OPTIONS,
@@ -48,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gturret",
         description="A gevent OCT turret: connects to an HQ and runs canons on its orders."
         " `gturret pack CONFIG` builds a package for `--tar` on another machine.",
-        epilog="Exit status: 0 killed, 1 turret error (aborted), 2 bad usage/config/script.",
+        epilog="Exit status: 0 killed (the HQ's kill, SIGTERM or SIGINT, at any moment), 1"
+        " turret error (aborted), 2 bad usage/config/script, 130 a second SIGINT.",
     )
     parser.add_argument("config", nargs="?", help="turret config file (JSON)")
     parser.add_argument("--tar", help="turret package: a tar holding config.json and the script")
@@ -72,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
         "with --standalone the turret runs one test against gturret's own HQ in this "
         "process (loopback, ephemeral ports), prints a summary and exits with its "
         "verdict: 0 passed, 1 failed (a threshold, a failed transaction without an "
-        "error_rate threshold, lost results, a dead turret, or no transaction), 2 bad usage",
+        "error_rate threshold, lost results, a dead turret, no transaction, or a test "
+        "interrupted by SIGTERM or SIGINT), 2 bad usage, 130 a signal before the test "
+        "started, or a second signal",
     )
     standalone.add_argument(
         "--standalone", action="store_true", help="run one test with an in-process HQ"
@@ -106,6 +125,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if stray:
         print(f"gturret: error: {', '.join(stray)} need --standalone", file=sys.stderr)
         return ExitStatus.USAGE
+    SIGNALS.startup_status = ExitStatus.INTERRUPTED if args.standalone else ExitStatus.OK
+    SIGNALS.starting()
+    try:
+        return _run(args)
+    except StartupInterrupted as exc:
+        log.info("%s during start-up: exiting", exc.signal_name)
+        return SIGNALS.startup_status
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Load, prepare and serve (or run the standalone test); the exit status."""
     with ExitStack() as cleanup:
         try:
             if args.tar:
@@ -130,11 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         processes = fleet_size(args.processes, config.canons)
         if processes < args.processes:
             log.info("%d canons: %d processes, not %d", config.canons, processes, args.processes)
+        SIGNALS.handing_over()
         if processes > 1:
             fleet = Fleet(config, processes, args.log_level)
-            fleet.install_signal_handlers()
+            SIGNALS.serving(fleet.request_kill)
             return fleet.serve()
         turret = Turret(config, factory)
-        turret.install_signal_handlers()
+        SIGNALS.serving(turret.request_kill)
         return turret.serve()
     return ExitStatus.FAILED

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import shutil
 import tarfile
 import tempfile
@@ -31,6 +30,12 @@ from gturret.requirements import plain_requirement
 CONFIG_NAME = "config.json"
 MAX_CANONS = 1_000_000
 MAX_RAMPUP = 7 * 24 * 3600
+#: Transactions per second one turret may be asked to start (its config, or its share
+#: of the HQ's ``--arrival-rate``): about what one process's loop can schedule. Past
+#: it the pacer could only drop tickets; a higher load takes more turrets.
+MAX_ARRIVAL_RATE = 100_000
+#: Seconds any other time setting may be (an hour): past it a value is a mistake.
+MAX_SECONDS = 3600
 MAX_TAR_MEMBERS = 10_000
 MAX_TAR_BYTES = 256 * 1024 * 1024
 #: Characters of a wrong value quoted in a message.
@@ -51,6 +56,7 @@ class Setting:
     key: str
     default: float
     minimum: float
+    maximum: float
     description: str
 
 
@@ -61,6 +67,7 @@ SETTINGS = {
             "outbox_limit",
             100_000,
             1,
+            10_000_000,
             "results held while the HQ cannot take them; past it new results are "
             "dropped, counted and logged",
         ),
@@ -68,6 +75,7 @@ SETTINGS = {
             "hq_timeout",
             0,
             0,
+            MAX_RAMPUP,
             "seconds without any frame from the HQ while running after which the turret"
             " ceases fire and returns to ready; 0 waits forever (as OCT: the reference HQ"
             " sends nothing during a test)",
@@ -76,6 +84,7 @@ SETTINGS = {
             "stop_grace",
             0.5,
             0,
+            MAX_SECONDS,
             "seconds canons get at `stop` to finish the transaction they are in "
             "before they are killed",
         ),
@@ -83,14 +92,17 @@ SETTINGS = {
             "arrival_rate",
             0,
             0,
+            MAX_ARRIVAL_RATE,
             "transactions per second this turret starts, whatever the server does (the"
             " open model; `canons` is then the most in flight at once); 0 runs the closed"
-            " model: each canon starts its next transaction when its last one ends",
+            " model: each canon starts its next transaction when its last one ends; at"
+            " most 100,000 (about what one process can schedule: more takes more turrets)",
         ),
         Setting(
             "max_lateness",
             1.0,
             0,
+            MAX_SECONDS,
             "seconds a paced transaction may start after its scheduled time, waiting for"
             " a free canon; a later one is dropped and counted",
         ),
@@ -213,7 +225,7 @@ def validate(raw: dict[str, Any], source: Path) -> TurretConfig:
     rampup = _number(raw.get("rampup", 0), "rampup", source, 0, MAX_RAMPUP)
     script = _script(raw, source)
     settings = {
-        key: _number(raw.get(key, setting.default), key, source, setting.minimum, math.inf)
+        key: _number(raw.get(key, setting.default), key, source, setting.minimum, setting.maximum)
         for key, setting in SETTINGS.items()
     }
     return TurretConfig(
@@ -355,7 +367,9 @@ def _stage(stage: Any, index: int, source: Path) -> Stage:
     duration = _number(
         stage["duration"], f"arrival_stages[{index}].duration", source, 0, MAX_RAMPUP
     )
-    target = _number(stage["target"], f"arrival_stages[{index}].target", source, 0, math.inf)
+    target = _number(
+        stage["target"], f"arrival_stages[{index}].target", source, 0, MAX_ARRIVAL_RATE
+    )
     if duration == 0:
         raise ConfigError(
             f"{source}: 'arrival_stages[{index}].duration' must be more than 0, not 0"
@@ -385,12 +399,23 @@ def _text(raw: dict[str, Any], key: str, source: Path) -> str:
 
 
 def _number(value: Any, key: str, source: Path, low: float, high: float) -> float:
+    """A number in [low, high]; integers of any size are compared exactly, never
+    converted first (a 400-digit one would overflow a float)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{source}: '{key}' must be a number, not {_received(value)}")
-    if not math.isfinite(value) or not low <= value <= high:
-        bound = f"between {low:g} and {high:g}" if math.isfinite(high) else f">= {low:g}"
-        raise ConfigError(f"{source}: '{key}' must be {bound}, not {value}")
+    if not low <= value <= high:  # NaN compares false: refused too
+        raise ConfigError(
+            f"{source}: '{key}' must be between {_shown(low)} and {_shown(high)},"
+            f" not {_shown(value)}"
+        )
     return float(value)
+
+
+def _shown(value: float) -> str:
+    """A number as an error line shows it: whole ones without a point or an exponent,
+    a huge integer by its size rather than its digits."""
+    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    return f"a {len(text)}-digit number" if len(text) > 24 else text
 
 
 def _whole(value: float, key: str, source: Path) -> int:
@@ -414,7 +439,9 @@ def _canons(raw: dict[str, Any], source: Path, misspelt: dict[str, str]) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{source}: '{key}' must be a whole number, not {_received(value)}")
     if not 1 <= value <= MAX_CANONS:
-        raise ConfigError(f"{source}: '{key}' must be between 1 and {MAX_CANONS}, not {value}")
+        raise ConfigError(
+            f"{source}: '{key}' must be between 1 and {MAX_CANONS}, not {_shown(value)}"
+        )
     return value
 
 
@@ -423,7 +450,9 @@ def _port(raw: dict[str, Any], key: str, source: Path) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{source}: '{key}' must be a port number, not {_received(value)}")
     if not 1 <= value <= 65535:
-        raise ConfigError(f"{source}: '{key}' must be a port between 1 and 65535, not {value}")
+        raise ConfigError(
+            f"{source}: '{key}' must be a port between 1 and 65535, not {_shown(value)}"
+        )
     return value
 
 

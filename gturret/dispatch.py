@@ -3,10 +3,10 @@
 Why it exists: a turret running its canons (:class:`gturret.turret.Turret`) and the
 parent of a ``--processes`` fleet (:class:`gturret.fleet.Fleet`) look the same to
 the HQ, so they share this one face, as Locust's runners share one ``Runner`` base:
-the uuid, the state, the kill flag, the command table, the status frames (six keys
-unless the HQ asked for counters: docs/protocol.md), the signal handlers and the
-cease-fire log line. Each side only says how it starts, stops, kills and reports,
-and what it counts (:class:`StatusCounters`).
+the uuid, the state, the kill flag (which signals raise: :mod:`gturret.signals`),
+the command table, the status frames (six keys unless the HQ asked for counters:
+docs/protocol.md) and the cease-fire log line. Each side only says how it starts,
+stops, kills and reports, and what it counts (:class:`StatusCounters`).
 
 Frames follow the rules of docs/protocol.md: a broadcast or a direct order to our
 uuid runs its command's handler; any other channel is not for us; a frame that does
@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import resource
-import signal
 import sys
 import uuid as uuid_module
 from collections.abc import Callable, Iterable
@@ -29,7 +28,7 @@ from typing import Any
 
 from gturret import wire
 from gturret.config import TurretConfig
-from gturret.errors import ExitStatus, WireError
+from gturret.errors import WireError
 from gturret.wire import State
 
 log = logging.getLogger(__name__)
@@ -233,23 +232,6 @@ class TurretFace:
     def request_kill(self, reason: str) -> None:
         """Ask for a kill at the next turn of the loop (safe from a signal handler)."""
         self.kill_reason = reason
-
-    def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT kill the turret cleanly; a second SIGINT exits at once.
-
-        Plain ``signal.signal`` handlers, not gevent's: they run at the next bytecode
-        even while a script holds the loop. They only set flags, since they may run
-        inside any greenlet.
-        """
-
-        def on_signal(signum: int, frame: object) -> None:
-            if self.kill_reason is not None and signum == signal.SIGINT:
-                os.write(2, b"gturret: second SIGINT: exiting now, without flushing\n")
-                os._exit(ExitStatus.INTERRUPTED)
-            self.request_kill(signal.Signals(signum).name)
-
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, on_signal)
 
     def log_cease_fire(self, counters: StatusCounters, detail: str = "") -> None:
         """The one line a stop leaves in the log: what was produced, sent, dropped."""

@@ -17,7 +17,8 @@ broke" (exit 1) by class alone, without parsing messages.
     ├── WireError           a frame from the HQ that is not a valid command;
     │                       logged and ignored, never fatal
     └── HQError             our HQ could not run a test at all (a port it cannot
-                            bind, turrets that never report); exit 2
+        │                   bind, turrets that never report); exit 2
+        └── RunInterrupted  a signal before the test started; exit 130
 
 Messages name the file and, where there is one, the key: a user must be able to
 act on the line alone. The exit statuses these errors (and the verdict) lead to
@@ -38,7 +39,8 @@ class ExitStatus(IntEnum):
     FAILED = 1
     #: bad usage, config, tar or script; our HQ could not run a test at all
     USAGE = 2
-    #: a second Ctrl-C: out at once, without flushing (128 + SIGINT)
+    #: a second SIGINT (a turret), a second signal (our HQ): out at once, without
+    #: flushing or reports; our HQ interrupted before its test started (128 + SIGINT)
     INTERRUPTED = 130
 
 
@@ -80,3 +82,7 @@ class ThresholdError(UsageError):
 
 class HQError(GturretError):
     """Our HQ could not run a test: no test ran, so no verdict (exit status 2)."""
+
+
+class RunInterrupted(HQError):
+    """SIGTERM or SIGINT before the test started: no test ran (exit status 130)."""

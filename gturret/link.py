@@ -304,13 +304,15 @@ class Link:
         self._dropped_logged = dropped
         self._drop_log_at = now + DROP_LOG_INTERVAL
 
-    def close(self) -> None:
-        """Stop the pusher and close the sockets (PUSH lingers to deliver its queue)."""
+    def close(self, linger: float | None = None) -> None:
+        """Stop the pusher and close the sockets; PUSH lingers to deliver its queue, for
+        ``linger`` seconds if given (a kill's time left), else ``CLOSE_LINGER_MS``."""
         if self._pusher is not None:
             self._pusher.kill()
         if self._handshakes is not None:
             self._handshakes.close()
+        linger_ms = CLOSE_LINGER_MS if linger is None else round(linger * 1000)
         self._sub.close()
-        self._status_push.close()
-        self._push.close()
+        self._status_push.close(linger=linger_ms)
+        self._push.close(linger=linger_ms)
         self._context.term()

@@ -22,6 +22,7 @@ from typing import Any
 from gturret import octcompat
 from gturret.config import TurretConfig
 from gturret.errors import ScriptError
+from gturret.signals import StartupInterrupted
 
 TransactionFactory = Callable[[dict[str, Any], Any], Any]
 
@@ -53,6 +54,8 @@ def load_transaction_class(path: Path) -> type:
         raise ScriptError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
     except ImportError as exc:
         raise ScriptError(f"{path}: import failed: {exc}") from None
+    except StartupInterrupted:
+        raise
     except BaseException as exc:
         raise ScriptError(f"{_where(exc, path)}: raised {_describe(exc)} on import") from None
     candidate = getattr(module, "Transaction", None)
@@ -89,6 +92,8 @@ def check_construction(
     """Build one Transaction now, so a broken ``__init__`` stops the turret at start-up."""
     try:
         factory(config, {})
+    except StartupInterrupted:
+        raise
     except BaseException as exc:
         raise ScriptError(
             f"{_where(exc, path)}: {cls.__name__}() raised {_describe(exc)}"

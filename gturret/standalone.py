@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import signal
 
 import gevent
 
 from gturret.config import TurretConfig
-from gturret.errors import ExitStatus
 from gturret.hq import HQOptions, run_hq
+from gturret.hq.interrupt import Interruption
 from gturret.script import TransactionFactory
 from gturret.turret import Turret
 
@@ -41,7 +39,7 @@ def run_standalone(config: TurretConfig, factory: TransactionFactory, options: H
         local = dataclasses.replace(
             config, hq_address="127.0.0.1", hq_publisher=pub_port, hq_rc=rc_port, curve=None
         )
-        turret = Turret(local, factory)
+        turret = Turret(local, factory, owns_process=False)
         turrets.append((turret, gevent.spawn(turret.serve)))
 
     def stop_blocked_canons_at_the_end() -> None:
@@ -50,10 +48,20 @@ def run_standalone(config: TurretConfig, factory: TransactionFactory, options: H
         for turret, _ in turrets:
             turret.watchdog.order_after("stop", options.run_time)
 
+    def free_blocked_canons() -> None:
+        # A script that holds the loop would keep the HQ from noticing the signal.
+        for turret, _ in turrets:
+            turret.watchdog.order("stop")
+
+    interruption = Interruption("gturret", on_first=free_blocked_canons)
+    interruption.install()
     hq = gevent.spawn(
-        run_hq, options, on_bound=start_turret, on_start=stop_blocked_canons_at_the_end
+        run_hq,
+        options,
+        on_bound=start_turret,
+        on_start=stop_blocked_canons_at_the_end,
+        interruption=interruption,
     )
-    _interrupt_on_sigint(hq, turrets)
     try:
         status: int = hq.get()
     finally:
@@ -61,26 +69,3 @@ def run_standalone(config: TurretConfig, factory: TransactionFactory, options: H
             turret.request_kill("standalone test over")
             serving.join(TURRET_EXIT_TIMEOUT)
     return status
-
-
-def _interrupt_on_sigint(
-    hq: gevent.Greenlet, turrets: list[tuple[Turret, gevent.Greenlet]]
-) -> None:
-    """First Ctrl-C: the HQ stops the test early and reports; the second exits at once.
-
-    A plain ``signal`` handler, not gevent's: it runs at the next bytecode even while
-    a script holds the loop, and tells the watchdog, which then frees the loop.
-    """
-    interrupted = False
-
-    def on_sigint(signum: int, frame: object) -> None:
-        nonlocal interrupted
-        if interrupted:
-            os.write(2, b"gturret: second SIGINT: exiting now\n")
-            os._exit(ExitStatus.INTERRUPTED)
-        interrupted = True
-        for turret, _ in turrets:
-            turret.watchdog.order("stop")
-        hq.kill(KeyboardInterrupt, block=False)
-
-    signal.signal(signal.SIGINT, on_sigint)

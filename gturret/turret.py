@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from time import monotonic, perf_counter
 from typing import Any
 
@@ -24,8 +25,8 @@ import gevent
 
 from gturret import wire
 from gturret.aggregate import INTERVAL
-from gturret.battery import WHOLE, Battery, Share
-from gturret.config import TurretConfig
+from gturret.battery import KILL_TIMEOUT, WHOLE, Battery, Share
+from gturret.config import MAX_ARRIVAL_RATE, MAX_RAMPUP, TurretConfig
 from gturret.dispatch import StatusCounters, TurretFace, process_memory
 from gturret.errors import ExitStatus, HandshakeError
 from gturret.figures import format_number
@@ -41,9 +42,19 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two looks at the command socket.
 COMMAND_POLL_INTERVAL = 0.005
-#: At kill, seconds canons get to finish, and seconds to deliver what is queued.
+#: Seconds a kill may take, from the order to the sockets closed, whatever the HQ
+#: does: canons get ``KILL_GRACE`` to finish and ``KILL_UNWIND`` to unwind once
+#: killed; results, then the ``killed`` status, then the sockets' linger share the
+#: rest. Under the 2 s promised; should the loop never come back to do it (canons
+#: that starve it), the watchdog ends the process (``watchdog.KILL_OVERRUN``).
+KILL_WITHIN = 1.3
 KILL_GRACE = 0.3
-KILL_FLUSH_TIMEOUT = 1.0
+KILL_UNWIND = 0.2
+#: Seconds of ``KILL_WITHIN`` kept for the ``killed`` status and for closing.
+KILL_STATUS_RESERVE = 0.4
+KILL_CLOSE_RESERVE = 0.2
+#: At an abort, seconds to deliver what is queued.
+ABORT_FLUSH_TIMEOUT = 1.0
 #: At stop, seconds to deliver what is queued before reporting ready anyway.
 STOP_FLUSH_TIMEOUT = 5.0
 #: Seconds between the fleet's start time and this machine's clock beyond which the
@@ -61,8 +72,11 @@ class Turret(TurretFace):
         uuid: str | None = None,
         route: Route | None = None,
         share: Share = WHOLE,
+        owns_process: bool = True,
     ) -> None:
-        """``route`` and ``share`` make it a worker of a fleet (see ``gturret.worker``)."""
+        """``route`` and ``share`` make it a worker of a fleet (see ``gturret.worker``);
+        ``owns_process=False`` (``--standalone``: the HQ decides the exit) keeps the
+        watchdog from ever ending the process."""
         super().__init__(config, uuid)
         self.factory = factory
         self.context: dict[str, Any] = {}
@@ -73,6 +87,7 @@ class Turret(TurretFace):
         self._counts_at_start = (0, 0, 0)
         self._last_frame_at = monotonic()
         self._intervals: gevent.Greenlet | None = None
+        self._kill_deadline: float | None = None
         self.loop_lag = LoopLag()
         self.watchdog = Watchdog(
             self.link.route,
@@ -81,6 +96,7 @@ class Turret(TurretFace):
             is_canon=lambda greenlet: self.battery is not None and self.battery.is_canon(greenlet),
             cease_fire=self._halt_canons,
             killed_status=lambda: self.status_frame(State.KILLED),
+            may_exit=owns_process,
         )
 
     def serve(self) -> int:
@@ -119,7 +135,7 @@ class Turret(TurretFace):
         finally:
             self.loop_lag.close()
             self.watchdog.close()
-            self.link.close()
+            self.link.close(None if self._kill_deadline is None else self._kill_left())
 
     def _tick(self) -> None:
         if self.kill_reason is not None:
@@ -209,7 +225,7 @@ class Turret(TurretFace):
         if self.state is not State.READY:
             log.info("start while %s: ignored", self.state.value)
             return
-        order = wire.decode_start(msg)
+        order = _within_limits(wire.decode_start(msg))
         schedule = _schedule_for(self.config, order)
         if schedule is not None:
             schedule = schedule.share(self.share.index, self.share.count)
@@ -251,18 +267,27 @@ class Turret(TurretFace):
         self.set_state(State.READY)
 
     def kill(self, reason: str) -> None:
+        """Cease fire, report ``killed`` and leave ``serve``, all within ``KILL_WITHIN``."""
         log.info("killing the turret (%s)", reason)
+        self._kill_deadline = monotonic() + KILL_WITHIN
         if self.state is State.RUNNING:
-            self._cease_fire(min(self.config.stop_grace, KILL_GRACE), KILL_FLUSH_TIMEOUT)
+            grace = min(self.config.stop_grace, KILL_GRACE)
+            flush = self._kill_left(grace + KILL_UNWIND + KILL_STATUS_RESERVE)
+            self._cease_fire(grace, flush, KILL_UNWIND)
         self.set_state(State.KILLED)
-        self.link.flush(KILL_FLUSH_TIMEOUT)
+        self.link.flush(self._kill_left(KILL_CLOSE_RESERVE))
+
+    def _kill_left(self, reserve: float = 0.0) -> float:
+        """Seconds of the kill's time left, less ``reserve`` kept for later steps."""
+        assert self._kill_deadline is not None
+        return max(0.0, self._kill_deadline - monotonic() - reserve)
 
     def _abort(self) -> None:
         self._halt_canons()
         self.state = State.ABORTED
         try:
             self.send_status()
-            self.link.flush(KILL_FLUSH_TIMEOUT)
+            self.link.flush(ABORT_FLUSH_TIMEOUT)
         except Exception:
             log.exception("could not report the abort to the HQ")
 
@@ -294,9 +319,11 @@ class Turret(TurretFace):
         frame = interval.encode(self.config.name, ended, time.time())
         self.outbox.put_interval(frame, interval.count)
 
-    def _cease_fire(self, grace: float, flush_timeout: float) -> None:
+    def _cease_fire(self, grace: float, flush_timeout: float, unwind: float = KILL_TIMEOUT) -> None:
+        """Stop the battery (``grace``, then ``unwind`` for the killed canons), queue the
+        last interval and flush for up to ``flush_timeout``."""
         assert self.battery is not None
-        killed = self.battery.stop(grace)
+        killed = self.battery.stop(grace, unwind)
         if self._intervals is not None:
             self._intervals.kill()
             self._intervals = None
@@ -314,10 +341,29 @@ class Turret(TurretFace):
         )
         if not delivered:
             log.warning(
-                "the HQ did not take every result within %gs; %d stay queued for it",
+                "the HQ did not take every result within %.1fs; %d stay queued for it",
                 flush_timeout,
                 self.outbox.queued,
             )
+
+
+def _within_limits(order: wire.StartOrder) -> wire.StartOrder:
+    """The order with its rate and rampup capped to what a config may ask for, one
+    line for each capped: an HQ's numbers never freeze (a rate no loop can keep) or
+    stall (a rampup of centuries) a turret."""
+    rate, rampup = order.arrival_rate, order.rampup
+    if rate is not None and rate > MAX_ARRIVAL_RATE:
+        log.warning(
+            "the start order asks for %.3g transactions/s: capped at %d, about what one"
+            " process can schedule",
+            rate,
+            MAX_ARRIVAL_RATE,
+        )
+        rate = MAX_ARRIVAL_RATE
+    if rampup is not None and rampup > MAX_RAMPUP:
+        log.warning("the start order asks for a %.3gs rampup: capped at %ds", rampup, MAX_RAMPUP)
+        rampup = MAX_RAMPUP
+    return replace(order, arrival_rate=rate, rampup=rampup)
 
 
 def _schedule_for(config: TurretConfig, order: wire.StartOrder) -> Schedule | None:

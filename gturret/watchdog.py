@@ -11,7 +11,10 @@ it back, the watchdog logs that once, naming the script line, and if meanwhile a
 pending, it interrupts that canon with :class:`CanonInterrupted` and ceases fire, so
 the loop comes back and the dispatcher handles the order as usual. A block in C code
 cannot be interrupted: after a ``kill`` the watchdog then sends the final ``killed``
-status itself and exits the process.
+status itself and exits the process. It does the same to a turret still alive
+``KILL_OVERRUN`` after a kill (from the HQ or a signal), whatever holds it: canons
+that each yield but together starve the loop, an HQ that takes nothing. So a kill
+always ends the process within about 2 s.
 
 Many busy canons only make the loop late (each gives the thread back to the hub
 every millisecond): that is loop lag, not a block, and the watchdog leaves it alone.
@@ -48,6 +51,10 @@ CHECK_INTERVAL = 0.1
 BLOCKED_AFTER = 0.3
 #: Seconds a kill may wait on a loop that interrupting did not free, before exiting.
 KILL_DEADLINE = 0.8
+#: Seconds after a kill at which a turret that has not ended is ended, and
+#: milliseconds its last ``killed`` status may linger on the way out.
+KILL_OVERRUN = 1.6
+EXIT_LINGER_MS = 200
 
 _real_sleep = monkey.get_original("time", "sleep")
 _real_get_ident = monkey.get_original("_thread", "get_ident")
@@ -72,13 +79,17 @@ class Watchdog:
         is_canon: Callable[[Any], bool],
         cease_fire: Callable[[], None],
         killed_status: Callable[[], bytes],
+        may_exit: bool = True,
     ) -> None:
+        """``may_exit=False`` (``--standalone``, whose HQ owns the exit status): never
+        end the process on ``KILL_OVERRUN``."""
         self._route = route
         self._uuid = uuid
         self._running = running
         self._is_canon = is_canon
         self._cease_fire = cease_fire
         self._killed_status = killed_status
+        self._may_exit = may_exit
         self._main_thread = _real_get_ident()
         self._hub = get_hub()
         self._tracer: HubSwitchTracer | None = None
@@ -107,7 +118,10 @@ class Watchdog:
             self._tracer.kill()
 
     def order(self, name: str) -> None:
-        """Note a pending stop/kill (from a signal handler or the watchdog's own SUB)."""
+        """Note a pending stop/kill (from a signal handler or the watchdog's own SUB).
+
+        A kill stands until the process ends; a stop is over once the loop is healthy.
+        """
         if self._order != "kill":
             self._order = name
             self._order_at = monotonic()
@@ -137,11 +151,17 @@ class Watchdog:
             _real_sleep(CHECK_INTERVAL)
             self._read_orders(sub)
             self._order_if_due()
+            if self._kill_overrun():
+                sub.close()
+                self._exit_killed(
+                    context, f"the turret did not end within {KILL_OVERRUN:g}s of its kill"
+                )
             blocked = self.loop_blocked_for
             canon = self._tracer.active_greenlet if self._tracer else None
             if blocked < BLOCKED_AFTER or not self._running() or not self._is_canon(canon):
                 reported = False
-                self._order = None
+                if self._order != "kill":
+                    self._order = None
                 continue
             if not reported:
                 reported = True
@@ -156,7 +176,12 @@ class Watchdog:
             self._interrupt()
             if self._order == "kill" and monotonic() - self._order_at > KILL_DEADLINE:
                 sub.close()
-                self._exit_killed(context)
+                self._exit_killed(context, "the loop is blocked in C code and cannot be freed")
+
+    def _kill_overrun(self) -> bool:
+        return (
+            self._may_exit and self._order == "kill" and monotonic() - self._order_at > KILL_OVERRUN
+        )
 
     def _order_if_due(self) -> None:
         if self._due is not None and monotonic() >= self._due[1]:
@@ -184,9 +209,9 @@ class Watchdog:
             return "an unknown place"
         return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
 
-    def _exit_killed(self, context: Any) -> None:
-        log.error("the loop is blocked in C code and cannot be freed: exiting on kill")
-        push = push_socket(context, self._route.statuses, self._route.curve, 500)
+    def _exit_killed(self, context: Any, why: str) -> None:
+        log.error("%s: exiting on kill", why)
+        push = push_socket(context, self._route.statuses, self._route.curve, EXIT_LINGER_MS)
         push.send(self._killed_status())
         push.close()
         context.term()

@@ -8,6 +8,8 @@ misfile as a status.
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -130,7 +132,9 @@ def decode_start(msg: Any) -> StartOrder:
     """Read a start's ``msg``: the additions that are well formed, the rest ignored.
 
     A running turret must never fail on a start it cannot read in full, so a field
-    of the wrong type or out of range counts as absent.
+    of the wrong type or out of range counts as absent. Numbers are not capped here:
+    an integer too large for a float reads as the largest float, for the turret to
+    cap to its own limits (and say so).
     """
     if not isinstance(msg, dict) or not isinstance(msg.get("gturret"), int):
         return StartOrder()
@@ -147,11 +151,15 @@ def decode_start(msg: Any) -> StartOrder:
 
 
 def _number(value: Any, *, low: float) -> float | None:
-    """``value`` as a finite float >= ``low``, else None."""
+    """``value`` as a finite float >= ``low``, else None (a 400-digit integer: the
+    largest float of its sign, never an OverflowError)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
-    return number if low <= number < float("inf") else None
+    try:
+        number = float(value)
+    except OverflowError:
+        number = sys.float_info.max if value > 0 else -sys.float_info.max
+    return number if low <= number < math.inf else None
 
 
 def hq_wants(msg: Any) -> frozenset[str]:

@@ -11,10 +11,16 @@ arguments ``fleet.worker_command`` writes. It must never
 outlive its parent: on Linux the kernel sends it SIGTERM when the parent dies
 (``PR_SET_PDEATHSIG``), elsewhere a greenlet watches the parent's pid; either way
 it then kills itself as on any SIGTERM (cease fire, flush results, exit), and
-removes the parent's ipc sockets, which a parent killed outright cannot.
+removes the parent's ipc sockets, which a parent killed outright cannot. A signal
+at any moment of its start exits 0 too (:mod:`gturret.signals`).
 """
 
-from gevent import monkey
+from gturret.signals import ProcessSignals, StartupInterrupted
+
+SIGNALS = ProcessSignals("gturret.worker")
+SIGNALS.install()
+
+from gevent import monkey  # noqa: E402
 
 monkey.patch_all()
 
@@ -62,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.log_level,
         f"%(asctime)s %(levelname)s worker {args.index}/{args.count} %(name)s: %(message)s",
     )
+    SIGNALS.starting()
     try:
         config = load_config(args.config)
         use_requirements(config.requirements, config.source)
@@ -70,11 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         log.error("%s", exc)
         return ExitStatus.USAGE
+    except StartupInterrupted as exc:
+        log.info("%s during start-up: exiting", exc.signal_name)
+        return ExitStatus.OK
+    SIGNALS.handing_over()
     route = Route(args.commands, args.statuses)
     turret = Turret(
         config, factory, uuid=args.uuid, route=route, share=Share(args.index, args.count)
     )
-    turret.install_signal_handlers()
+    SIGNALS.serving(turret.request_kill)
     die_with_parent(args.parent, turret)
     try:
         return turret.serve()

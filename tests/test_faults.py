@@ -15,6 +15,9 @@ import pytest
 
 from tests.support.fake_hq import FakeHQ
 from tests.support.turret_process import write_turret
+from tests.test_open_model import SPIN
+
+LONG_SPIN = SPIN.replace("0.05", "0.25")
 
 
 def start_test(hq: FakeHQ) -> None:
@@ -222,3 +225,96 @@ def test_hq_gone_mid_test_drops_are_bounded_counted_and_reported(spawn_turret, t
         second_hq.wait_status("running")
         second_hq.collect(0.3)
         assert second_hq.results
+
+
+#: Seconds a turret may take from SIGTERM to its exit in the tests below: the product
+#: promises 2 s (the orderly kill takes at most 1.3 s, the watchdog ends what
+#: overruns 1.6 s); the rest is slack for a loaded two-core machine.
+KILL_BOUND_S = 3.5
+
+HARD_TO_KILL = """
+    import time
+    from gturret import Transaction as Base
+
+    class Transaction(Base):
+        def run(self):
+            try:
+                time.sleep(60)
+            finally:
+                time.sleep(60)
+"""
+
+
+def sigterm_and_time(turret) -> float:  # type: ignore[no-untyped-def]
+    sent = time.monotonic()
+    turret.signal(signal.SIGTERM)
+    code = turret.wait(timeout=30)
+    took = time.monotonic() - sent
+    print(f"SIGTERM to exit: {took:.2f}s")
+    assert code == 0, turret.log
+    return took
+
+
+def test_sigterm_ends_a_turret_whose_pacer_is_saturated(hq, spawn_turret, tmp_path):
+    """The HQ asks for 10 million transactions a second: capped, and never a freeze."""
+    config = write_turret(tmp_path, "from gturret import Transaction\n", hq, canons=20)
+    turret = spawn_turret(str(config), "--log-level", "WARNING")
+    hq.register()
+    hq.send("start", {"gturret": 1, "arrival_rate": 1e7})
+    hq.wait_status("running")
+    hq.send("status_request")
+    assert hq.wait_status("running")["pacing_scheduled"] > 0
+    assert sigterm_and_time(turret) < KILL_BOUND_S
+    assert "capped at 100000" in turret.log
+
+
+def test_sigterm_ends_a_turret_whose_canons_starve_the_loop(hq, spawn_turret, tmp_path):
+    """40 canons computing 250 ms each between yields (just under what the watchdog
+    calls a blocked loop): 10 s for the loop to come round, and a kill that would wait
+    for every one of them."""
+    config = write_turret(tmp_path, LONG_SPIN, hq, canons=40)
+    turret = spawn_turret(str(config))
+    start_test(hq)
+    hq.collect(0.5)
+    assert sigterm_and_time(turret) < KILL_BOUND_S
+
+
+def test_sigterm_ends_a_turret_whose_hq_is_gone(spawn_turret, tmp_path):
+    """The HQ died mid-test, and the canons resist the kill (their script sleeps again
+    in ``finally``): nothing to deliver to, nothing that ends by itself."""
+    with FakeHQ() as gone:
+        config = write_turret(tmp_path, HARD_TO_KILL, gone, canons=4, stop_grace=5)
+        turret = spawn_turret(str(config))
+        start_test(gone)
+    assert sigterm_and_time(turret) < KILL_BOUND_S
+
+
+ABSURD_STARTS = [
+    b'{"gturret":1,"rampup":' + b"9" * 400 + b"}",
+    b'{"gturret":1,"arrival_rate":1e300}',
+    b'{"gturret":1,"arrival_rate":' + b"9" * 400 + b',"rampup":1e300}',
+    b'{"gturret":1,"start_at":' + b"9" * 400 + b',"ramp_phase":-' + b"9" * 400 + b"}",
+    b'{"gturret":' + b"9" * 400 + b',"rampup":NaN,"arrival_rate":Infinity}',
+]
+
+
+def test_start_orders_with_absurd_numbers_never_stop_the_turret(hq, spawn_turret, tmp_path):
+    """Each order runs (capped, with a line), the turret answers while it runs, stops
+    when told, and exits 0 on ``kill``."""
+    config = write_turret(tmp_path, "from gturret import Transaction\n", hq, canons=4)
+    turret = spawn_turret(str(config), "--log-level", "WARNING")
+    hq.register()
+    for msg in ABSURD_STARTS:
+        hq.send_raw(b' {"command":"start","msg":' + msg + b"}")
+        hq.wait_status("running")
+        hq.send("status_request")
+        hq.wait_status("running")
+        hq.send("stop", "premature stop")
+        hq.wait_status("ready")
+    sent = time.monotonic()
+    hq.send("kill")
+    hq.wait_status("killed")
+    assert turret.wait(timeout=30) == 0, turret.log
+    print(f"kill to exit: {time.monotonic() - sent:.2f}s")
+    assert turret.log.count("capped at") >= 3, turret.log
+    assert "Traceback" not in turret.log

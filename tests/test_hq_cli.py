@@ -147,6 +147,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
     }
     checks = document["verdict"]["checks"]
     assert [check["key"] for check in checks] == [
+        "interrupted",
         "transactions",
         "turrets",
         "delivery",

@@ -184,8 +184,8 @@ def test_no_number_a_person_reads_is_a_float_repr(tmp_path: Path) -> None:
 
 def test_no_number_in_a_standalone_run_is_a_float_repr(tmp_path: Path) -> None:
     """The turret's side too: a real ``gturret --standalone`` run with settings far
-    from the usual (a 10,000,000 s stop_grace and hq_timeout) logs and prints them as
-    written, not as 1e+07."""
+    from the usual (a 604,800 s hq_timeout, the most there is, and a 0.00001 s
+    stop_grace) logs and prints them as written, not as 1e-05 or 604800.0."""
     script = """
         import time
         from gturret import Transaction as Base
@@ -194,12 +194,12 @@ def test_no_number_in_a_standalone_run_is_a_float_repr(tmp_path: Path) -> None:
             def run(self):
                 time.sleep(0.001)
     """
-    config = write_turret(tmp_path, script, stop_grace=10_000_000, hq_timeout=10_000_000)
+    config = write_turret(tmp_path, script, stop_grace=0.00001, hq_timeout=604_800)
     args = [str(config), "--standalone", "--run-time", "1s", "--threshold", "tx_per_s<1234567"]
     done = run_cli(args, tmp_path)
     assert done.returncode == 0, done.stderr
     output = done.stdout + done.stderr
-    assert "canons killed after 10000000s grace" in output
+    assert "canons killed after 0.00001s grace" in output
     assert NOISE.findall(output) == []
 
 

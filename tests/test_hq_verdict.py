@@ -13,7 +13,7 @@ from pathlib import Path
 from gturret.hq.messages import Delivery
 from gturret.hq.roster import DeliveryRow, TurretRecord
 from gturret.hq.thresholds import evaluate, evaluate_all, parse_threshold, parse_thresholds
-from gturret.hq.verdict import judge
+from gturret.hq.verdict import EarlyStop, judge
 from tests.support.hq_process import HQProcess
 from tests.support.summaries import summary_of
 from tests.support.turret_process import write_turret
@@ -49,6 +49,15 @@ def test_thresholds_alone_decide_a_clean_run() -> None:
     assert verdict.exit_status == 1
     assert verdict.reason == "1 of 3 thresholds failed: p50<1ms"
     assert verdict.problems == ("1 of 3 thresholds failed: p50<1ms",)
+
+
+def test_an_interrupted_run_never_passes_and_says_when() -> None:
+    summary = summary_of([5.0, 6.0])
+    passed = evaluate_all(parse_thresholds(["p95<1s"]), summary)
+    verdict = judge(summary, passed, early_stop=EarlyStop(1.84, 20.0, "SIGTERM"))
+    assert verdict.exit_status == 1
+    assert verdict.reason == "the test was interrupted at 1.8s of 20s (SIGTERM)"
+    assert verdict.checks[0].key == "interrupted" and not verdict.checks[0].passed
 
 
 def test_no_transactions_fail_even_without_thresholds() -> None:

@@ -138,8 +138,9 @@ def test_ctrl_c_stops_a_script_that_never_yields_and_still_reports(tmp_path):
         turret.wait_log("blocked for")
         turret.signal(signal.SIGINT)
         assert turret.wait(30) == 1
-        assert "interrupted: stopping the test early" in turret.log
-        assert "FAIL: 1 of 1 transactions failed" in turret.log
+        assert "interrupted (SIGINT) at" in turret.log
+        assert "FAIL: the test was interrupted at" in turret.log
+        assert "FAIL  1 of 1 transactions failed" in turret.log
     finally:
         turret.stop()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import string
+import sys
 
 import pytest
 
@@ -143,3 +144,13 @@ def test_a_start_order_round_trips_and_a_plain_one_adds_nothing():
 )
 def test_a_malformed_start_order_counts_as_a_plain_start(msg):
     assert wire.decode_start(msg) == wire.StartOrder()
+
+
+def test_a_start_order_with_huge_integers_reads_them_as_the_largest_float():
+    """Never an OverflowError: the turret caps what is too large (and says so)."""
+    huge = 10**400
+    order = wire.decode_start(
+        {"gturret": 1, "rampup": huge, "arrival_rate": huge, "start_at": -huge}
+    )
+    assert order.rampup == order.arrival_rate == sys.float_info.max
+    assert order.start_at is None

@@ -4,7 +4,16 @@ It monkey-patches with gevent before anything else is imported (the HQ's sockets
 are ``zmq.green`` and may share the loop with a turret), turns arguments into
 ``HQOptions``, sets up logging (standard error) and returns ``run_hq``'s exit
 status. It must never hold test logic: everything else lives in ``gturret.hq.run``.
+Signals: from the first line a signal exits 130 with one line (nothing has started,
+:mod:`gturret.signals`); once the HQ runs, the first ends the test early and the
+second exits at once (:mod:`gturret.hq.interrupt`).
 """
+
+from gturret.errors import ExitStatus
+from gturret.signals import ProcessSignals, StartupInterrupted
+
+SIGNALS = ProcessSignals("gturret-hq", ExitStatus.INTERRUPTED)
+SIGNALS.install()
 
 from gevent import monkey
 
@@ -14,7 +23,8 @@ import argparse
 import logging
 import sys
 
-from gturret.errors import ExitStatus, UsageError
+from gturret.errors import UsageError
+from gturret.hq.interrupt import Interruption
 from gturret.hq.options import OPTIONS, add_arguments, options_from_args
 from gturret.hq.run import run_hq
 from gturret.text import display, log_to_stderr
@@ -27,11 +37,13 @@ tx_per_s>=50, timer:login:p95<200ms, loop_lag_p99<20ms. METRIC: p50 p90 p95 p99
 p99.9 min mean max (unit ms or s), error_rate (%), tx_per_s, loop_lag_p99
 loop_lag_max (the turrets' loops; ms or s). OP: < <= > >=.
 
-exit status: 0 passed; 1 failed: no transaction recorded, a turret killed, aborted,
-not ready again after the stop or already running before this HQ (restarted?),
-results lost, a failed transaction without an error_rate threshold, or a failed
-threshold (the summary names each); 2 bad arguments, a port that cannot be bound,
-turrets that never reported."""
+exit status: 0 passed; 1 failed: the test interrupted (SIGTERM or SIGINT: the
+turrets are stopped and every report written), no transaction recorded, a turret
+killed, aborted, not ready again after the stop or already running before this HQ
+(restarted?), results lost, a failed transaction without an error_rate threshold,
+or a failed threshold (the summary names each); 2 bad arguments, a port that
+cannot be bound, turrets that never reported; 130 a signal before the test
+started, or a second signal (the turrets are told to stop; no reports)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,13 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     log_to_stderr(level)
+    SIGNALS.starting()
     try:
         options = options_from_args(args, OPTIONS)
     except UsageError as exc:
         print(f"gturret-hq: error: {display(str(exc))}", file=sys.stderr)
         return ExitStatus.USAGE
-    try:
-        return run_hq(options)
-    except KeyboardInterrupt:
-        print("gturret-hq: interrupted before the test started", file=sys.stderr)
+    except StartupInterrupted as exc:
+        print(f"gturret-hq: {exc.signal_name} before the test started", file=sys.stderr)
         return ExitStatus.INTERRUPTED
+    interruption = Interruption("gturret-hq")
+    interruption.install()
+    return run_hq(options, interruption=interruption)

@@ -17,7 +17,7 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
         "run_time_s": 120.0,                        # asked for (--run-time)
         "duration_s": 120.01,                       # start sent → stop sent
         "drain_s": 0.42,                            # stop sent → last message read
-        "interrupted": false,                       # Ctrl-C ended the run early
+        "interrupted": false,                       # SIGTERM or SIGINT ended it early
         "context": {},                              # set_transaction_context msg
         "bind": "127.0.0.1", "pub_port": 5000, "rc_port": 5001
       },

@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 import gevent
+import zmq as plain_zmq
 import zmq.green as zmq
 
 from gturret.errors import HQError
@@ -190,6 +191,17 @@ class HQLink:
                 f" turret whose hq_public_key is not the public key of {keys.own.path}?)"
             )
         return f"a handshake failed on {failure.endpoint} (ZeroMQ event {failure.event})"
+
+    def last_stop(self, linger: float) -> None:
+        """Publish ``stop`` and close everything, letting ZeroMQ deliver it for up to
+        ``linger`` seconds: the last word of a process a second signal ends.
+
+        Called from a signal handler, maybe inside the hub: the plain pyzmq send (no
+        green wait), then the context destroyed, which waits in libzmq, not in gevent.
+        """
+        frame = encode_command("stop", "premature stop")
+        plain_zmq.Socket.send(self._pub, frame, zmq.NOBLOCK)
+        self._context.destroy(linger=round(linger * 1000))
 
     def close(self) -> None:
         """Close both sockets without waiting for unsent commands."""

@@ -4,7 +4,9 @@ Why it exists: ``gturret-hq`` and ``gturret config.json --standalone`` share thi
 one entry point, so both behave the same. It returns an exit status instead of
 exiting: 0 passed, 1 failed (by a rule of :mod:`gturret.hq.verdict`), 2 no test
 could run (a port it cannot bind, turrets that never came, a report it cannot
-write). It must never call ``sys.exit`` or monkey-patch: the caller owns the process.
+write), 130 a signal before the test started (a signal during it ends it early: a
+failed verdict, reports written). It must never call ``sys.exit``, monkey-patch or
+install signal handlers: the caller owns the process (and its ``Interruption``).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from gturret.errors import ExitStatus, HQError
+from gturret.errors import ExitStatus, HQError, RunInterrupted
 from gturret.hq.document import build_document, write_json
+from gturret.hq.interrupt import Interruption
 from gturret.hq.link import HQLink
 from gturret.hq.options import HQOptions, format_duration, plural
 from gturret.hq.progress import Progress
@@ -28,7 +31,7 @@ from gturret.hq.session import Session
 from gturret.hq.stats import Stats
 from gturret.hq.summary import render_summary
 from gturret.hq.thresholds import evaluate_all
-from gturret.hq.verdict import judge
+from gturret.hq.verdict import EarlyStop, judge
 
 __all__ = ["HQOptions", "run_hq"]
 
@@ -40,9 +43,11 @@ def run_hq(
     *,
     on_bound: Callable[[int, int], None] | None = None,
     on_start: Callable[[], None] | None = None,
+    interruption: Interruption | None = None,
 ) -> int:
     """Run one test; ``on_bound(pub_port, rc_port)`` is called once both sockets are
-    bound, ``on_start()`` right after the start is sent."""
+    bound, ``on_start()`` right after the start is sent; ``interruption`` holds the
+    signals the caller's handlers received."""
     out = options.out or sys.stdout
     try:
         link = HQLink(options.bind, options.pub_port, options.rc_port, options.keys)
@@ -51,7 +56,11 @@ def run_hq(
         return ExitStatus.USAGE
     stats, roster = Stats(latency_by_turret=options.metrics_port is not None), Roster()
     progress = Progress(out, enabled=options.progress, plain_interval=options.progress_interval)
-    session = Session(link, options, stats, roster, progress, on_start=on_start)
+    session = Session(
+        link, options, stats, roster, progress, on_start=on_start, interruption=interruption
+    )
+    if interruption is not None:
+        interruption.before_exit(link.last_stop)
     ports = (link.pub_port, link.rc_port)
     metrics = None
     try:
@@ -74,10 +83,15 @@ def run_hq(
         if on_bound is not None:
             on_bound(*ports)
         outcome = session.run()
+    except RunInterrupted as exc:
+        log.warning("%s", exc)
+        return ExitStatus.INTERRUPTED
     except HQError as exc:
         log.error("%s", exc)
         return ExitStatus.USAGE
     finally:
+        if interruption is not None:
+            interruption.before_exit(None)
         link.close()
         if metrics is not None:
             metrics.stop()
@@ -94,6 +108,9 @@ def run_hq(
         pacing=roster.pacing(),
         ended_at=outcome.ended_at,
         rejected=outcome.counts.rejected,
+        early_stop=EarlyStop(outcome.duration_s, options.run_time, outcome.interrupted_by)
+        if outcome.interrupted
+        else None,
     )
     canons = roster.canons_total()
     canon_summary = roster.canon_summary()

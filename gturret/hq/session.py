@@ -5,10 +5,11 @@ The sequence (docs/protocol.md, with the reference HQ's gaps closed):
 1. ``status_request`` now and every ``status_interval`` until ``turrets`` turrets
    have reported (HQError after ``wait_timeout``);
 2. ``set_transaction_context`` and ``start``, back to back, to every turret;
-3. collect for ``run_time``, asking for statuses every ``status_interval`` (they
-   carry ``canons_active``); a turret that reports ``ready`` during the run, new or
-   one that missed the broadcast, gets the context and ``start`` again: as direct
-   orders (``"<uuid> {json}"``), broadcast, or not at all (``late_start``);
+3. collect for ``run_time`` (or until a signal: :mod:`gturret.hq.interrupt`),
+   asking for statuses every ``status_interval`` (they carry ``canons_active``); a
+   turret that reports ``ready`` during the run, new or one that missed the
+   broadcast, gets the context and ``start`` again: as direct orders
+   (``"<uuid> {json}"``), broadcast, or not at all (``late_start``);
 4. ``stop``, then keep reading until every turret has said ``ready`` again (or
    ``drain_timeout``; a turret already silent for ``SILENT_S`` at the stop is not
    waited for), then until every result the turrets say they sent has arrived and
@@ -43,8 +44,9 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from gturret import wire
-from gturret.errors import HQError
+from gturret.errors import HQError, RunInterrupted
 from gturret.figures import format_number
+from gturret.hq.interrupt import Interruption
 from gturret.hq.link import HQLink
 from gturret.hq.messages import Interval, Result, Status, classify
 from gturret.hq.options import HQOptions, format_duration, plural
@@ -87,6 +89,8 @@ PAST_NAME_CAP = (
 )
 UNREAD = "a message still unread when the drain ended (a flood)"
 FAILED = "a message the HQ failed on (a bug: see the log)"
+#: Seconds between two looks at the signal flag while the session waits for messages.
+INTERRUPT_CHECK_S = 0.1
 
 
 @dataclass(slots=True)
@@ -113,6 +117,7 @@ class Outcome:
     duration_s: float = 0.0
     drain_s: float = 0.0
     interrupted: bool = False
+    interrupted_by: str = ""
     unsettled: list[TurretRecord] = field(default_factory=list)
     ended_at: float = 0.0
     counts: MessageCounts = field(default_factory=MessageCounts)
@@ -130,6 +135,7 @@ class Session:
         progress: Progress,
         clock: Callable[[], float] = time.monotonic,
         on_start: Callable[[], None] | None = None,
+        interruption: Interruption | None = None,
     ) -> None:
         self._link = link
         self._options = options
@@ -138,6 +144,7 @@ class Session:
         self._progress = progress
         self._clock = clock
         self._on_start = on_start
+        self._interruption = interruption
         self._t0: float | None = None
         self._running = False
         self._silent_warned: set[str] = set()
@@ -163,13 +170,23 @@ class Session:
         deadline = start + self._options.wait_timeout
         next_request = start
         while len(self._roster) < wanted:
+            signal_name = self._signal()
+            if signal_name is not None:
+                raise RunInterrupted(
+                    f"{signal_name} while waiting for turrets ({len(self._roster)} of"
+                    f" {wanted} reported): no test ran"
+                )
             now = self._clock()
             if now >= deadline:
                 raise HQError(self._missing_turrets_message(wanted))
             if now >= next_request:
                 self._request_statuses()
                 next_request = now + self._options.status_interval
-            self._read(min(deadline, next_request) - now)
+            self._read(min(deadline, next_request, now + INTERRUPT_CHECK_S) - now)
+
+    def _signal(self) -> str | None:
+        """The signal that asked to end the run, if one did."""
+        return None if self._interruption is None else self._interruption.signal
 
     def _request_statuses(self) -> None:
         self._link.publish("status_request", PER_RESULT if self._options.per_result else AGGREGATED)
@@ -263,27 +280,38 @@ class Session:
         t0 = self._t0 if self._t0 is not None else self._clock()
         end = t0 + self._options.run_time
         next_request = t0 + self._options.status_interval
-        try:
-            while (now := self._clock()) < end:
-                if now >= next_request:
-                    self._request_statuses()
-                    next_request = now + self._options.status_interval
-                    self._warn_silent(now)
-                elapsed = self._sample(now)
-                if self._progress.due(elapsed):
-                    self._progress.show(self._snapshot(elapsed))
-                wake = min(end, next_request, now + self._progress.next_due(elapsed))
-                self._read(wake - now)
-        except KeyboardInterrupt:
-            self.outcome.interrupted = True
-            log.warning("interrupted: stopping the test early")
+        while (now := self._clock()) < end:
+            signal_name = self._signal()
+            if signal_name is not None:
+                self.outcome.interrupted = True
+                self.outcome.interrupted_by = signal_name
+                log.warning(
+                    "interrupted (%s) at %s of %s: stopping the test early; a second"
+                    " signal exits at once, without reports",
+                    signal_name,
+                    format_duration(max(0.0, now - t0)),
+                    format_duration(self._options.run_time),
+                )
+                return
+            if now >= next_request:
+                self._request_statuses()
+                next_request = now + self._options.status_interval
+                self._warn_silent(now)
+            elapsed = self._sample(now)
+            if self._progress.due(elapsed):
+                self._progress.show(self._snapshot(elapsed))
+            wake = min(
+                end, next_request, now + self._progress.next_due(elapsed), now + INTERRUPT_CHECK_S
+            )
+            self._read(wake - now)
 
     def _stop(self) -> float:
         self._link.publish("stop", "premature stop")
         stopped_at = self._clock()
         self._running = False
         t0 = self._t0 if self._t0 is not None else stopped_at
-        self.outcome.duration_s = stopped_at - t0
+        # Never negative: a signal may end the test before the fleet's start time.
+        self.outcome.duration_s = max(0.0, stopped_at - t0)
         self._progress.finish()
         log.info(
             "stop sent after %s; draining until %s ready (--drain-timeout %s)",

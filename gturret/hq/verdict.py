@@ -4,6 +4,9 @@ Why it exists: a load test's verdict is what CI acts on, so it must never say PA
 over a failure it could see. A run fails (exit status 1) when any of these holds,
 each named on its own line in the summary and in the JSON report:
 
+0. the test was interrupted: a signal (SIGTERM, SIGINT) ended it before its run
+   time, so it did not measure what was asked (CI's ``timeout`` must never read as
+   a pass);
 1. no transaction was recorded;
 2. a turret was killed or aborted during the test, or did not come back to
    ``ready`` after the stop (it died, hung, or lost its link), or was already
@@ -36,6 +39,7 @@ from dataclasses import dataclass
 
 from gturret.errors import ExitStatus
 from gturret.hq.messages import Pacing
+from gturret.hq.options import format_duration
 from gturret.hq.roster import DeliveryRow, TurretRecord
 from gturret.hq.stats import Summary
 from gturret.hq.thresholds import Verdict
@@ -44,6 +48,11 @@ from gturret.wire import State
 #: The rules of the module docstring but the last (each threshold is its own check),
 #: as ``(key, what passing means, the limit)``: the JUnit report's testcases.
 RULES = (
+    (
+        "interrupted",
+        "the test ran its whole run time",
+        "ended by --run-time, not by SIGTERM or SIGINT",
+    ),
     ("transactions", "transactions were recorded", "at least 1 transaction"),
     (
         "turrets",
@@ -100,6 +109,15 @@ class TestVerdict:
         return self.exit_status == ExitStatus.OK
 
 
+@dataclass(frozen=True, slots=True)
+class EarlyStop:
+    """A test a signal ended early: when (seconds after the start), of how long, by what."""
+
+    at_s: float
+    run_time_s: float
+    signal: str
+
+
 def judge(
     summary: Summary,
     verdicts: tuple[Verdict, ...],
@@ -110,10 +128,16 @@ def judge(
     pacing: Pacing | None = None,
     ended_at: float = 0.0,
     rejected: Mapping[str, int] | None = None,
+    early_stop: EarlyStop | None = None,
 ) -> TestVerdict:
     """Apply every rule of the module docstring; ``ended_at`` is the session's clock;
     ``rejected``: messages not counted, by reason (``MessageCounts.rejected``)."""
     found: dict[str, list[str]] = {key: [] for key, _, _ in RULES}
+    if early_stop is not None:
+        found["interrupted"].append(
+            f"the test was interrupted at {early_stop.at_s:.1f}s of"
+            f" {format_duration(early_stop.run_time_s)} ({early_stop.signal or 'a signal'})"
+        )
     if summary.transaction.count == 0:
         found["transactions"].append("no transactions were recorded: the turrets sent no results")
     found["turrets"] += _turret_problems(turrets, unsettled, ended_at)

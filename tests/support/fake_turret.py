@@ -42,7 +42,10 @@ class FakeTurret:
         timers: Callable[[int], dict[str, float]] = lambda i: {"login": 0.002},
         report_counters: bool = True,
         raw_results: bool = False,
+        obeys_stop: bool = True,
     ) -> None:
+        """``obeys_stop=False`` plays a turret that hangs at ``stop``: it never says
+        ``ready`` again (the HQ then drains until ``--drain-timeout``)."""
         self.pub_port, self.rc_port = pub_port, rc_port
         self.name, self.canons = name, canons
         self.uuid = str(uuid_module.uuid4())
@@ -50,6 +53,7 @@ class FakeTurret:
         self._scriptrun_time, self._error, self._timers = scriptrun_time, error, timers
         self.report_counters = report_counters
         self.raw_results = raw_results
+        self.obeys_stop = obeys_stop
         self.commands: list[tuple[str, str]] = []
         self.context: dict[str, Any] = {}
         self.sent = 0
@@ -150,6 +154,6 @@ class FakeTurret:
             self.running = True
             self.sent_at_start = self.sent
             self._status(push)
-        elif command.name == "stop" and self.running:
+        elif command.name == "stop" and self.running and self.obeys_stop:
             self.running = False
             self._status(push)
