@@ -79,14 +79,15 @@ test: install nginx
 test-system: install browser prometheus peers
 	$(BIN)/python -m pytest -q -rs -m system
 
+# The target says it listens by printing its port; it refuses a taken port (its own or
+# the metrics port) in one line, and then nothing else starts.
 run: install
 	@mkdir -p out
-	@$(BIN)/python example_scripts/target.py --port $(DEMO_PORT) > /dev/null & target=$$!; \
-	trap 'kill $$target 2>/dev/null' EXIT INT TERM; \
-	for i in $$(seq 50); do \
-	  $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', $(DEMO_PORT)), 1)" 2>/dev/null && break; \
-	  sleep 0.1; \
-	done; \
+	@ready=$$(mktemp); \
+	$(BIN)/python example_scripts/target.py --port $(DEMO_PORT) --check-free $(DEMO_METRICS_PORT) > $$ready & target=$$!; \
+	trap 'kill $$target 2>/dev/null; rm -f $$ready' EXIT INT TERM; \
+	for i in $$(seq 100); do [ -s $$ready ] && break; kill -0 $$target 2>/dev/null || exit 2; sleep 0.1; done; \
+	[ -s $$ready ] || { echo "make run: the demo target did not start within 10 s" >&2; exit 2; }; \
 	$(BIN)/gturret example_scripts/config.json --standalone $(DEMO_ARGS)
 
 test-slow: install nginx

@@ -7,6 +7,11 @@ killed. ``--stall-for S --stall-every P`` makes it stall: every P seconds, for S
 seconds, it answers nothing (requests wait for the stall to end), as a server does
 in a garbage-collection pause; the open model's tests and examples need one.
 
+A port already taken is refused in one line (exit status 2) before anything serves,
+never a traceback: with ``make run`` a connection to the port would otherwise reach
+whatever holds it, and the demo would load the wrong server. ``--check-free PORT``
+refuses the same way when another port the demo needs (its metrics port) is taken.
+
     python example_scripts/target.py --port 8089
     python example_scripts/target.py --port 8089 --stall-for 0.5 --stall-every 2
 """
@@ -19,6 +24,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import socket  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Iterable  # noqa: E402
 from typing import Any  # noqa: E402
@@ -60,17 +66,53 @@ class NoDelayHandler(WSGIHandler):
         super().handle()
 
 
+def taken(port: int) -> bool:
+    """Whether another program listens on 127.0.0.1:``port`` (bound as a server binds it)."""
+    probe = socket.socket()
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind(("127.0.0.1", port))
+    except OSError:
+        return True
+    finally:
+        probe.close()
+    return False
+
+
+def refuse(port: int, what: str) -> None:
+    print(
+        f"target.py: 127.0.0.1:{port} ({what}) is already in use by another program;"
+        " stop it and run again",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="demo HTTP target on 127.0.0.1")
     parser.add_argument("--port", type=int, default=8089, help="port (0: any free one)")
     parser.add_argument("--stall-for", type=float, default=0.0, metavar="S", help="stall S s")
     parser.add_argument("--stall-every", type=float, default=2.0, metavar="P", help="every P s")
+    parser.add_argument(
+        "--check-free",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="refuse to start when this port is taken too (make run: the metrics port)",
+    )
     args = parser.parse_args()
     STALL.update({"for": args.stall_for, "every": args.stall_every})
+    for port in args.check_free:
+        if taken(port):
+            refuse(port, "the metrics port")
     server = WSGIServer(
         ("127.0.0.1", args.port), application, log=None, backlog=1024, handler_class=NoDelayHandler
     )
-    server.init_socket()
+    try:
+        server.init_socket()
+    except OSError:
+        refuse(args.port, "the demo target's port")
     print(server.server_port, flush=True)
     server.serve_forever()
 
