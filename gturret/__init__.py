@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from gturret._lazy import lazy_exports
 
-__version__ = "0.1.0"
-
 __all__ = [
     "ConfigError",
     "CustomTimer",
@@ -33,6 +31,7 @@ _HOMES = {
     "TarError": "gturret.errors",
     "ScriptError": "gturret.errors",
     "WireError": "gturret.errors",
+    "__version__": "gturret.version",
 }
 
 

@@ -40,12 +40,13 @@ import logging  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from contextlib import ExitStack  # noqa: E402
 
-from gturret import __version__  # noqa: E402
 from gturret.config import ExtractedTar, load_config  # noqa: E402
 from gturret.errors import UsageError  # noqa: E402
 from gturret.fleet import Fleet, fleet_size  # noqa: E402
 from gturret.hq.options import (  # noqa: E402
     TEST_OPTIONS,
+    THRESHOLDS_HELP,
+    VERDICT_HELP,
     add_arguments,
     given_test_options,
     options_from_args,
@@ -55,17 +56,33 @@ from gturret.script import prepare_factory  # noqa: E402
 from gturret.startup import prepare_process  # noqa: E402
 from gturret.text import display, log_to_stderr  # noqa: E402
 from gturret.turret import Turret  # noqa: E402
+from gturret.version import version_line  # noqa: E402
 
 log = logging.getLogger("gturret")
+
+
+EPILOG = f"""\
+`gturret pack CONFIG` builds a package for --tar on another machine (see
+`gturret pack --help`).
+
+{THRESHOLDS_HELP}
+
+exit status:
+  0 killed (by the HQ's kill, SIGTERM or SIGINT, at any moment); 1 the turret failed
+  (aborted, or a --processes worker died); 2 bad usage, config, tar, script or key
+  file, or keys that do not match the HQ's; 130 a second SIGINT.
+exit status with --standalone:
+{VERDICT_HELP};
+  2 bad usage, config, tar or script, a port that cannot be bound, a report that
+  could not be written; 130 a signal before the test started, or a second signal."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gturret",
-        description="A gevent OCT turret: connects to an HQ and runs canons on its orders."
-        " `gturret pack CONFIG` builds a package for `--tar` on another machine.",
-        epilog="Exit status: 0 killed (the HQ's kill, SIGTERM or SIGINT, at any moment), 1"
-        " turret error (aborted), 2 bad usage/config/script, 130 a second SIGINT.",
+        description="A gevent OCT turret: connects to an HQ and runs canons on its orders.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("config", nargs="?", help="turret config file (JSON)")
     parser.add_argument("--tar", help="turret package: a tar holding config.json and the script")
@@ -83,21 +100,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes sharing the canons, one gevent loop each; -1: one per core;"
         " the HQ still sees one turret (default 1: this process runs the canons)",
     )
-    parser.add_argument("--version", action="version", version=f"gturret {__version__}")
+    parser.add_argument("--version", action="version", version=version_line("gturret"))
     standalone = parser.add_argument_group(
         "standalone run",
-        "with --standalone the turret runs one test against gturret's own HQ in this "
-        "process (loopback, ephemeral ports), prints a summary and exits with its "
-        "verdict: 0 passed, 1 failed (a threshold, a failed transaction without an "
-        "error_rate threshold, lost results, a dead turret, no transaction, or a test "
-        "interrupted by SIGTERM or SIGINT), 2 bad usage, 130 a signal before the test "
-        "started, or a second signal",
+        "with --standalone the turret runs one test against gturret's own HQ in this\n"
+        "process (loopback, ephemeral ports), prints a summary and exits with its\n"
+        "verdict (see exit status below)",
     )
     standalone.add_argument(
         "--standalone", action="store_true", help="run one test with an in-process HQ"
     )
     add_arguments(standalone, TEST_OPTIONS)
     return parser
+
+
+#: What is wrong when the config and --tar are both missing (False) or both given (True).
+INPUT_PROBLEM = {
+    False: "give a config file (gturret config.json) or --tar ARCHIVE (gturret --tar"
+    " turret.tar.gz); gturret --help says more",
+    True: "give a config file or --tar ARCHIVE, not both",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_to_stderr(args.log_level)
     if bool(args.config) == bool(args.tar):
         parser.print_usage(sys.stderr)
-        print("gturret: error: give a config file or --tar, not both", file=sys.stderr)
+        print(f"gturret: error: {INPUT_PROBLEM[bool(args.config)]}", file=sys.stderr)
         return ExitStatus.USAGE
     if args.processes == 0 or args.processes < -1:
         print(

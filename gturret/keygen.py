@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gturret.errors import ExitStatus, KeyFileError
 from gturret.keys import create_key_pair
+from gturret.version import version_line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,11 +27,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         " (secret, mode 600). The HQ gets --secret-key hq.key_secret and a --turret-keys"
         " folder holding each turret's NAME.key; a turret config names hq_public_key"
         " (the HQ's .key) and turret_secret_key (its own .key_secret).",
+        epilog="exit status: 0 both files written; 2 a bad name, no such folder, or a key"
+        " file of that name already there (never overwritten).",
     )
     parser.add_argument("name", help="base name of the two files, e.g. hq or turret-eu-1")
     parser.add_argument(
         "--dir", type=Path, default=Path("."), help="folder to write them in (default: .)"
     )
+    parser.add_argument("--version", action="version", version=version_line("gturret-keys"))
     args = parser.parse_args(argv)
     try:
         public, secret = create_key_pair(args.dir, args.name)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from gturret.config import CONFIG_NAME, TurretConfig, load_config
 from gturret.errors import ConfigError, ExitStatus, UsageError
+from gturret.version import version_line
 
 #: The name the requirements take inside a pack.
 REQUIREMENTS_NAME = "requirements.txt"
@@ -110,11 +111,14 @@ def main(argv: Sequence[str]) -> int:
         prog="gturret pack",
         description="Build one archive (config, script, declared files, requirements) for"
         " `gturret --tar` on another machine.",
+        epilog="exit status: 0 the archive written; 2 a bad config or script, or an archive"
+        " that cannot be written.",
     )
     parser.add_argument("config", help="turret config file (JSON)")
     parser.add_argument(
         "-o", "--output", type=Path, help="the archive to write (default: NAME.tar.gz)"
     )
+    parser.add_argument("--version", action="version", version=version_line("gturret pack"))
     args = parser.parse_args(argv)
     config_path = Path(args.config)
     try:

@@ -15,13 +15,13 @@ def test_console_script_and_module_both_show_help(tmp_path):
     for command in ([str(gturret), "--help"], [sys.executable, "-m", "gturret", "--help"]):
         done = subprocess.run(command, capture_output=True, text=True, timeout=30)
         assert done.returncode == 0
-        assert "--tar" in done.stdout and "Exit status" in done.stdout
+        assert "--tar" in done.stdout and "exit status:" in done.stdout
 
 
 def test_neither_or_both_inputs_is_a_usage_error(tmp_path):
     done = run_cli([], tmp_path)
     assert done.returncode == 2
-    assert "give a config file or --tar" in done.stderr
+    assert "give a config file (gturret config.json) or --tar" in done.stderr
     done = run_cli(["config.json", "--tar", "x.tar"], tmp_path)
     assert done.returncode == 2
 

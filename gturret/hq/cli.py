@@ -25,25 +25,27 @@ import sys
 
 from gturret.errors import UsageError
 from gturret.hq.interrupt import Interruption
-from gturret.hq.options import OPTIONS, add_arguments, options_from_args
+from gturret.hq.options import (
+    OPTIONS,
+    THRESHOLDS_HELP,
+    VERDICT_HELP,
+    add_arguments,
+    options_from_args,
+)
 from gturret.hq.run import run_hq
 from gturret.text import display, log_to_stderr
+from gturret.version import version_line
 
 log = logging.getLogger(__name__)
 
-EPILOG = """\
-thresholds: [timer:NAME:]METRIC OP VALUE, e.g. p95<100ms, p99<=1s, error_rate<1%,
-tx_per_s>=50, timer:login:p95<200ms, loop_lag_p99<20ms. METRIC: p50 p90 p95 p99
-p99.9 min mean max (unit ms or s), error_rate (%), tx_per_s, loop_lag_p99
-loop_lag_max (the turrets' loops; ms or s). OP: < <= > >=.
+EPILOG = f"""\
+{THRESHOLDS_HELP}
 
-exit status: 0 passed; 1 failed: the test interrupted (SIGTERM or SIGINT: the
-turrets are stopped and every report written), no transaction recorded, a turret
-killed, aborted, not ready again after the stop or already running before this HQ
-(restarted?), results lost, a failed transaction without an error_rate threshold,
-or a failed threshold (the summary names each); 2 bad arguments, a port that
-cannot be bound, turrets that never reported; 130 a signal before the test
-started, or a second signal (the turrets are told to stop; no reports)."""
+exit status:
+{VERDICT_HELP};
+  2 bad arguments, a port that cannot be bound, turrets that never reported
+  (--wait-timeout), a report that could not be written; 130 a signal before the
+  test started, or a second signal (the turrets are told to stop; no reports)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(parser, OPTIONS)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    parser.add_argument("--version", action="version", version=version_line("gturret-hq"))
     return parser
 
 

@@ -32,6 +32,28 @@ LATE_START_MODES = {
     "off": "never start a turret after the start, like the reference HQ",
 }
 
+#: The threshold grammar as both commands' ``--help`` shows it (gturret-hq, and gturret
+#: for --standalone); ``gturret.hq.thresholds`` parses it.
+THRESHOLDS_HELP = """\
+thresholds (--threshold EXPR, repeatable): [timer:NAME:]METRIC OP VALUE, e.g.
+  p95<100ms, p99<=1s, error_rate<1%, tx_per_s>=50, timer:login:p95<200ms,
+  loop_lag_p99<20ms, rss_growth<100MB. METRIC: p50 p90 p95 p99 p99.9 min mean max
+  (unit ms or s), error_rate (%), tx_per_s, loop_lag_p99 loop_lag_max (how late the
+  turrets' loops woke; ms or s), rss_max rss_growth (a turret's memory; MB or GB);
+  the turrets' metrics take no timer:. OP: < <= > >=."""
+
+#: The verdict's exit statuses, every rule of ``gturret.hq.verdict`` named, as both
+#: commands' ``--help`` shows them (README's "The verdict" uses the same words).
+VERDICT_HELP = """\
+  0 passed; 1 failed, by any rule of the verdict (the summary names each): the test
+  was interrupted (SIGTERM or SIGINT: the turrets are stopped and every report
+  written); no transaction was recorded; a turret died (killed, aborted, not ready
+  again after the stop, or already running before this HQ: restarted?); results
+  were lost; canons starved (never completed a transaction); the schedule was not
+  kept (open model: transactions dropped, too late to start); a transaction failed
+  (without an error_rate threshold); messages were rejected (malformed, out of
+  range, past a cap, or left unread); a threshold failed"""
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -322,7 +344,7 @@ OPTIONS = (
         "--threshold",
         "thresholds",
         [],
-        "pass/fail rule, repeatable: p95<100ms, error_rate<1%%, ... (gturret-hq --help)",
+        "pass/fail rule, repeatable: p95<100ms, error_rate<1%%, ... (see thresholds below)",
         parse_thresholds,
         "EXPR",
         action="append",
