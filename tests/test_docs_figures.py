@@ -1,0 +1,91 @@
+"""The figures README and docs cite are those of the one bench run they name.
+
+README's Benchmarks names the run: ``bench/results/latest.md`` (``latest.json``) and
+``bench/results/hq.md``, as committed. Before, figures of several runs sat side by
+side (a no-op rate of 240,200 results/s beside the file's 94,776; two CurveZMQ
+pairs). Two checks keep them together: every large figure (a number written with
+thousands separators) in README.md and docs/*.md is one of the results files', or is
+listed in ``NOT_BENCH`` with what else it is; and the figures cited by name are
+recomputed from ``latest.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.support.peers import ROOT
+
+RESULTS = ROOT / "bench" / "results"
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+README = (ROOT / "README.md").read_text()
+GROUPED = re.compile(r"(?<![\d.])(?<!\d,)\d{1,3}(?:,\d{3})+(?!\d|,\d)")
+
+#: Large numbers in the docs that are not bench figures, each with what it is.
+NOT_BENCH = {
+    "5,653": "the open-model example's own run, the command shown beside it",
+    "1,048,576": "a common hard limit on open files under systemd, not a measurement",
+    "100,000": "what 100 turrets of 10 canons sleeping 10 ms would make: the bench's ideal",
+    "2,000": "the canons of the scale tests in make test-system",
+    "604,800": "the largest rampup a config may ask for (a week, in seconds)",
+    "42,270": "a protocol observation of the reference HQ (docs/protocol.md), not a bench",
+    "20,000": "a protocol observation of the reference HQ (docs/protocol.md), not a bench",
+    "19,999": "a protocol observation of the reference HQ (docs/protocol.md), not a bench",
+}
+
+
+def rows() -> dict[tuple[str, str], dict]:
+    data = json.loads((RESULTS / "latest.json").read_text())
+    return {(row["scenario"], row["row"]): row for row in data["rows"]}
+
+
+def test_every_large_figure_is_the_named_runs_or_listed():
+    results = "".join((RESULTS / name).read_text() for name in ("latest.md", "hq.md"))
+    in_results = set(GROUPED.findall(results))
+    cited: dict[str, str] = {}
+    for path in DOCS:
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            for figure in GROUPED.findall(line):
+                cited.setdefault(figure, f"{path.name}:{number}")
+    strays = [f"{where}: {figure}" for figure, where in cited.items()
+              if figure not in in_results and figure not in NOT_BENCH]  # fmt: skip
+    assert not strays, "figures of no named bench run:\n" + "\n".join(strays)
+    assert not set(NOT_BENCH) - set(cited), "NOT_BENCH lists figures no doc cites any more"
+
+
+@pytest.mark.parametrize(
+    "scenario, row",
+    [
+        ("http-requests", "gturret + requests script"),
+        ("http-fast", "gturret + gturret.http script"),
+        ("http-fast", "gturret + gturret.http script, 1,000 canons at once"),
+        ("overhead", "gturret, no-op, 1000 canons"),
+        ("overhead", "oct-turrets 0.2.8, no-op, 1000 cannons (threads)"),
+        ("cores", "gturret --processes 2, no-op, 1000 canons"),
+        ("curve", "gturret, no-op, 1000 canons, plain ZeroMQ"),
+        ("curve", "gturret, no-op, 1000 canons, CurveZMQ"),
+    ],
+)
+def test_readme_cites_the_runs_median(scenario, row):
+    median = rows()[(scenario, row)]["median"]
+    assert f"{median:,.0f}" in README, f"{scenario} / {row}: median {median:,.0f} not cited"
+
+
+def test_the_curve_pair_and_its_ratio_are_one_runs():
+    """The CurveZMQ cost is stated twice (Benchmarks, Keys); both say the same."""
+    found = rows()
+    plain = found[("curve", "gturret, no-op, 1000 canons, plain ZeroMQ")]["median"]
+    curve = found[("curve", "gturret, no-op, 1000 canons, CurveZMQ")]["median"]
+    ratio = f"{curve / plain:.2f}\N{MULTIPLICATION SIGN}"
+    keys = README[README.index("**Cost**") : README.index("## Architecture")]
+    bench = README[README.index("## Benchmarks") : README.index("## Reliability")]
+    for section in (keys, bench):
+        assert f"{plain:,.0f}" in section and f"{curve:,.0f}" in section and ratio in section
+
+
+def test_the_overhead_figure_of_the_architecture_notes_is_the_runs():
+    median = rows()[("overhead", "gturret, no-op, 1000 canons")]["median"]
+    notes = README[README.index("Choices worth knowing") : README.index("## Development")]
+    assert f"{median:,.0f} results/s" in notes
