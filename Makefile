@@ -23,8 +23,8 @@ OCT_STAMP := $(OCT_VENV)/.installed
 OCT_PYPI  := oct==0.4.12 oct-turrets==0.2.8 pandas==1.5.3 numpy==1.26.4
 
 # `make run`: the demo load test, against a local target it starts and stops itself.
-# Its load (100 canons thinking ~1 s: example_scripts/config.json) leaves one core's
-# generator far from saturated, so p95<250ms holds with room on a busy 2-core machine.
+# Its load (100 canons thinking ~3 s: example_scripts/config.json) leaves the generator
+# far from saturated, so p95<250ms holds with room on a busy 2-core machine.
 DEMO_PORT := 8089
 DEMO_METRICS_PORT := 9464
 DEMO_ARGS ?= --run-time 10s --threshold "p95<250ms" --threshold "error_rate<1%" \
