@@ -35,12 +35,14 @@ COMMANDS = {
 #: The words that name each rule of the verdict, the same in both --help texts and in
 #: README's "The verdict"; a rule added to ``RULES`` without its words here fails.
 RULE_WORDS = {
+    "interrupted": "the test was interrupted",
     "transactions": "no transaction was recorded",
     "turrets": "a turret died",
     "delivery": "results were lost",
     "canons": "canons starved",
     "schedule": "the schedule was not kept",
     "errors": "a transaction failed",
+    "messages": "messages were rejected",
     "thresholds": "a threshold failed",
 }
 
