@@ -25,9 +25,11 @@ from gturret.errors import ExitStatus
 from gturret.signals import ProcessSignals, StartupInterrupted
 
 # The arguments are not parsed yet: a signal while gevent loads must already know
-# whether it ends a turret (0, as a kill) or a standalone test with no verdict (130).
+# whether it ends a turret (0, as a kill), or a standalone test with no verdict or a
+# pack with no archive (130).
+_NO_RESULT_IF_INTERRUPTED = "--standalone" in sys.argv or sys.argv[1:2] == ["pack"]
 SIGNALS = ProcessSignals(
-    "gturret", ExitStatus.INTERRUPTED if "--standalone" in sys.argv else ExitStatus.OK
+    "gturret", ExitStatus.INTERRUPTED if _NO_RESULT_IF_INTERRUPTED else ExitStatus.OK
 )
 SIGNALS.install()
 
@@ -127,7 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["pack"]:
         from gturret.pack import main as pack
 
-        return pack(argv[1:])
+        SIGNALS.startup_status = ExitStatus.INTERRUPTED
+        SIGNALS.starting()
+        try:
+            return pack(argv[1:])
+        except StartupInterrupted as exc:
+            print(f"gturret pack: {exc.signal_name}: no archive written", file=sys.stderr)
+            return ExitStatus.INTERRUPTED
     parser = build_parser()
     args = parser.parse_args(argv)
     log_to_stderr(args.log_level)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
 import sys
 import tarfile
@@ -121,12 +122,21 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--version", action="version", version=version_line("gturret pack"))
     args = parser.parse_args(argv)
     config_path = Path(args.config)
+    output = args.output
+    partial = None
     try:
-        output = args.output or Path(_file_name(load_config(config_path).name) + ".tar.gz")
-        members = build_pack(config_path, output)
+        output = output or Path(_file_name(load_config(config_path).name) + ".tar.gz")
+        # Built beside its place and renamed whole: an interrupted or failed pack
+        # leaves the previous archive or none, never half of one.
+        partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+        members = build_pack(config_path, partial)
+        os.replace(partial, output)
     except (UsageError, OSError) as exc:
         print(f"gturret pack: error: {exc}", file=sys.stderr)
         return ExitStatus.USAGE
+    finally:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
     print(f"wrote {output}: {len(members)} files ({', '.join(members[:6])}"
           f"{', …' if len(members) > 6 else ''})")  # fmt: skip
     return ExitStatus.OK

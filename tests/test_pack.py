@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +186,33 @@ def test_a_pack_runs_on_another_machine_with_its_requirements(tmp_path: Path) ->
                 hq.close()
     assert "installing gturret-probe-dep==1.0" in logs[0], logs[0]
     assert "cached venv" in logs[1] and "installing" not in logs[1], logs[1]
+
+
+def test_a_signal_during_a_pack_leaves_the_previous_archive_and_exits_130(tmp_path: Path) -> None:
+    """A pack is built beside its place and renamed whole: SIGTERM while it is being
+    written (64 MiB of random data to compress: seconds) leaves the previous archive as
+    it was, no partial file, and a status that says no archive came (130, not 0)."""
+    config = _project(tmp_path / "project")
+    (tmp_path / "project" / "data" / "noise.bin").write_bytes(os.urandom(64 * 1024 * 1024))
+    output = tmp_path / "turret.tar.gz"
+    output.write_bytes(b"the previous archive")
+    packing = subprocess.Popen(
+        [*GTURRET, "pack", str(config), "-o", str(output)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not list(tmp_path.glob(".turret.tar.gz.*.partial")):
+            assert packing.poll() is None and time.monotonic() < deadline, "no partial pack"
+            time.sleep(0.01)
+        packing.send_signal(signal.SIGTERM)
+        _, stderr = packing.communicate(timeout=60)
+    finally:
+        packing.kill()
+        packing.wait()
+    assert packing.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["gturret pack: SIGTERM: no archive written"]
+    assert output.read_bytes() == b"the previous archive"
+    assert not list(tmp_path.glob(".turret.tar.gz.*"))
