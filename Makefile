@@ -95,10 +95,13 @@ run: install
 test-slow: install nginx
 	GTURRET_FUZZ_FRAMES=25000 GTURRET_FUZZ_RESPONSES=5000 GTURRET_FUZZ_MESSAGES=20000 $(BIN)/python -m pytest -q -s -m "slow or fuzz"
 
+# The docs site too: --strict fails on a broken link or anchor, or a page left out of
+# mkdocs.yml's nav; it builds into site/ (ignored by git).
 lint: install
 	$(BIN)/ruff check gturret tests bench example_scripts
 	$(BIN)/ruff format --check gturret tests bench example_scripts
 	$(BIN)/mypy
+	$(BIN)/mkdocs build --strict --quiet
 
 $(BENCH_STAMP):
 	$(PYTHON) -m venv $(BENCH_VENV)
@@ -119,5 +122,5 @@ bench-hq: install
 	$(BIN)/python -m bench.hq_capacity $(BENCH_HQ_ARGS)
 
 clean:
-	rm -rf $(VENV) .peers build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .peers build site *.egg-info .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

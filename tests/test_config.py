@@ -299,7 +299,7 @@ def test_turret_from_a_tar_removes_its_folder_when_killed(hq, spawn_turret, tmp_
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("document", ["README.md", "docs/protocol.md"])
+@pytest.mark.parametrize("document", ["docs/config.md", "docs/protocol.md"])
 def test_the_documented_settings_are_the_declared_ones(document):
     """The tables are written from config.SETTINGS, key, default and meaning."""
     text = (ROOT / document).read_text()
@@ -309,7 +309,7 @@ def test_the_documented_settings_are_the_declared_ones(document):
     assert found == declared
 
 
-@pytest.mark.parametrize("document", ["README.md", "docs/protocol.md"])
+@pytest.mark.parametrize("document", ["docs/config.md", "docs/protocol.md"])
 def test_the_documented_key_files_are_the_declared_ones(document):
     """The key file rows are written from config.KEY_SETTINGS: key and meaning."""
     text = (ROOT / document).read_text()

@@ -1,9 +1,10 @@
-"""Every command's ``--help``, ``--version`` and no-argument usage, and the README, agree.
+"""Every command's ``--help``, ``--version`` and no-argument usage, and the docs, agree.
 
 Run through the real console scripts (and ``python -m``), as a newcomer meets them:
 the version comes from the package metadata, a missing input is named, and the
-options, threshold metrics and verdict rules the help shows are the ones the
-README documents and the code enforces (``gturret.hq.verdict.RULES``,
+options, threshold metrics and verdict rules the help shows are the ones the docs
+document (the verdict and the thresholds in docs/hq.md, the options anywhere in
+README.md and docs/) and the code enforces (``gturret.hq.verdict.RULES``,
 ``gturret.hq.thresholds.METRICS``).
 """
 
@@ -22,7 +23,8 @@ from gturret.hq.verdict import RULES
 from tests.support.peers import ROOT
 
 BIN = Path(sys.executable).parent
-README = (ROOT / "README.md").read_text()
+HQ_PAGE = (ROOT / "docs" / "hq.md").read_text()
+DOCS = "\n".join(path.read_text() for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 
 #: Each command as it is typed, and the name its ``--version`` gives.
 COMMANDS = {
@@ -33,7 +35,7 @@ COMMANDS = {
 }
 
 #: The words that name each rule of the verdict, the same in both --help texts and in
-#: README's "The verdict"; a rule added to ``RULES`` without its words here fails.
+#: docs/hq.md's "The verdict"; a rule added to ``RULES`` without its words here fails.
 RULE_WORDS = {
     "interrupted": "the test was interrupted",
     "transactions": "no transaction was recorded",
@@ -109,10 +111,10 @@ def test_exit_status_help_names_every_rule_of_the_verdict(name):
         assert words in exit_status, f"{name} --help leaves out the {rule} rule"
 
 
-def test_readme_verdict_names_every_rule():
-    verdict = flat(README[README.index("### The verdict") : README.index("### Outputs")])
+def test_the_docs_verdict_names_every_rule():
+    verdict = flat(HQ_PAGE[HQ_PAGE.index("## The verdict") : HQ_PAGE.index("## Outputs")])
     for rule, words in RULE_WORDS.items():
-        assert words in verdict.lower(), f"README's verdict leaves out the {rule} rule"
+        assert words in verdict.lower(), f"docs/hq.md's verdict leaves out the {rule} rule"
 
 
 @pytest.mark.parametrize("name", ["gturret", "gturret-hq"])
@@ -123,8 +125,8 @@ def test_help_names_every_threshold_metric(name):
         assert re.search(rf"(?<![\w.]){re.escape(metric)}(?![\w.])", thresholds), metric
 
 
-def test_readme_threshold_list_names_every_metric():
-    line = flat(README[README.index("- **Thresholds**") : README.index("- **`--json`**")])
+def test_the_docs_threshold_list_names_every_metric():
+    line = flat(HQ_PAGE[HQ_PAGE.index("- **Thresholds**") : HQ_PAGE.index("- **`--json`**")])
     for metric in METRICS:
         assert re.search(rf"(?<![\w.]){re.escape(metric)}(?![\w.])", line), metric
 
@@ -135,9 +137,9 @@ def test_no_help_sends_the_reader_to_itself():
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
-def test_every_option_of_every_command_is_in_the_readme(name):
+def test_every_option_of_every_command_is_in_the_docs(name):
     options = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", help_of(name))) - {"--help"}
     missing = sorted(
-        option for option in options if not re.search(rf"(?<![\w-]){option}(?![\w-])", README)
+        option for option in options if not re.search(rf"(?<![\w-]){option}(?![\w-])", DOCS)
     )
-    assert not missing, f"{name} options the README never names: {missing}"
+    assert not missing, f"{name} options neither README nor docs/ names: {missing}"
