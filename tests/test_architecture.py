@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,41 @@ def test_every_module_is_in_the_architecture_document():
     missing = [module for module in modules if f"`{module}`" not in document]
     assert not missing, f"docs/architecture.md does not name {missing}"
     assert "`gturret/octcompat/`" in document
+
+
+#: The kinds of change "Where a change goes" must give a row, as the rows begin.
+CHANGES = (
+    "config key",
+    "HQ command-line option",
+    "turret command",
+    "verdict rule",
+    "output",
+    "counter in a status",
+    "threshold metric",
+)
+
+
+def where_a_change_goes() -> dict[str, str]:
+    """The rows of docs/architecture.md's "Where a change goes": kind of change, files."""
+    document = (ROOT / "docs" / "architecture.md").read_text()
+    section = document[document.index("## Where a change goes") :]
+    return dict(re.findall(r"^\| (.+?) \| (.+) \|$", section, re.M)[2:])
+
+
+def test_where_a_change_goes_has_a_row_for_each_kind_of_change():
+    assert list(where_a_change_goes()) == list(CHANGES)
+
+
+def test_every_file_where_a_change_goes_exists():
+    """A file renamed or split leaves the table pointing nowhere: it fails here."""
+    named = {
+        path
+        for files in where_a_change_goes().values()
+        for path in re.findall(r"`((?:gturret|tests|docs)/[\w/.]+\.(?:py|md))`", files)
+    }
+    assert len(named) >= 20, sorted(named)
+    missing = sorted(path for path in named if not (ROOT / path).is_file())
+    assert not missing, f"docs/architecture.md's 'Where a change goes' names {missing}"
 
 
 def loaded_after(module: str) -> list[str]:
