@@ -14,7 +14,7 @@ canon counters with the status handshake (docs/protocol.md, "Handshake") to tell
 how many canons never completed a transaction. A turret that ignores the handshake
 (oct-turrets) answers with a plain status: then there is nothing to report.
 
-With ``Plan.curve`` the run is keyed (CurveZMQ, README "Keys"): key pairs for the
+With ``Plan.curve`` the run is keyed (CurveZMQ, docs/security.md "Keys"): key pairs for the
 sink and the turret are made in the run's folder, the sink's sockets are CURVE
 servers (``gturret.keys.curve_server``, as our HQ's) vetted by pyzmq's thread
 authenticator (the sink is a plain threaded program, not a gevent one), and the

@@ -2,7 +2,7 @@
 
 Why it exists: with keys, a turret and our HQ encrypt their links and the HQ takes
 commands' readers and results' senders only from turret keys it was given (see the
-README's "Keys" section). Keys are ZeroMQ certificate files, as
+docs/security.md, "Keys"). Keys are ZeroMQ certificate files, as
 ``zmq.auth.create_certificates`` writes them: ``NAME.key`` holds the public key,
 ``NAME.key_secret`` both keys and must be readable by its owner only. Every check of
 a key file lives here, once, and each failure is one KeyFileError line naming the

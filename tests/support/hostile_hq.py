@@ -23,7 +23,7 @@ RUN_TIME_S = 2.0
 DRAIN_TIMEOUT_S = 3.0
 #: The product aims at a stop within 1 s of --run-time; a loaded test machine gets 2 s.
 STOP_SLACK_S = 2.0
-#: The memory bound README states for the HQ under any flood.
+#: The memory bound docs/reliability.md states for the HQ under any flood.
 MEMORY_MB = 300
 
 
