@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
@@ -28,7 +27,9 @@ from gevent.pool import Group
 from gevent.queue import Queue
 
 from gturret.aggregate import Interval
-from gturret.canon import describe, fire
+from gturret.canon import fire
+from gturret.counts import CanonCounts
+from gturret.errors import describe
 from gturret.outbox import Outbox
 from gturret.pacing import Schedule
 from gturret.script import TransactionFactory
@@ -52,14 +53,6 @@ PACE_BUDGET = 0.005
 
 
 @dataclass(frozen=True, slots=True)
-class Killed:
-    """Canons killed at a stop in one phase, and the longest time one had spent in it."""
-
-    count: int
-    longest_s: float
-
-
-@dataclass(frozen=True, slots=True)
 class Share:
     """The canons one process runs: global indices ``index``, ``index + count``, …"""
 
@@ -75,6 +68,25 @@ class Share:
 WHOLE = Share()
 
 
+@dataclass(frozen=True, slots=True)
+class FiringPlan:
+    """How the canons of one test fire, from the config and the start order.
+
+    ``schedule``: the open model, this process's share of it already taken;
+    ``aggregate``: canons record into intervals rather than queue each result;
+    ``ramp_phase``: canon *i* starts at ``(i + ramp_phase) * rampup / canons``, so
+    the canons of the turrets of a fleet interleave on one rampup.
+    """
+
+    canons: int
+    rampup: float
+    share: Share = WHOLE
+    schedule: Schedule | None = None
+    max_lateness: float = 1.0
+    aggregate: bool = False
+    ramp_phase: float = 0.0
+
+
 class Battery:
     """The canons of one test; built at ``start``, discarded after ``stop``."""
 
@@ -85,47 +97,32 @@ class Battery:
         context: Any,
         outbox: Outbox,
         drain: Callable[[], object],
-        canons: int,
-        rampup: float,
-        share: Share = WHOLE,
-        schedule: Schedule | None = None,
-        max_lateness: float = 1.0,
-        aggregate: bool = False,
-        ramp_phase: float = 0.0,
+        plan: FiringPlan,
     ) -> None:
-        """``schedule``: the open model, this process's share of it already taken;
-        ``aggregate``: canons record into intervals rather than queue each result;
-        ``ramp_phase``: canon *i* starts at ``(i + ramp_phase) * rampup / canons``, so
-        the canons of the turrets of a fleet interleave on one rampup."""
+        """Canons build their Transaction with ``factory(config, context)`` and hand
+        results to ``outbox``, calling ``drain`` at their yields."""
         self.factory = factory
         self.config = config
         self.context = context
         self.outbox = outbox
         self.drain = drain
-        self.canons = canons
-        self.rampup = rampup
-        self.ramp_phase = ramp_phase
-        self.mine = share.of(canons)
+        self.plan = plan
+        self.mine = plan.share.of(plan.canons)
+        self.counts = CanonCounts()
         self.firing = False
         self.started_at = 0.0
-        self.spawned = 0
-        self.started = 0
-        self.completed = 0
-        self.failed = 0
         self.setup_failures = 0
-        self.killed_phases: Counter[str] = Counter()
-        self.killed_longest: dict[str, float] = {}
-        self.schedule = schedule
-        self.max_lateness = max_lateness
-        self.tickets: Queue[float | None] | None = None if schedule is None else Queue()
-        self.scheduled = 0
-        self.late_starts = 0
-        self.dropped_starts = 0
-        self.interval: Interval | None = Interval(0.0) if aggregate else None
+        self.tickets: Queue[float | None] | None = None if plan.schedule is None else Queue()
+        self.interval: Interval | None = Interval(0.0) if plan.aggregate else None
         self._group = Group()
         self._ceased = Event()
         self._ramp: gevent.Greenlet | None = None
         self._pacer: gevent.Greenlet | None = None
+
+    @property
+    def max_lateness(self) -> float:
+        """Seconds late past which a due transaction is dropped (the open model)."""
+        return self.plan.max_lateness
 
     @property
     def active(self) -> int:
@@ -135,14 +132,7 @@ class Battery:
     @property
     def finished(self) -> int:
         """Canons whose greenlet has ended (stopped, killed, or failed to start)."""
-        return self.spawned - len(self._group)
-
-    def killed(self) -> dict[str, Killed]:
-        """Canons killed at the stop, by the phase they were in."""
-        return {
-            phase: Killed(count, self.killed_longest[phase])
-            for phase, count in sorted(self.killed_phases.items())
-        }
+        return self.counts.canons_spawned - len(self._group)
 
     def is_canon(self, greenlet: object) -> bool:
         """True if ``greenlet`` is one of this battery's canons (safe from another thread)."""
@@ -155,8 +145,8 @@ class Battery:
         self.started_at = perf_counter() if at is None else at
         self.firing = True
         self._ramp = gevent.spawn(self._ramp_up)
-        if self.schedule is not None:
-            self._pacer = gevent.spawn(self._pace, self.schedule)
+        if self.plan.schedule is not None:
+            self._pacer = gevent.spawn(self._pace, self.plan.schedule)
 
     def close_interval(self) -> Interval | None:
         """Hand over the interval recorded so far and begin the next (aggregate mode)."""
@@ -176,6 +166,8 @@ class Battery:
         """
         assert self.tickets is not None
         tickets = self.tickets
+        counts = self.counts
+        max_lateness = self.plan.max_lateness
         pause_at = perf_counter() + PACE_BUDGET
         for offset in schedule.due_times():
             due = self.started_at + offset
@@ -186,32 +178,32 @@ class Battery:
             elif now > pause_at:
                 gevent.sleep(RAMP_MIN_WAIT)
                 pause_at = perf_counter() + PACE_BUDGET
-            self.scheduled += 1
-            if perf_counter() - due > self.max_lateness:
-                self.dropped_starts += 1
+            counts.pacing_scheduled += 1
+            if perf_counter() - due > max_lateness:
+                counts.pacing_dropped += 1
                 continue
-            while tickets.qsize() and perf_counter() - tickets.peek_nowait() > self.max_lateness:
+            while tickets.qsize() and perf_counter() - tickets.peek_nowait() > max_lateness:
                 tickets.get_nowait()
-                self.dropped_starts += 1
+                counts.pacing_dropped += 1
             tickets.put(due)
 
     def _ramp_up(self) -> None:
-        step = self.rampup / self.canons
-        phase = self.ramp_phase
+        canons = self.plan.canons
+        step = self.plan.rampup / canons
+        phase = self.plan.ramp_phase
         mine = self.mine
+        counts = self.counts
         spawn = self._group.spawn
         if step == 0:
             self._wait_until(0.0)
-        while self.spawned < len(mine) and self.firing:
+        while counts.canons_spawned < len(mine) and self.firing:
             since = perf_counter() - self.started_at
-            due = (
-                self.canons if step == 0 else min(self.canons, math.floor(since / step - phase) + 1)
-            )
-            while self.spawned < len(mine) and mine[self.spawned] < due:
+            due = canons if step == 0 else min(canons, math.floor(since / step - phase) + 1)
+            while counts.canons_spawned < len(mine) and mine[counts.canons_spawned] < due:
                 spawn(fire, self)
-                self.spawned += 1
-            if self.spawned < len(mine):
-                self._wait_until((mine[self.spawned] + phase) * step)
+                counts.canons_spawned += 1
+            if counts.canons_spawned < len(mine):
+                self._wait_until((mine[counts.canons_spawned] + phase) * step)
 
     def _wait_until(self, offset: float) -> None:
         """Sleep until ``offset`` seconds after the start (never a bare ``sleep(0)``)."""
@@ -241,9 +233,7 @@ class Battery:
 
     def killed_in(self, phase: str, since: float) -> None:
         """Note a canon killed in ``phase``, which it entered at ``since`` (perf_counter)."""
-        self.killed_phases[phase] += 1
-        spent = perf_counter() - since
-        self.killed_longest[phase] = max(spent, self.killed_longest.get(phase, 0.0))
+        self.counts.killed_in(phase, perf_counter() - since)
 
     def back_off(self, error: str, pause: float) -> float:
         """Pause a canon whose ``setup()`` just failed with ``error``; ``pause`` is its
@@ -278,8 +268,8 @@ class Battery:
         always raises is refused before the turret starts: ``script.check_construction``);
         it is counted in ``canons_failed``.
         """
-        self.failed += 1
+        self.counts.canons_failed += 1
         error = "Transaction() raised " + describe(exc)
-        if self.failed == 1:
+        if self.counts.canons_failed == 1:
             log.error("a canon could not start: %s", error)
         self.outbox.put_result((perf_counter() - self.started_at, time.time(), 0.0, error, {}))

@@ -17,31 +17,58 @@ at the yield keeps sending in step with producing.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gevent import GreenletExit, sleep
 
+from gturret.errors import describe
 from gturret.timers import clean_timers
 from gturret.wire import LATE_AFTER
 
 if TYPE_CHECKING:
-    from gturret.battery import Battery
+    from gevent.queue import Queue
+
+    from gturret.aggregate import Interval
+    from gturret.counts import CanonCounts
+    from gturret.outbox import Outbox
+    from gturret.script import TransactionFactory
 
 #: Longest stretch, in seconds, a canon runs transactions without yielding to the hub.
 YIELD_BUDGET = 0.001
 
 
-def describe(exc: BaseException) -> str:
-    """The error text a result carries: ``str(exc)`` as OCT reports it, else the class.
+class Battery(Protocol):
+    """What a canon reads of its battery (:class:`gturret.battery.Battery` is one).
 
-    Exceptions that are not errors of the script's logic (SystemExit and the like)
-    are named, since their text alone ("0") would mean nothing.
+    Declared here, so that the battery depends on its canons and never the other
+    way round. Typing only: a canon reads the battery's own attributes, no wrapper.
     """
-    text = str(exc)
-    if isinstance(exc, Exception):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+    factory: TransactionFactory
+    config: dict[str, Any]
+    context: Any
+    outbox: Outbox
+    drain: Callable[[], object]
+    counts: CanonCounts
+    firing: bool
+    started_at: float
+    tickets: Queue[float | None] | None
+    interval: Interval | None
+
+    @property
+    def max_lateness(self) -> float:
+        """Seconds late past which a due transaction is dropped (the open model)."""
+
+    def canon_failed(self, exc: BaseException) -> None:
+        """A canon could not build its Transaction."""
+
+    def back_off(self, error: str, pause: float) -> float:
+        """Pause a canon whose ``setup()`` just failed; the pause made."""
+
+    def killed_in(self, phase: str, since: float) -> None:
+        """Note a canon killed in ``phase``, entered at ``since``."""
 
 
 def fire(battery: Battery) -> None:
@@ -53,7 +80,8 @@ def fire(battery: Battery) -> None:
     spent in ``run()`` alone is kept as the uncorrected figure. After a failed
     ``setup()`` the canon backs off (``Battery.back_off``) rather than spin.
     """
-    battery.started += 1
+    counts = battery.counts
+    counts.canons_started += 1
     try:
         transaction = battery.factory(battery.config, battery.context)
     except GreenletExit:
@@ -67,6 +95,7 @@ def fire(battery: Battery) -> None:
     wall = time.time
     t0 = battery.started_at
     tickets = battery.tickets
+    max_lateness = battery.max_lateness
     now = clock()
     yield_at = now + YIELD_BUDGET
     completed = False
@@ -80,11 +109,11 @@ def fire(battery: Battery) -> None:
                 return
             now = clock()
             late = now - due
-            if late > battery.max_lateness:
-                battery.dropped_starts += 1
+            if late > max_lateness:
+                counts.pacing_dropped += 1
                 due = None
             elif late > LATE_AFTER:
-                battery.late_starts += 1
+                counts.pacing_late += 1
         if tickets is None or due is not None:
             run_time, error, set_up = run_once(transaction, battery, now)
             now = clock()
@@ -113,7 +142,7 @@ def fire(battery: Battery) -> None:
                 put((now - t0, wall(), corrected, error, timers, run_time))
             if not completed:
                 completed = True
-                battery.completed += 1
+                counts.canons_completed += 1
             if not set_up:
                 pause = battery.back_off(error, pause)
                 now = clock()

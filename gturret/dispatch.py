@@ -3,10 +3,12 @@
 Why it exists: a turret running its canons (:class:`gturret.turret.Turret`) and the
 parent of a ``--processes`` fleet (:class:`gturret.fleet.Fleet`) look the same to
 the HQ, so they share this one face, as Locust's runners share one ``Runner`` base:
-the uuid, the state, the kill flag (which signals raise: :mod:`gturret.signals`),
-the command table, the status frames (six keys unless the HQ asked for counters:
-docs/protocol.md) and the cease-fire log line. Each side only says how it starts,
-stops, kills and reports, and what it counts (:class:`StatusCounters`).
+the uuid, the state, the serve loop (the kill flag, which signals raise:
+:mod:`gturret.signals`; the ready line; a failed handshake ends it with a usage
+exit, a crash with an abort), the command table, the status frames (six keys
+unless the HQ asked for counters: docs/protocol.md) and the cease-fire log line.
+Each side only says how it opens, takes one turn, starts, stops, kills, aborts
+and reports, and what it counts (:class:`StatusCounters`).
 
 Frames follow the rules of docs/protocol.md: a broadcast or a direct order to our
 uuid runs its command's handler; any other channel is not for us; a frame that does
@@ -23,13 +25,14 @@ import resource
 import sys
 import uuid as uuid_module
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from gturret import wire
 from gturret.config import TurretConfig
-from gturret.errors import WireError
-from gturret.wire import State
+from gturret.counts import CanonCounts
+from gturret.errors import CanonInterrupted, ExitStatus, HandshakeError, WireError
+from gturret.wire import Command, State
 
 log = logging.getLogger(__name__)
 
@@ -38,33 +41,21 @@ BAD_FRAMES_LOGGED = 5
 
 
 @dataclass(slots=True)
-class StatusCounters:
+class StatusCounters(CanonCounts):
     """What a turret counts, sent in its status to an HQ that asked for counters.
 
-    Canons and results count the current (or last) test. A canon is spawned on the
-    rampup schedule, started once its greenlet first runs, failed if its
-    Transaction could not be built, completed once it finished a transaction;
-    ``canons_killed`` maps a phase to the canons killed there at the stop and the
-    longest time one had spent in it. In the open model, ``pacing_*`` count the
-    transactions scheduled, those started late and those dropped for being too
-    late. ``rss_bytes`` and ``rss_peak_bytes`` are the process's resident memory now
-    and at its highest (:func:`process_memory`; a fleet's: its processes' added up).
-    ``processes`` is set by a fleet parent only.
+    The canons' counts (:class:`~gturret.counts.CanonCounts`: the current or last
+    test), then what the process counts besides. Results count the current (or
+    last) test too. ``rss_bytes`` and ``rss_peak_bytes`` are the process's resident
+    memory now and at its highest (:func:`process_memory`; a fleet's: its
+    processes' added up). ``processes`` is set by a fleet parent only.
     """
 
     canons_active: int = 0
-    canons_spawned: int = 0
-    canons_started: int = 0
-    canons_failed: int = 0
-    canons_completed: int = 0
-    canons_killed: dict[str, dict[str, float]] = field(default_factory=dict)
     results_produced: int = 0
     results_sent: int = 0
     results_dropped: int = 0
     results_queued: int = 0
-    pacing_scheduled: int = 0
-    pacing_late: int = 0
-    pacing_dropped: int = 0
     frames_ignored: int = 0
     loop_blocked_s: float = 0.0
     rss_bytes: int = 0
@@ -134,7 +125,35 @@ class TurretFace:
             "kill": lambda msg: self.kill("kill command"),
         }
 
-    # What each side says: how it starts, stops, kills and reports, what it counts.
+    # What each side says: how it opens, takes a turn, starts, stops, kills, aborts and
+    # reports, what it counts.
+
+    def open(self) -> bool:
+        """Get ready to serve; False if not ready (a kill came first, or it aborted)."""
+        raise NotImplementedError
+
+    def ready_detail(self) -> str:
+        """What the ready line adds after the canons (a fleet: its workers)."""
+        return ""
+
+    def commands_endpoint(self) -> str:
+        """Where the commands come from, as the ready line says."""
+        raise NotImplementedError
+
+    def turn(self) -> None:
+        """One turn of the serve loop: read the HQ, wait a little if nothing came."""
+        raise NotImplementedError
+
+    def refused(self) -> None:
+        """The HQ refused our handshake: let go of what this side started."""
+
+    def abort(self, why: str | None) -> None:
+        """Report ``aborted`` (``why``: what failed, None for this process itself)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the sockets and whatever else the side holds; the serve's last step."""
+        raise NotImplementedError
 
     def counters(self) -> StatusCounters:
         raise NotImplementedError
@@ -165,6 +184,50 @@ class TurretFace:
 
     # The shared face.
 
+    def serve(self) -> int:
+        """Wait for commands until killed or aborted; the process's exit status."""
+        try:
+            if self.open():
+                # Ready, but said only in answer to status_request: an announcement now
+                # could reach an HQ before our subscription does, and the HQ would then
+                # send its start into the void (ZeroMQ's PUB drops frames for
+                # subscribers that have not joined yet).
+                self.state = State.READY
+                log.info(
+                    "turret %r (%s) ready, %d canons%s; waiting for the HQ at %s (commands)"
+                    " and %s (results)",
+                    self.config.name,
+                    self.uuid,
+                    self.config.canons,
+                    self.ready_detail(),
+                    self.commands_endpoint(),
+                    self.config.collector_endpoint,
+                )
+            while self.state not in (State.KILLED, State.ABORTED):
+                try:
+                    if self.kill_reason is not None:
+                        self.kill(self.kill_reason)
+                    else:
+                        self.turn()
+                except CanonInterrupted:
+                    log.debug("a watchdog interrupt landed in the dispatcher; ignored")
+            return ExitStatus.OK if self.state is State.KILLED else ExitStatus.FAILED
+        except HandshakeError as exc:
+            log.error("%s", exc)
+            self.refused()
+            return ExitStatus.USAGE
+        except Exception:
+            log.exception("turret error; aborting")
+            self.abort(None)
+            return ExitStatus.FAILED
+        finally:
+            self.close()
+
+    def is_for_me(self, command: Command) -> bool:
+        """A broadcast (no channel) or a direct order to our uuid: the one rule, for the
+        dispatcher and for the watchdog's own SUB."""
+        return not command.channel or command.channel == self.uuid
+
     def handle_frame(self, frame: bytes) -> None:
         """Decode one frame and run its command; bad frames are counted and ignored."""
         try:
@@ -172,7 +235,7 @@ class TurretFace:
         except WireError as exc:
             self.ignore(f"malformed frame ignored: {exc}")
             return
-        if command.channel and command.channel != self.uuid:
+        if not self.is_for_me(command):
             return
         handler = self._handlers.get(command.name)
         if handler is None:

@@ -20,9 +20,13 @@ broke" (exit 1) by class alone, without parsing messages.
         │                   bind, turrets that never report); exit 2
         └── RunInterrupted  a signal before the test started; exit 130
 
+    CanonInterrupted        raised by the watchdog inside a canon that held the loop;
+                            an ``Exception``, so a script's handlers see an error
+
 Messages name the file and, where there is one, the key: a user must be able to
 act on the line alone. The exit statuses these errors (and the verdict) lead to
-are named once, in :class:`ExitStatus`.
+are named once, in :class:`ExitStatus`; the text an exception a script raised
+leaves in a result, once, in :func:`describe`.
 """
 
 from __future__ import annotations
@@ -86,3 +90,26 @@ class HQError(GturretError):
 
 class RunInterrupted(HQError):
     """SIGTERM or SIGINT before the test started: no test ran (exit status 130)."""
+
+
+class CanonInterrupted(Exception):
+    """Raised inside a canon that held the loop while the HQ or a signal wanted it.
+
+    Not a :class:`GturretError`: it lands in the script, whose ``except Exception``
+    must treat it as any error of its transaction (it is then counted in the result).
+    """
+
+    def __str__(self) -> str:
+        return "interrupted: the script held the loop while a stop or kill was pending"
+
+
+def describe(exc: BaseException) -> str:
+    """The error text a result carries: ``str(exc)`` as OCT reports it, else the class.
+
+    Exceptions that are not errors of the script's logic (SystemExit and the like)
+    are named, since their text alone ("0") would mean nothing.
+    """
+    text = str(exc)
+    if isinstance(exc, Exception):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -22,9 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from time import monotonic
@@ -36,10 +33,10 @@ from gturret import wire
 from gturret.battery import Share
 from gturret.config import TurretConfig
 from gturret.dispatch import StatusCounters, TurretFace, process_memory
-from gturret.errors import ExitStatus, HandshakeError
-from gturret.keys import HandshakeWatch
-from gturret.link import Route, command_socket, handshake_problem, push_socket, receive
+from gturret.errors import HandshakeError
+from gturret.link import HQSockets, Route, receive
 from gturret.looplag import lag_histogram
+from gturret.processes import WorkerProcess, WorkerProcesses, worker_command
 from gturret.wire import State
 
 log = logging.getLogger(__name__)
@@ -69,30 +66,13 @@ def fleet_size(requested: int, canons: int) -> int:
     return max(1, min(requested, canons))
 
 
-def worker_command(config: str, share: Share, uuid: str, route: Route, log_level: str) -> list[str]:
-    """The command line of worker ``share.index`` of ``share.count`` (read by gturret.worker)."""
-    return [
-        sys.executable,
-        "-m",
-        "gturret.worker",
-        config,
-        f"--index={share.index}",
-        f"--count={share.count}",
-        f"--uuid={uuid}",
-        f"--commands={route.commands}",
-        f"--statuses={route.statuses}",
-        f"--parent={os.getpid()}",
-        f"--log-level={log_level}",
-    ]
-
-
 @dataclass
 class Worker:
     """One worker process as the parent knows it."""
 
     index: int
     uuid: str
-    process: subprocess.Popen[bytes]
+    process: WorkerProcess
     subscribed: bool = False
     status: dict[str, Any] | None = None
     reported_at: float = 0.0
@@ -105,14 +85,6 @@ class Worker:
     def state(self) -> str | None:
         return self.status["status"] if self.status else None
 
-    def ended(self) -> str | None:
-        """How the process ended, or None while it runs."""
-        code = self.process.poll()
-        if code is None:
-            return None
-        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited ({code})"
-        return f"worker {self.index} (pid {self.pid}) {how}"
-
 
 class Fleet(TurretFace):
     """The turret the HQ sees, made of worker processes."""
@@ -121,7 +93,8 @@ class Fleet(TurretFace):
         super().__init__(config)
         self.workers: list[Worker] = []
         self._by_uuid: dict[str, Worker] = {}
-        self._processes = processes
+        self._processes = WorkerProcesses()
+        self._count = processes
         self._log_level = log_level
         self._ending = False
         self._asked_at: float | None = None
@@ -134,94 +107,59 @@ class Fleet(TurretFace):
         self._reports = self._context.socket(zmq.PULL)
         self._reports.setsockopt(zmq.LINGER, 0)
         self._reports.bind(self._route.statuses)
-        self._sub = command_socket(
-            self._context, config.publisher_endpoint, self.uuid, config.curve
-        )
-        self._push = push_socket(
-            self._context, config.collector_endpoint, config.curve, CLOSE_LINGER_MS
-        )
         # The workers' own results sockets use the same keys with the same HQ: a
-        # refusal shows here first, and the parent speaks for the fleet.
-        self._handshakes = HandshakeWatch([self._sub, self._push])
+        # refusal shows on these first, and the parent speaks for the fleet.
+        self.hq = HQSockets(self._context, config, self.uuid, Route.to_hq(config), CLOSE_LINGER_MS)
         self._poller = zmq.Poller()
-        for socket in (self._sub, self._reports, self._orders):
+        for socket in (self.hq.commands, self._reports, self._orders):
             self._poller.register(socket, zmq.POLLIN)
 
-    def serve(self) -> int:
-        """Start the workers, then relay commands until killed; the process's exit status."""
-        try:
-            lost = self._start_workers()
-            while lost is None and self.state is not State.KILLED:
-                lost = self._tick()
-            if lost is None:
-                return ExitStatus.OK
-            self._abort(lost)
-            return ExitStatus.FAILED
-        except HandshakeError as exc:
-            log.error("%s", exc)
-            self._ending = True
-            self._orders.send(wire.encode_command("kill", "no link to the HQ"))
-            self._end_workers(monotonic() + KILL_TIMEOUT)
-            return ExitStatus.USAGE
-        except Exception:
-            log.exception("turret error; aborting")
-            self._abort("the parent process failed")
-            return ExitStatus.FAILED
-        finally:
-            self._close()
-
-    def _start_workers(self) -> str | None:
-        """Spawn the workers and wait until each has subscribed and reported; why not, if not."""
-        count = self._processes
-        for index in range(count):
+    def open(self) -> bool:
+        """Spawn the workers and wait until each has subscribed and reported."""
+        for index in range(self._count):
             uuid = f"{self.uuid}/{index}"
             command = worker_command(
                 str(self.config.source.resolve()),
-                Share(index, count),
+                Share(index, self._count),
                 uuid,
                 self._route,
                 self._log_level,
             )
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
-            self.workers.append(Worker(index, uuid, process))
+            self.workers.append(Worker(index, uuid, self._processes.spawn(index, command)))
         self._by_uuid = {worker.uuid: worker for worker in self.workers}
         deadline = monotonic() + START_TIMEOUT
         while not all(worker.status for worker in self.workers):
             if self.kill_reason is not None:
-                return None
-            if monotonic() > deadline:
-                return f"the workers did not all start within {START_TIMEOUT:g}s"
-            lost = self._read_workers() or self._lost_worker()
+                return False
+            lost = (
+                f"the workers did not all start within {START_TIMEOUT:g}s"
+                if monotonic() > deadline
+                else self._read_workers() or self._processes.lost()
+            )
             if lost:
-                return lost
+                self.abort(lost)
+                return False
             self._poller.poll(POLL_MS)
-        self.state = State.READY
-        log.info(
-            "turret %r (%s) ready, %d canons in %d worker processes (pids %s); waiting for"
-            " the HQ at %s (commands) and %s (results)",
-            self.config.name,
-            self.uuid,
-            self.config.canons,
-            count,
-            ", ".join(str(worker.pid) for worker in self.workers),
-            self.config.publisher_endpoint,
-            self.config.collector_endpoint,
-        )
-        return None
+        return True
 
-    def _tick(self) -> str | None:
-        """One turn: handle a kill, the workers' statuses, the HQ's frames; why lost, if so."""
-        if self.kill_reason is not None:
-            self.kill(self.kill_reason)
-            return None
-        lost = self._read_workers() or self._lost_worker()
+    def ready_detail(self) -> str:
+        pids = ", ".join(str(worker.pid) for worker in self.workers)
+        return f" in {len(self.workers)} worker processes (pids {pids})"
+
+    def commands_endpoint(self) -> str:
+        return self.hq.route.commands
+
+    def turn(self) -> None:
+        """Follow the workers' statuses, read the HQ's frames, answer a status_request."""
+        lost = self._read_workers() or self._processes.lost()
         if lost:
-            return lost
-        while (frame := receive(self._sub)) is not None:
+            self.abort(lost)
+            return
+        while (frame := self.hq.receive()) is not None:
             self.handle_frame(frame)
-        failure = self._handshakes.settled()
-        if failure is not None:
-            raise HandshakeError(handshake_problem(failure, self.config.curve))
+        problem = self.hq.handshake_failure()
+        if problem is not None:
+            raise HandshakeError(problem)
         if self._asked_at is not None and (
             all(worker.reported_at >= self._asked_at for worker in self.workers)
             or monotonic() - self._asked_at > STATUS_WAIT
@@ -229,7 +167,12 @@ class Fleet(TurretFace):
             self._asked_at = None
             self.send_status()
         self._poller.poll(POLL_MS)
-        return None
+
+    def refused(self) -> None:
+        """No link to the HQ: the workers have none either; end them."""
+        self._ending = True
+        self._orders.send(wire.encode_command("kill", "no link to the HQ"))
+        self._processes.end(monotonic() + KILL_TIMEOUT)
 
     def _relay(self, name: str, msg: Any) -> None:
         """Order every worker (as a broadcast: the uuid the HQ used is ours, not theirs)."""
@@ -296,13 +239,6 @@ class Fleet(TurretFace):
                     )
                 )
 
-    def _lost_worker(self) -> str | None:
-        for worker in self.workers:
-            ended = worker.ended()
-            if ended:
-                return ended
-        return None
-
     def counters(self) -> StatusCounters:
         """The workers' counters as one turret's, with our own bad frames, memory and size."""
         counters = StatusCounters.combined(
@@ -330,7 +266,7 @@ class Fleet(TurretFace):
 
     def push_status(self, frame: bytes) -> None:
         try:
-            self._push.send(frame, zmq.NOBLOCK)
+            self.hq.push.send(frame, zmq.NOBLOCK)
         except zmq.Again:
             log.warning("the HQ is not taking statuses; %s not sent", self.state.value)
 
@@ -341,37 +277,30 @@ class Fleet(TurretFace):
         self._orders.send(wire.encode_command("kill", reason))
         deadline = monotonic() + KILL_TIMEOUT
         while monotonic() < deadline and any(
-            worker.state != State.KILLED and worker.ended() is None for worker in self.workers
+            worker.state != State.KILLED and worker.process.ended() is None
+            for worker in self.workers
         ):
             self._poller.poll(POLL_MS // 2)
             self._read_workers()
         self.set_state(State.KILLED)
-        self._end_workers(deadline)
+        self._processes.end(deadline)
 
-    def _abort(self, why: str) -> None:
-        log.error("%s: aborting the turret and killing the other workers", why)
+    def abort(self, why: str | None) -> None:
+        """Kill the workers and report ``aborted``; ``why``: the worker lost (None: this
+        process failed)."""
+        log.error(
+            "%s: aborting the turret and killing the other workers",
+            why or "the parent process failed",
+        )
         self._ending = True
         self._orders.send(wire.encode_command("kill", "turret aborted"))
         self.set_state(State.ABORTED)
-        self._end_workers(monotonic() + KILL_TIMEOUT)
+        self._processes.end(monotonic() + KILL_TIMEOUT)
 
-    def _end_workers(self, deadline: float) -> None:
-        """Wait for the workers to exit until ``deadline``, then SIGKILL the rest."""
-        for worker in self.workers:
-            try:
-                worker.process.wait(max(0.0, deadline - monotonic()))
-            except subprocess.TimeoutExpired:
-                log.warning("worker %d (pid %d) still there: SIGKILL", worker.index, worker.pid)
-                worker.process.kill()
-                worker.process.wait()
-
-    def _close(self) -> None:
-        for worker in self.workers:
-            if worker.process.poll() is None:
-                worker.process.kill()
-                worker.process.wait()
-        self._handshakes.close()
-        for socket in (self._orders, self._reports, self._sub, self._push):
-            socket.close()
+    def close(self) -> None:
+        self._processes.close()
+        self.hq.close()
+        self._orders.close()
+        self._reports.close()
         self._context.term()
         shutil.rmtree(self._folder, ignore_errors=True)

@@ -9,7 +9,7 @@ HQ on their own PUSH socket.
 With keys in the config (:mod:`gturret.keys`) every socket to the HQ is a CurveZMQ
 client; a fleet's ipc sockets stay plain (a local socket of the same user, in a
 folder only that user can open). Handshake failures on the sockets to the HQ are
-watched (:meth:`Link.handshake_failure`): ZeroMQ alone would retry them silently.
+watched (:meth:`HQSockets.handshake_failure`): ZeroMQ alone would retry them silently.
 
 Every receive and send here is non-blocking (``NOBLOCK``), driven by short gevent
 timers rather than socket events: a timer wakes its greenlet straight from the
@@ -188,36 +188,36 @@ def _batch_scheduled_context() -> zmq.Context[Any]:
     return context
 
 
-class Link:
-    """SUB in, PUSH out, and the pusher greenlet that drains the outbox."""
+class HQSockets:
+    """The sockets a turret face holds towards its HQ: SUB for commands, PUSH to the HQ.
+
+    A turret (:class:`Link`) and a fleet parent (:class:`gturret.fleet.Fleet`) hold
+    one each, in a context of their own choosing. The handshakes of both sockets are
+    watched unless ``watch`` is False: a worker's handshakes with the HQ are its
+    parent's to watch (the same keys, the same HQ, one line for the fleet).
+    """
 
     def __init__(
-        self, config: TurretConfig, uuid: str, outbox: Outbox, route: Route | None = None
+        self,
+        context: zmq.Context[Any],
+        config: TurretConfig,
+        uuid: str,
+        route: Route,
+        linger_ms: int,
+        immediate: bool = False,
+        watch: bool = True,
     ) -> None:
-        self.outbox = outbox
-        self.route = route or Route.to_hq(config)
-        self._name = config.name
-        self._encode = wire.result_encoder(config.name)
-        self._context = _batch_scheduled_context()
+        self.route = route
         self._curve = config.curve
-        self._hq = config.collector_endpoint
-        self._sub = command_socket(self._context, self.route.commands, uuid, self.route.curve)
-        self._push = push_socket(
-            self._context, self._hq, config.curve, CLOSE_LINGER_MS, immediate=True
+        self.commands = command_socket(context, route.commands, uuid, route.curve)
+        self.push = push_socket(
+            context, config.collector_endpoint, config.curve, linger_ms, immediate
         )
-        self._status_push = (
-            self._push
-            if self.route.statuses == self._hq
-            else push_socket(
-                self._context, self.route.statuses, self.route.curve, CLOSE_LINGER_MS, True
-            )
-        )
-        # A worker's handshakes with the HQ are its parent's to watch: the same keys,
-        # the same HQ, and one line for the fleet.
-        self._handshakes = None if self.route.to_parent else HandshakeWatch([self._sub, self._push])
-        self._pusher: gevent.Greenlet | None = None
-        self._dropped_logged = 0
-        self._drop_log_at = 0.0
+        self._handshakes = HandshakeWatch([self.commands, self.push]) if watch else None
+
+    def receive(self) -> bytes | None:
+        """The next command frame, or None when none is waiting."""
+        return receive(self.commands)
 
     def handshake_failure(self) -> str | None:
         """What went wrong, in one line, if a handshake with the HQ failed; never waits."""
@@ -226,13 +226,48 @@ class Link:
         failure = self._handshakes.settled()
         return None if failure is None else handshake_problem(failure, self._curve)
 
+    def close(self, linger_ms: int | None = None) -> None:
+        """Close both sockets; PUSH lingers ``linger_ms`` (its own setting if None)."""
+        if self._handshakes is not None:
+            self._handshakes.close()
+        self.commands.close()
+        self.push.close(linger=linger_ms)
+
+
+class Link:
+    """The HQ sockets, a status PUSH, and the pusher greenlet that drains the outbox."""
+
+    def __init__(
+        self, config: TurretConfig, uuid: str, outbox: Outbox, route: Route | None = None
+    ) -> None:
+        self.outbox = outbox
+        self._name = config.name
+        self._encode = wire.result_encoder(config.name)
+        self._context = _batch_scheduled_context()
+        self.route = route or Route.to_hq(config)
+        self.hq = HQSockets(
+            self._context,
+            config,
+            uuid,
+            self.route,
+            CLOSE_LINGER_MS,
+            immediate=True,
+            watch=not self.route.to_parent,
+        )
+        self._status_push = (
+            self.hq.push
+            if self.route.statuses == config.collector_endpoint
+            else push_socket(
+                self._context, self.route.statuses, self.route.curve, CLOSE_LINGER_MS, True
+            )
+        )
+        self._pusher: gevent.Greenlet | None = None
+        self._dropped_logged = 0
+        self._drop_log_at = 0.0
+
     def encode_uncorrected(self, wanted: bool) -> None:
         """Whether results of a paced run carry their uncorrected time (our HQ asks)."""
         self._encode = wire.result_encoder(self._name, uncorrected=wanted)
-
-    def receive(self) -> bytes | None:
-        """The next command frame, or None when none is waiting."""
-        return receive(self._sub)
 
     def drain(self, budget: float = PUSH_BUDGET) -> bool:
         """Send queued messages for up to ``budget`` seconds; True when the outbox is empty.
@@ -242,7 +277,7 @@ class Link:
         """
         items = self.outbox.items
         send = _send
-        push = self._push
+        push = self.hq.push
         status_push = self._status_push
         encode = self._encode
         deadline = perf_counter() + budget
@@ -309,10 +344,8 @@ class Link:
         ``linger`` seconds if given (a kill's time left), else ``CLOSE_LINGER_MS``."""
         if self._pusher is not None:
             self._pusher.kill()
-        if self._handshakes is not None:
-            self._handshakes.close()
         linger_ms = CLOSE_LINGER_MS if linger is None else round(linger * 1000)
-        self._sub.close()
-        self._status_push.close(linger=linger_ms)
-        self._push.close(linger=linger_ms)
+        if self._status_push is not self.hq.push:
+            self._status_push.close(linger=linger_ms)
+        self.hq.close(linger_ms)
         self._context.term()

@@ -25,17 +25,18 @@ import gevent
 
 from gturret import wire
 from gturret.aggregate import INTERVAL
-from gturret.battery import KILL_TIMEOUT, WHOLE, Battery, Share
+from gturret.battery import KILL_TIMEOUT, WHOLE, Battery, FiringPlan, Share
 from gturret.config import MAX_ARRIVAL_RATE, MAX_RAMPUP, TurretConfig
+from gturret.counts import CanonCounts
 from gturret.dispatch import StatusCounters, TurretFace, process_memory
-from gturret.errors import ExitStatus, HandshakeError
+from gturret.errors import HandshakeError
 from gturret.figures import format_number
 from gturret.link import Link, Route
 from gturret.looplag import LoopLag
 from gturret.outbox import Outbox
 from gturret.pacing import Schedule
 from gturret.script import TransactionFactory
-from gturret.watchdog import CanonInterrupted, Watchdog
+from gturret.watchdog import Watchdog
 from gturret.wire import State
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class Turret(TurretFace):
         self.loop_lag = LoopLag()
         self.watchdog = Watchdog(
             self.link.route,
-            self.uuid,
+            self.is_for_me,
             running=lambda: self.state is State.RUNNING,
             is_canon=lambda greenlet: self.battery is not None and self.battery.is_canon(greenlet),
             cease_fire=self._halt_canons,
@@ -99,54 +100,22 @@ class Turret(TurretFace):
             may_exit=owns_process,
         )
 
-    def serve(self) -> int:
-        """Wait for commands until killed; the process's exit status."""
+    def open(self) -> bool:
         self.link.start_pusher()
         self.watchdog.start()
         self.loop_lag.start()
-        try:
-            # Ready, but said only in answer to status_request: an announcement now
-            # could reach an HQ before our subscription does, and the HQ would then
-            # send its start into the void (ZeroMQ's PUB drops frames for
-            # subscribers that have not joined yet).
-            self.state = State.READY
-            log.info(
-                "turret %r (%s) ready, %d canons; waiting for the HQ at %s (commands)"
-                " and %s (results)",
-                self.config.name,
-                self.uuid,
-                self.config.canons,
-                self.link.route.commands,
-                self.config.collector_endpoint,
-            )
-            while self.state is not State.KILLED:
-                try:
-                    self._tick()
-                except CanonInterrupted:
-                    log.debug("a watchdog interrupt landed in the dispatcher; ignored")
-            return ExitStatus.OK
-        except HandshakeError as exc:
-            log.error("%s", exc)
-            return ExitStatus.USAGE
-        except Exception:
-            log.exception("turret error; aborting")
-            self._abort()
-            return ExitStatus.FAILED
-        finally:
-            self.loop_lag.close()
-            self.watchdog.close()
-            self.link.close(None if self._kill_deadline is None else self._kill_left())
+        return True
 
-    def _tick(self) -> None:
-        if self.kill_reason is not None:
-            self.kill(self.kill_reason)
-            return
-        frame = self.link.receive()
+    def commands_endpoint(self) -> str:
+        return self.link.route.commands
+
+    def turn(self) -> None:
+        frame = self.link.hq.receive()
         if frame is not None:
             self._last_frame_at = monotonic()
             self.handle_frame(frame)
             return
-        problem = self.link.handshake_failure()
+        problem = self.link.hq.handshake_failure()
         if problem is not None:
             raise HandshakeError(problem)
         if self._hq_silent():
@@ -158,6 +127,11 @@ class Turret(TurretFace):
             self.set_state(State.READY)
             return
         gevent.sleep(COMMAND_POLL_INTERVAL)
+
+    def close(self) -> None:
+        self.loop_lag.close()
+        self.watchdog.close()
+        self.link.close(None if self._kill_deadline is None else self._kill_left())
 
     def _hq_silent(self) -> bool:
         timeout = self.config.hq_timeout
@@ -177,24 +151,15 @@ class Turret(TurretFace):
         """This process's counters; canons and results count since the last start."""
         produced, sent, dropped = self._counts_since_start()
         battery = self.battery
+        counts = battery.counts if battery else CanonCounts()
         rss, rss_peak = process_memory()
         return StatusCounters(
+            **counts.as_counters(),
             canons_active=battery.active if battery else 0,
-            canons_spawned=battery.spawned if battery else 0,
-            canons_started=battery.started if battery else 0,
-            canons_failed=battery.failed if battery else 0,
-            canons_completed=battery.completed if battery else 0,
-            canons_killed={
-                phase: {"count": killed.count, "longest_s": round(killed.longest_s, 3)}
-                for phase, killed in (battery.killed() if battery else {}).items()
-            },
             results_produced=produced,
             results_sent=sent,
             results_dropped=dropped,
             results_queued=self.outbox.queued,
-            pacing_scheduled=battery.scheduled if battery else 0,
-            pacing_late=battery.late_starts if battery else 0,
-            pacing_dropped=battery.dropped_starts if battery else 0,
             frames_ignored=self.frames_ignored,
             loop_blocked_s=round(self.watchdog.loop_blocked_for, 3),
             rss_bytes=rss,
@@ -226,33 +191,22 @@ class Turret(TurretFace):
             log.info("start while %s: ignored", self.state.value)
             return
         order = _within_limits(wire.decode_start(msg))
-        schedule = _schedule_for(self.config, order)
-        if schedule is not None:
-            schedule = schedule.share(self.share.index, self.share.count)
-        rampup = self.config.rampup if order.rampup is None else order.rampup
+        plan = _plan_for(
+            self.config, order, self.share, aggregate=wire.WANT_AGGREGATE in self.hq_wants
+        )
         self.battery = Battery(
-            self.factory,
-            self.config.raw,
-            self.context,
-            self.outbox,
-            self.link.drain,
-            self.config.canons,
-            rampup,
-            self.share,
-            schedule,
-            self.config.max_lateness,
-            aggregate=wire.WANT_AGGREGATE in self.hq_wants,
-            ramp_phase=order.ramp_phase,
+            self.factory, self.config.raw, self.context, self.outbox, self.link.drain, plan
         )
         self._counts_at_start = self._counts()
         self._last_frame_at = monotonic()
         self.battery.start(perf_counter() + _start_delay(order.start_at))
         if self.battery.interval is not None:
             self._intervals = gevent.spawn(self._send_intervals, self.battery.started_at)
+        schedule = plan.schedule
         log.info(
             "open fire: %d canons over %ss%s",
             len(self.battery.mine),
-            format_number(rampup),
+            format_number(plan.rampup),
             ""
             if schedule is None
             else f", {format_number(schedule.rate)} transactions/s ({schedule.arrival})",
@@ -282,7 +236,8 @@ class Turret(TurretFace):
         assert self._kill_deadline is not None
         return max(0.0, self._kill_deadline - monotonic() - reserve)
 
-    def _abort(self) -> None:
+    def abort(self, why: str | None) -> None:
+        """Halt the canons and tell the HQ (``why`` is already logged by the face)."""
         self._halt_canons()
         self.state = State.ABORTED
         try:
@@ -331,8 +286,8 @@ class Turret(TurretFace):
         self._queue_interval()
         delivered = self.link.flush(flush_timeout)
         phases = ", ".join(
-            f"in {phase}: {killed.count}, the longest after {killed.longest_s:.1f}s"
-            for phase, killed in self.battery.killed().items()
+            f"in {phase}: {killed['count']}, the longest after {killed['longest_s']:.1f}s"
+            for phase, killed in sorted(self.battery.counts.canons_killed.items())
         )
         self.log_cease_fire(
             self.counters(),
@@ -364,6 +319,22 @@ def _within_limits(order: wire.StartOrder) -> wire.StartOrder:
         log.warning("the start order asks for a %.3gs rampup: capped at %ds", rampup, MAX_RAMPUP)
         rampup = MAX_RAMPUP
     return replace(order, arrival_rate=rate, rampup=rampup)
+
+
+def _plan_for(
+    config: TurretConfig, order: wire.StartOrder, share: Share, aggregate: bool
+) -> FiringPlan:
+    """How this process's canons fire: the config, as the start order amends it."""
+    schedule = _schedule_for(config, order)
+    return FiringPlan(
+        canons=config.canons,
+        rampup=config.rampup if order.rampup is None else order.rampup,
+        share=share,
+        schedule=None if schedule is None else schedule.share(share.index, share.count),
+        max_lateness=config.max_lateness,
+        aggregate=aggregate,
+        ramp_phase=order.ramp_phase,
+    )
 
 
 def _schedule_for(config: TurretConfig, order: wire.StartOrder) -> Schedule | None:

@@ -40,7 +40,7 @@ from gevent import get_hub, monkey
 from gevent._tracer import HubSwitchTracer
 
 from gturret import wire
-from gturret.errors import ExitStatus, WireError
+from gturret.errors import CanonInterrupted, ExitStatus, WireError
 from gturret.link import Route, command_socket, push_socket, receive
 
 log = logging.getLogger(__name__)
@@ -61,30 +61,24 @@ _real_get_ident = monkey.get_original("_thread", "get_ident")
 _real_start_thread = monkey.get_original("_thread", "start_new_thread")
 
 
-class CanonInterrupted(Exception):
-    """Raised inside a canon that held the loop while the HQ or a signal wanted it."""
-
-    def __str__(self) -> str:
-        return "interrupted: the script held the loop while a stop or kill was pending"
-
-
 class Watchdog:
     """Watches from a real thread which greenlet holds the loop; frees or ends a blocked turret."""
 
     def __init__(
         self,
         route: Route,
-        uuid: str,
+        is_for_me: Callable[[wire.Command], bool],
         running: Callable[[], bool],
         is_canon: Callable[[Any], bool],
         cease_fire: Callable[[], None],
         killed_status: Callable[[], bytes],
         may_exit: bool = True,
     ) -> None:
-        """``may_exit=False`` (``--standalone``, whose HQ owns the exit status): never
+        """``is_for_me``: the dispatcher's rule for which commands are ours;
+        ``may_exit=False`` (``--standalone``, whose HQ owns the exit status): never
         end the process on ``KILL_OVERRUN``."""
         self._route = route
-        self._uuid = uuid
+        self._is_for_me = is_for_me
         self._running = running
         self._is_canon = is_canon
         self._cease_fire = cease_fire
@@ -193,7 +187,7 @@ class Watchdog:
                 command = wire.decode_command(frame)
             except WireError:
                 continue
-            if command.channel in ("", self._uuid) and command.name in ("stop", "kill"):
+            if command.name in ("stop", "kill") and self._is_for_me(command):
                 self.order(command.name)
 
     def _interrupt(self) -> None:

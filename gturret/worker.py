@@ -7,7 +7,7 @@ its parent (commands from the parent's PUB, statuses to the parent's PULL) and a
 already carrying the turret's one name, so the parent never touches them.
 
 Started by :mod:`gturret.fleet` only, as ``python -m gturret.worker`` with the
-arguments ``fleet.worker_command`` writes. It must never
+arguments ``processes.worker_command`` writes. It must never
 outlive its parent: on Linux the kernel sends it SIGTERM when the parent dies
 (``PR_SET_PDEATHSIG``), elsewhere a greenlet watches the parent's pid; either way
 it then kills itself as on any SIGTERM (cease fire, flush results, exit), and
