@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -98,3 +99,21 @@ def test_nothing_below_the_entry_points_imports_them():
                 assert f"import {entry}" not in source and f"from {entry} " not in source, (
                     f"{module} imports the entry point {entry}"
                 )
+
+
+def imported_by(module: str) -> set[str]:
+    """The gturret modules ``module`` imports anywhere (TYPE_CHECKING blocks too)."""
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_the_battery_imports_its_canons_and_never_the_other_way():
+    assert "gturret.canon" in imported_by("battery")
+    assert "gturret.battery" not in imported_by("canon")
