@@ -111,14 +111,16 @@ def test_a_fleet_of_our_turrets_ramps_up_as_one_turret(tmp_path: Path) -> None:
     assert status == 0, log
     assert len(starts) == CANONS * len(RAMPUPS), log
     step = FLEET_RAMPUP / (CANONS * len(RAMPUPS))
-    first = starts[0][1]
-    offsets = [round(at - first, 3) for _, at in starts]
-    for k, offset in enumerate(offsets):
-        assert abs(offset - k * step) < step * 0.45, offsets
     pids = [pid for pid, _ in starts]
     assert len(set(pids[:3])) == 3 and pids == pids[:3] * CANONS, pids
     report = json.loads((tmp_path / "report.json").read_text())
     started_at = datetime.fromisoformat(
         report["test"]["started_at"].replace("Z", "+00:00")
     ).timestamp()
-    assert abs(first - started_at) < step * 0.45, (first, started_at)
+    # A busy machine can only make a canon late, never early: none may start before
+    # its place in the fleet's one rampup (a 0 s turret alone would start its four at
+    # once), and the typical canon starts on time (a loop woken 450 ms late by other
+    # work moves a few, not the plan).
+    lateness = sorted(at - (started_at + k * step) for k, (_, at) in enumerate(starts))
+    assert lateness[0] > -step * 0.45, lateness
+    assert lateness[len(lateness) // 2] < step * 0.45, lateness
