@@ -24,25 +24,24 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from gturret.wire import INTERVAL_KIND, UNCORRECTED, json_text
+from gturret.wire import (
+    ERROR_TEXT_LIMIT,
+    HIGHEST_US,
+    INTERVAL_KIND,
+    LOWEST_US,
+    MAX_ERROR_TEXTS,
+    MAX_TIMERS,
+    OTHER_ERRORS,
+    SCHEDULE_LAG,
+    SIGNIFICANT_DIGITS,
+    TIMER_PREFIX,
+    TRANSACTION,
+    UNCORRECTED,
+    json_text,
+)
 
 #: Seconds one interval covers.
 INTERVAL = 1.0
-#: The histograms' range (µs) and precision: as the HQ's (gturret.hq.stats).
-LOWEST_US = 1
-HIGHEST_US = 3_600_000_000
-SIGNIFICANT_DIGITS = 3
-#: Error texts kept apart per interval, and how long each may be.
-MAX_ERROR_TEXTS = 100
-ERROR_TEXT_LIMIT = 300
-OTHER_ERRORS = "(other errors)"  # as the HQ's (gturret.hq.stats)
-#: Custom timers kept apart per interval; more are counted as dropped.
-MAX_TIMERS = 200
-#: Series names: the transaction, a paced run's two more, and ``timer:NAME`` for each
-#: custom timer.
-TRANSACTION = "transaction"
-SCHEDULE_LAG = "schedule_lag"
-TIMER_PREFIX = "timer:"
 
 
 class Series:

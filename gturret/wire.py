@@ -33,6 +33,21 @@ WANT_AGGREGATE = "aggregate"
 #: The key that marks an interval message (``gturret.aggregate``): never in a status
 #: or a result.
 INTERVAL_KIND = "gturret_interval"
+#: An interval message's series names: the transaction, a paced run's schedule lag
+#: (and ``UNCORRECTED``), and ``timer:NAME`` for each custom timer.
+TRANSACTION = "transaction"
+SCHEDULE_LAG = "schedule_lag"
+TIMER_PREFIX = "timer:"
+#: Its histograms' range (µs) and precision, the HQ's own too, so it adds them exactly.
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000
+SIGNIFICANT_DIGITS = 3
+#: Custom timers it keeps apart; more are counted as dropped.
+MAX_TIMERS = 200
+#: Error texts it keeps apart, how long each may be, and what the rest count under.
+MAX_ERROR_TEXTS = 100
+ERROR_TEXT_LIMIT = 300
+OTHER_ERRORS = "(other errors)"
 #: Seconds after its scheduled time from which a paced start counts as late
 #: (the ``pacing_late`` counter of a status).
 LATE_AFTER = 0.010

@@ -117,3 +117,11 @@ def imported_by(module: str) -> set[str]:
 def test_the_battery_imports_its_canons_and_never_the_other_way():
     assert "gturret.canon" in imported_by("battery")
     assert "gturret.battery" not in imported_by("canon")
+
+
+def test_the_hq_imports_nothing_of_the_turrets_aggregation():
+    """The interval message's constants are the wire's: the HQ reads the message and
+    never reaches into the turret-side code that writes it."""
+    for path in (PACKAGE / "hq").rglob("*.py"):
+        module = path.relative_to(PACKAGE).with_suffix("").as_posix()
+        assert "gturret.aggregate" not in imported_by(module), f"{path} imports it"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import ujson
 from hdrh.histogram import HdrHistogram
 
-from gturret.aggregate import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
 from gturret.hq.messages import Delivery, Interval, Result, Status, Unknown, classify
-from gturret.wire import encode_result, encode_status
+from gturret.wire import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, encode_result, encode_status
 
 
 def test_status() -> None:

@@ -28,7 +28,7 @@ from functools import cached_property
 
 from hdrh.histogram import HdrHistogram
 
-from gturret import aggregate, looplag
+from gturret import looplag, wire
 
 #: The outer header: cookie, length of the zlib stream (big-endian).
 _OUTER = struct.Struct(">II")
@@ -73,8 +73,8 @@ class Layout:
         return 4 * (stored // 3 + 1)
 
 
-#: The aggregated results' layout (``gturret.aggregate``) and the loop lag's (``looplag``).
-INTERVAL_LAYOUT = Layout(aggregate.LOWEST_US, aggregate.HIGHEST_US, aggregate.SIGNIFICANT_DIGITS)
+#: The interval messages' layout (``gturret.wire``) and the loop lag's (``looplag``).
+INTERVAL_LAYOUT = Layout(wire.LOWEST_US, wire.HIGHEST_US, wire.SIGNIFICANT_DIGITS)
 LOOP_LAG_LAYOUT = Layout(looplag.LOWEST_US, looplag.HIGHEST_US, looplag.SIGNIFICANT_DIGITS)
 
 

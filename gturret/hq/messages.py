@@ -32,12 +32,16 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from gturret.aggregate import MAX_ERROR_TEXTS, MAX_TIMERS, SCHEDULE_LAG, TIMER_PREFIX, TRANSACTION
 from gturret.errors import WireError
 from gturret.hq.histograms import INTERVAL_LAYOUT, LOOP_LAG_LAYOUT, read_histogram
 from gturret.wire import (
     INTERVAL_KIND,
+    MAX_ERROR_TEXTS,
+    MAX_TIMERS,
     RESULT_KEYS,
+    SCHEDULE_LAG,
+    TIMER_PREFIX,
+    TRANSACTION,
     UNCORRECTED,
     decode_message,
     is_result,

@@ -24,19 +24,24 @@ from dataclasses import dataclass
 
 from hdrh.histogram import HdrHistogram
 
-from gturret.aggregate import SCHEDULE_LAG, TIMER_PREFIX, TRANSACTION
 from gturret.hq.memory import MemorySummary
 from gturret.hq.messages import Interval, Result, SeriesData
 from gturret.looplag import lag_histogram
-from gturret.wire import UNCORRECTED
+from gturret.wire import (
+    HIGHEST_US,
+    LOWEST_US,
+    MAX_TIMERS,
+    OTHER_ERRORS,
+    SCHEDULE_LAG,
+    SIGNIFICANT_DIGITS,
+    TIMER_PREFIX,
+    TRANSACTION,
+    UNCORRECTED,
+)
 
 log = logging.getLogger(__name__)
 
-SIGNIFICANT_DIGITS = 3
-LOWEST_US = 1
-HIGHEST_US = 3_600_000_000
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
-MAX_TIMERS = 200
 #: Turret names with a transaction histogram of their own (``latency_by_turret``).
 MAX_TURRET_HISTOGRAMS = 100
 #: Turret names counted apart, and turrets with a loop-lag histogram of their own
@@ -47,7 +52,6 @@ OTHER_TURRETS = "(other turrets)"
 MAX_ERROR_KINDS = 1000
 ERROR_TEXT_LIMIT = 300
 TOP_ERRORS = 10
-OTHER_ERRORS = "(other errors)"
 _NO_SERIES = SeriesData(0, 0, 0, 0, 0, None)
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import zmq
 from hdrh.histogram import HdrHistogram
 
-from gturret.aggregate import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
 from gturret.looplag import lag_histogram
+from gturret.wire import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
 
 _OUTER = struct.Struct(">II")
 _PAYLOAD = struct.Struct(">IIIIqqd")
