@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gturret.figures import format_number
+from gturret.figures import format_duration, format_number
 
 
 @pytest.mark.parametrize(
@@ -26,3 +26,10 @@ from gturret.figures import format_number
 )
 def test_a_number_shows_its_digits_without_noise_or_exponent(value, text):
     assert format_number(value) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(30, "30s"), (120, "2m"), (90, "1m30s"), (3723, "1h2m3s"), (1.25, "1.2s")]
+)
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text

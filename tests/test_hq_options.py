@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gturret.errors import UsageError
-from gturret.hq.options import HQOptions, format_duration, parse_context, parse_duration
+from gturret.hq.options import HQOptions, parse_context, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -30,13 +30,6 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(UsageError, match="--run-time"):
         parse_duration(text, name="--run-time")
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"), [(30, "30s"), (120, "2m"), (90, "1m30s"), (3723, "1h2m3s"), (1.25, "1.2s")]
-)
-def test_format_duration(seconds: float, text: str) -> None:
-    assert format_duration(seconds) == text
 
 
 def test_parse_context() -> None:

@@ -83,17 +83,6 @@ def parse_context(text: str) -> dict[str, Any]:
         raise UsageError(f"--context: {exc}; give a JSON object, e.g. '{{}}'") from None
 
 
-def format_duration(seconds: float) -> str:
-    """``125.0`` → ``"2m5s"``: the short form used in logs and the summary."""
-    whole = round(seconds)
-    if abs(seconds - whole) > 0.05 or whole < 1:
-        return f"{seconds:.1f}s"
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
-    return text + (f"{secs}s" if secs or not text else "")
-
-
 @dataclass(frozen=True, slots=True)
 class HQOptions:
     """Everything one HQ run needs; ports 0 mean "any free port" (see ``on_bound``).
@@ -172,11 +161,6 @@ class HQOptions:
         if self.secret_key is None or self.turret_keys is None:
             return None
         return HQKeys(self.secret_key, self.turret_keys)
-
-
-def plural(count: int, word: str) -> str:
-    """``plural(1, "turret")`` → ``"1 turret"``; ``plural(3, "turret")`` → ``"3 turrets"``."""
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TextIO
 
-from gturret.hq.options import format_duration
+from gturret.figures import format_duration
 
 TTY_INTERVAL = 0.5
 _ERASE_LINE = "\x1b[K"

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from gturret.errors import ExitStatus, HQError, RunInterrupted
+from gturret.figures import format_duration, plural
 from gturret.hq.document import build_document, write_json
 from gturret.hq.interrupt import Interruption
 from gturret.hq.link import HQLink
-from gturret.hq.options import HQOptions, format_duration, plural
+from gturret.hq.options import HQOptions
 from gturret.hq.progress import Progress
 from gturret.hq.reportfile import csv_paths
 from gturret.hq.roster import Roster

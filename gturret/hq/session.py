@@ -45,11 +45,11 @@ from hdrh.histogram import HdrHistogram
 
 from gturret import wire
 from gturret.errors import HQError, RunInterrupted
-from gturret.figures import format_number
+from gturret.figures import format_duration, format_number, plural
 from gturret.hq.interrupt import Interruption
 from gturret.hq.link import HQLink
 from gturret.hq.messages import Interval, Result, Status, classify
-from gturret.hq.options import HQOptions, format_duration, plural
+from gturret.hq.options import HQOptions
 from gturret.hq.progress import Progress, Snapshot
 from gturret.hq.roster import MAX_TURRETS, Roster, TurretRecord
 from gturret.hq.stats import MAX_TURRET_NAMES, OTHER_TURRETS, Stats

@@ -9,9 +9,9 @@ quote them) goes out as :func:`gturret.text.display` text.
 
 from __future__ import annotations
 
+from gturret.figures import format_duration, plural
 from gturret.hq.memory import MemorySummary, leak_warning, megabytes
 from gturret.hq.messages import Pacing
-from gturret.hq.options import format_duration, plural
 from gturret.hq.roster import CanonSummary, DeliveryRow
 from gturret.hq.stats import LoopLagSummary, MetricSummary, Summary
 from gturret.hq.thresholds import Verdict

@@ -38,8 +38,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gturret.errors import ExitStatus
+from gturret.figures import format_duration
 from gturret.hq.messages import Pacing
-from gturret.hq.options import format_duration
 from gturret.hq.roster import DeliveryRow, TurretRecord
 from gturret.hq.stats import Summary
 from gturret.hq.thresholds import Verdict
