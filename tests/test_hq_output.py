@@ -7,7 +7,11 @@ import re
 import subprocess
 from pathlib import Path
 
+from gturret.hq.findings import Findings
+from gturret.hq.options import HQOptions
 from gturret.hq.progress import Progress, Snapshot
+from gturret.hq.roster import CanonSummary, TurretRecord
+from gturret.hq.session import Outcome
 from gturret.hq.stats import LatencyRecorder, Summary
 from gturret.hq.summary import render_summary
 from gturret.hq.thresholds import evaluate_all, parse_thresholds
@@ -93,7 +97,21 @@ def test_summary_block() -> None:
         clamped=0,
     )
     verdicts = evaluate_all(parse_thresholds(["p95<1s", "error_rate<1%"]), summary)
-    text = render_summary(summary, verdicts, judge(summary, verdicts), turrets=1, canons=4)
+    turret = TurretRecord("d7b8a1cc", "t", "ready", 4, 0, "v_user.py", 0, 0.0, 0.0)
+    findings = Findings(
+        summary=summary,
+        verdicts=verdicts,
+        verdict=judge(summary, verdicts),
+        turrets=(turret,),
+        delivery=(),
+        canons_total=4,
+        canons=CanonSummary(0, 0, 0, 0, 0, {}),
+        pacing=None,
+        outcome=Outcome(),
+        options=HQOptions(),
+        ports=(5000, 5001),
+    )
+    text = render_summary(findings)
     lines = text.splitlines()
     header = next(line for line in lines if "count" in line)
     assert header.split() == [

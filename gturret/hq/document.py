@@ -109,15 +109,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gturret.hq.findings import Findings
 from gturret.hq.memory import leak_warning
 from gturret.hq.messages import Pacing
-from gturret.hq.options import HQOptions
 from gturret.hq.reportfile import write_report
-from gturret.hq.roster import CanonSummary, DeliveryRow, TurretRecord
-from gturret.hq.session import Outcome
+from gturret.hq.roster import TurretRecord
 from gturret.hq.stats import Summary
 from gturret.hq.thresholds import Verdict
-from gturret.hq.verdict import TestVerdict
 from gturret.text import valid_data
 
 SCHEMA = "gturret-hq/1"
@@ -169,22 +167,10 @@ def _threshold(verdict: Verdict) -> dict[str, Any]:
     }
 
 
-def build_document(
-    *,
-    options: HQOptions,
-    ports: tuple[int, int],
-    summary: Summary,
-    verdicts: tuple[Verdict, ...],
-    verdict: TestVerdict,
-    outcome: Outcome,
-    turrets: list[TurretRecord],
-    delivery: tuple[DeliveryRow, ...],
-    canons_total: int | None,
-    canon_summary: CanonSummary,
-    pacing: Pacing | None,
-    now: float,
-) -> dict[str, Any]:
-    """The document described in this module's docstring."""
+def build_document(findings: Findings, *, now: float) -> dict[str, Any]:
+    """The document described in this module's docstring, generated at ``now``."""
+    options, outcome, summary = findings.options, findings.outcome, findings.summary
+    verdict, canon_summary = findings.verdict, findings.canons
     document = {
         "schema": SCHEMA,
         "generated_at": _iso(now),
@@ -196,8 +182,8 @@ def build_document(
             "interrupted": outcome.interrupted,
             "context": options.context,
             "bind": options.bind,
-            "pub_port": ports[0],
-            "rc_port": ports[1],
+            "pub_port": findings.ports[0],
+            "rc_port": findings.ports[1],
         },
         "verdict": {
             "passed": verdict.passed,
@@ -216,7 +202,7 @@ def build_document(
                 for check in verdict.checks
             ],
         },
-        "turrets": [_turret(record) for record in turrets],
+        "turrets": [_turret(record) for record in findings.turrets],
         "unsettled_turrets": [f"{r.name} ({r.uuid}): {r.state}" for r in outcome.unsettled],
         "delivery": [
             {
@@ -227,10 +213,10 @@ def build_document(
                 "dropped": row.dropped,
                 "lost": row.lost,
             }
-            for row in delivery
+            for row in findings.delivery
         ],
         "canons": {
-            "total": canons_total,
+            "total": findings.canons_total,
             **{
                 key: getattr(canon_summary, key) if canon_summary.reporting else None
                 for key in ("spawned", "started", "never_completed", "never_started")
@@ -244,7 +230,7 @@ def build_document(
         "transaction_uncorrected": (
             asdict(summary.transaction_uncorrected) if summary.transaction_uncorrected else None
         ),
-        "pacing": _pacing(pacing, summary),
+        "pacing": _pacing(findings.pacing, summary),
         "loop_lag": _loop_lag(summary),
         "memory": _memory(summary),
         "timers": {name: asdict(metric) for name, metric in summary.timers.items()},
@@ -254,7 +240,7 @@ def build_document(
         },
         "results_by_turret": summary.results_by_turret,
         "time_series": [asdict(point) for point in summary.series],
-        "thresholds": [_threshold(v) for v in verdicts],
+        "thresholds": [_threshold(v) for v in findings.verdicts],
         "messages": asdict(outcome.counts),
         "limits": {
             "timers_dropped": summary.timers_dropped,

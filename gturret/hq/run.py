@@ -22,13 +22,14 @@ from typing import Any
 from gturret.errors import ExitStatus, HQError, RunInterrupted
 from gturret.figures import format_duration, plural
 from gturret.hq.document import build_document, write_json
+from gturret.hq.findings import Findings
 from gturret.hq.interrupt import Interruption
 from gturret.hq.link import HQLink
 from gturret.hq.options import HQOptions
 from gturret.hq.progress import Progress
 from gturret.hq.reportfile import csv_paths
 from gturret.hq.roster import Roster
-from gturret.hq.session import Session
+from gturret.hq.session import Outcome, Session
 from gturret.hq.stats import Stats
 from gturret.hq.summary import render_summary
 from gturret.hq.thresholds import evaluate_all
@@ -97,62 +98,58 @@ def run_hq(
         if metrics is not None:
             metrics.stop()
 
+    findings = _findings(options, ports, outcome, stats, roster)
+    out.write(render_summary(findings))
+    out.flush()
+    if not _write_reports(options, findings, now=time.time()):
+        return ExitStatus.USAGE
+    return findings.verdict.exit_status
+
+
+def _findings(
+    options: HQOptions, ports: tuple[int, int], outcome: Outcome, stats: Stats, roster: Roster
+) -> Findings:
+    """Everything the test found, judged: what the summary and every report show."""
     summary = replace(stats.summarize(outcome.duration_s), memory=roster.memory())
     verdicts = evaluate_all(options.thresholds, summary)
+    turrets = tuple(roster.records())
     delivery = roster.delivery(summary.results_by_turret)
+    pacing = roster.pacing()
     verdict = judge(
         summary,
         verdicts,
-        turrets=roster.records(),
+        turrets=turrets,
         unsettled=outcome.unsettled,
         delivery=delivery,
-        pacing=roster.pacing(),
+        pacing=pacing,
         ended_at=outcome.ended_at,
         rejected=outcome.counts.rejected,
         early_stop=EarlyStop(outcome.duration_s, options.run_time, outcome.interrupted_by)
         if outcome.interrupted
         else None,
     )
-    canons = roster.canons_total()
-    canon_summary = roster.canon_summary()
-    out.write(
-        render_summary(
-            summary,
-            verdicts,
-            verdict,
-            turrets=len(roster),
-            canons=canons,
-            canon_summary=canon_summary,
-            delivery=delivery,
-            pacing=roster.pacing(),
-        )
-    )
-    out.flush()
-    document = build_document(
-        options=options,
-        ports=ports,
+    return Findings(
         summary=summary,
         verdicts=verdicts,
         verdict=verdict,
-        outcome=outcome,
-        turrets=roster.records(),
+        turrets=turrets,
         delivery=delivery,
-        canons_total=canons,
-        canon_summary=canon_summary,
-        pacing=roster.pacing(),
-        now=time.time(),
+        canons_total=roster.canons_total(),
+        canons=roster.canon_summary(),
+        pacing=pacing,
+        outcome=outcome,
+        options=options,
+        ports=ports,
     )
-    if not _write_reports(options, document, summary.errors):
-        return ExitStatus.USAGE
-    return verdict.exit_status
 
 
-def _write_reports(
-    options: HQOptions, document: dict[str, Any], errors: tuple[tuple[str, int], ...]
-) -> bool:
-    """Write the asked-for reports; False (after logging why) if one could not be written.
-    ``errors`` is every error text kept, for the CSV (the document holds the top 10).
-    The log line of each names the files it wrote (the CSV's three, not its prefix)."""
+def _write_reports(options: HQOptions, findings: Findings, *, now: float) -> bool:
+    """Write the asked-for reports of ``findings`` (generated at ``now``); False (after
+    logging why) if one could not be written. The CSV takes every error text kept from
+    the findings (the document holds the top 10). The log line of each names the files
+    it wrote (the CSV's three, not its prefix)."""
+    document = build_document(findings, now=now)
+    errors = findings.summary.errors
     writers: list[tuple[str, Path, Sequence[Path], Callable[[Path, dict[str, Any]], None]]] = []
     if options.json_path is not None:
         writers.append(("JSON", options.json_path, (options.json_path,), write_json))

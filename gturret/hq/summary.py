@@ -10,12 +10,11 @@ quote them) goes out as :func:`gturret.text.display` text.
 from __future__ import annotations
 
 from gturret.figures import format_duration, plural
+from gturret.hq.findings import Findings
 from gturret.hq.memory import MemorySummary, leak_warning, megabytes
 from gturret.hq.messages import Pacing
 from gturret.hq.roster import CanonSummary, DeliveryRow
 from gturret.hq.stats import LoopLagSummary, MetricSummary, Summary
-from gturret.hq.thresholds import Verdict
-from gturret.hq.verdict import TestVerdict
 from gturret.text import display
 from gturret.wire import LATE_AFTER
 
@@ -184,23 +183,16 @@ def render_canons(canons: CanonSummary) -> str:
     return line
 
 
-def render_summary(
-    summary: Summary,
-    verdicts: tuple[Verdict, ...],
-    verdict: TestVerdict,
-    *,
-    turrets: int,
-    canons: int | None,
-    canon_summary: CanonSummary | None = None,
-    delivery: tuple[DeliveryRow, ...] = (),
-    pacing: Pacing | None = None,
-) -> str:
+def render_summary(findings: Findings) -> str:
     """The whole block printed at the end of a test (ends with a newline)."""
+    summary, verdicts, verdict = findings.summary, findings.verdicts, findings.verdict
+    canons, canon_summary = findings.canons_total, findings.canons
+    delivery, pacing = findings.delivery, findings.pacing
     canon_text = "? canons" if canons is None else plural(canons, "canon")
     parts = [
         "",
         f"summary: {format_duration(summary.duration_s)} from start to stop, "
-        f"{plural(turrets, 'turret')}, {canon_text}; times in ms",
+        f"{plural(len(findings.turrets), 'turret')}, {canon_text}; times in ms",
         render_table(summary),
     ]
     if pacing is not None:
@@ -209,7 +201,7 @@ def render_summary(
     if summary.loop_lag is not None:
         parts.append("")
         parts += render_loop_lag(summary.loop_lag)
-    if canon_summary is not None and canon_summary.reporting:
+    if canon_summary.reporting:
         parts.append("")
         parts.append(render_canons(canon_summary))
     if summary.memory is not None:
