@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from gturret.errors import UsageError
-from gturret.hq.options import HQOptions, parse_context, parse_duration
+from gturret.hq.options import (
+    OPTIONS,
+    HQOptions,
+    add_arguments,
+    options_from_args,
+    parse_context,
+    parse_duration,
+)
 
 
 @pytest.mark.parametrize(
@@ -61,3 +70,14 @@ def test_options_are_validated(kwargs: dict[str, object], message: str) -> None:
 
 def test_ephemeral_ports_may_both_be_zero() -> None:
     assert HQOptions(pub_port=0, rc_port=0).pub_port == 0
+
+
+def test_no_flag_given_is_every_default() -> None:
+    """A flag's default and its setting's are one declaration: parsing no flag at all
+    gives the HQOptions a caller gets by naming none, and --help shows each."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, OPTIONS)
+    assert options_from_args(parser.parse_args([]), OPTIONS) == HQOptions()
+    text = " ".join(parser.format_help().split())
+    for shown in ("(default 5000; 0: any)", "(default 60s)", "(default 30s)", "(default {})"):
+        assert shown in text

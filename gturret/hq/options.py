@@ -1,10 +1,11 @@
 """The settings of one HQ run, declared once, and the parsers for their text forms.
 
 Why it exists: the ``gturret-hq`` CLI and the turret's ``--standalone`` mode both
-build an :class:`HQOptions`. Every command-line option is declared once in
-``OPTIONS``, with its flag, the setting it fills, its default and its meaning, as
-``gturret.config.SETTINGS`` declares the turret's settings; ``test`` marks those of
-one test, which ``gturret --standalone`` takes too. Validation lives here so both
+build an :class:`HQOptions`. Every command-line option is declared once, as the
+HQOptions field it fills, with its flag, its default (as typed: the field's is that
+parsed, and ``--help`` shows it) and its meaning; ``OPTIONS`` is read from those
+fields, as ``gturret.config.SETTINGS`` declares the turret's settings; ``test`` marks
+those of one test, which ``gturret --standalone`` takes too. Validation lives here so both
 get the same checks and the same messages. It must never touch a socket or the clock.
 """
 
@@ -14,7 +15,7 @@ import argparse
 import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -84,38 +85,256 @@ def parse_context(text: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class Option:
+    """One command-line option: the HQOptions ``setting`` it fills and how.
+
+    ``default`` is the flag's, as typed (``"30s"``); the setting's default is
+    ``parse(default)``, and ``--help`` shows it where ``help`` says ``%(default)s``.
+    ``action`` is argparse's (``store``, ``store_true``, ``append``); ``parse`` turns
+    the parsed value into the setting (UsageError, one line, if it cannot).
+    """
+
+    flag: str
+    default: Any
+    help: str
+    parse: Callable[[Any], Any]
+    metavar: str | None = None
+    action: str = "store"
+    test: bool = False
+    choices: tuple[str, ...] | None = None
+    argtype: Callable[[str], Any] | None = None
+    #: The HQOptions field it fills: the name of the field that declares it.
+    setting: str = ""
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+#: The key under which an HQOptions field's metadata holds its Option.
+_OPTION = "option"
+
+
+def _option(
+    flag: str,
+    default: Any,
+    help: str,
+    parse: Callable[[Any], Any] = lambda value: value,
+    metavar: str | None = None,
+    **more: Any,
+) -> Any:
+    """An HQOptions field (a ``dataclasses.field``) filled by ``flag``: its default is
+    the flag's, parsed, so it is written once, as a person types it."""
+    declared = Option(flag, default, help, parse, metavar, **more)
+    return field(default_factory=lambda: parse(default), metadata={_OPTION: declared})
+
+
+def _duration(flag: str) -> Callable[[str], float]:
+    return lambda text: parse_duration(text, name=flag)
+
+
+def _report_path(flag: str) -> Callable[[Path | None], Path | None]:
+    def check(path: Path | None) -> Path | None:
+        if path is not None:
+            check_report_path(flag, path)
+        return path
+
+    return check
+
+
+def _csv_prefix(text: str | None) -> Path | None:
+    """``--csv``'s prefix (a folder: ``FOLDER/gturret``), each of its files checked."""
+    if text is None:
+        return None
+    prefix = csv_prefix(text)
+    for path in csv_paths(prefix):
+        check_report_path("--csv", path)
+    return prefix
+
+
+@dataclass(frozen=True, slots=True)
 class HQOptions:
     """Everything one HQ run needs; ports 0 mean "any free port" (see ``on_bound``).
 
-    ``out`` is where progress and the summary go (``None``: standard output).
-    ``late_start`` is what a turret that reports ``ready`` during the run gets: see
-    ``LATE_START_MODES``.
+    Each setting a flag fills is declared here once, with its flag (``OPTIONS``, in
+    this order, is read from these fields). ``out`` is where progress and the summary
+    go (``None``: standard output). ``late_start`` is what a turret that reports
+    ``ready`` during the run gets: see ``LATE_START_MODES``.
     """
 
-    turrets: int = 1
-    run_time: float = 30.0
-    pub_port: int = 5000
-    rc_port: int = 5001
-    bind: str = "127.0.0.1"
-    context: dict[str, Any] = field(default_factory=dict)
-    thresholds: tuple[Threshold, ...] = ()
-    json_path: Path | None = None
-    html_path: Path | None = None
-    junit_path: Path | None = None
-    csv_prefix: Path | None = None
-    metrics_port: int | None = None
-    metrics_bind: str = "127.0.0.1"
-    wait_timeout: float = 60.0
-    drain_timeout: float = 10.0
-    late_start: str = "direct"
-    arrival_rate: float = 0.0
-    per_result: bool = False
+    pub_port: int = _option(
+        "--pub",
+        5000,
+        "port of the PUB socket, for commands (default %(default)s; 0: any)",
+        metavar="PORT",
+        argtype=int,
+    )
+    rc_port: int = _option(
+        "--rc",
+        5001,
+        "port of the PULL socket, for results (default %(default)s; 0: any)",
+        metavar="PORT",
+        argtype=int,
+    )
+    bind: str = _option(
+        "--bind",
+        "127.0.0.1",
+        "address to bind (default %(default)s; 0.0.0.0 for every interface)",
+        metavar="ADDR",
+    )
+    secret_key: KeyPair | None = _option(
+        "--secret-key",
+        None,
+        "this HQ's key pair (NAME.key_secret from gturret-keys, mode 600): commands and"
+        " results then go over CurveZMQ only; needs --turret-keys",
+        lambda path: None if path is None else read_key_pair(path),
+        "PATH",
+        argtype=Path,
+    )
+    turret_keys: TurretKeyFolder | None = _option(
+        "--turret-keys",
+        None,
+        "folder of the turret public keys (*.key) this HQ accepts; needs --secret-key",
+        lambda path: None if path is None else read_turret_keys(path),
+        "FOLDER",
+        argtype=Path,
+    )
+    turrets: int = _option(
+        "--turrets",
+        1,
+        "turrets to wait for before the start (default %(default)s)",
+        metavar="N",
+        argtype=int,
+    )
+    wait_timeout: float = _option(
+        "--wait-timeout",
+        "60s",
+        "give up (exit 2) if the turrets have not reported by then (default %(default)s)",
+        _duration("--wait-timeout"),
+        "DURATION",
+    )
+    late_start: str = _option(
+        "--late-start",
+        "direct",
+        "how to start a turret that is ready during the run: %(default)s (default), broadcast "
+        "(use it with oct-turrets 0.2.8 turrets, which crash on any direct order), off",
+        choices=tuple(LATE_START_MODES),
+    )
+    arrival_rate: float = _option(
+        "--arrival-rate",
+        0.0,
+        "transactions per second for the whole fleet (the open model), split over our"
+        " turrets by their share of the canons; %(default)g (default): each turret's own"
+        " config",
+        metavar="R",
+        test=True,
+        argtype=float,
+    )
+    run_time: float = _option(
+        "--run-time",
+        "30s",
+        "how long the test runs: 45, 30s, 2m, 1h, 1m30s (default %(default)s)",
+        _duration("--run-time"),
+        "DURATION",
+        test=True,
+    )
+    drain_timeout: float = _option(
+        "--drain-timeout",
+        "10s",
+        "after stop, wait at most this long for turrets to be ready (default %(default)s)",
+        _duration("--drain-timeout"),
+        "DURATION",
+        test=True,
+    )
+    context: dict[str, Any] = _option(
+        "--context",
+        "{}",
+        "JSON object sent with set_transaction_context (default %(default)s)",
+        parse_context,
+        "JSON",
+        test=True,
+    )
+    thresholds: tuple[Threshold, ...] = _option(
+        "--threshold",
+        [],
+        "pass/fail rule, repeatable: p95<100ms, error_rate<1%%, ... (see thresholds below)",
+        parse_thresholds,
+        "EXPR",
+        action="append",
+        test=True,
+    )
+    json_path: Path | None = _option(
+        "--json",
+        None,
+        "write the JSON report here",
+        _report_path("--json"),
+        "PATH",
+        test=True,
+        argtype=Path,
+    )
+    html_path: Path | None = _option(
+        "--html",
+        None,
+        "write the HTML report here",
+        _report_path("--html"),
+        "PATH",
+        test=True,
+        argtype=Path,
+    )
+    junit_path: Path | None = _option(
+        "--junit",
+        None,
+        "write the verdict as JUnit XML here: one testcase per threshold and per rule",
+        _report_path("--junit"),
+        "PATH",
+        test=True,
+        argtype=Path,
+    )
+    csv_prefix: Path | None = _option(
+        "--csv",
+        None,
+        "write PREFIX_stats.csv, PREFIX_history.csv and PREFIX_errors.csv (PREFIX a"
+        " folder, or ending in /: gturret_stats.csv and so on inside it)",
+        _csv_prefix,
+        "PREFIX",
+        test=True,
+    )
+    metrics_port: int | None = _option(
+        "--metrics-port",
+        None,
+        "serve live metrics in the Prometheus text format on this port while the test"
+        " runs (http://ADDR:PORT/metrics; 0: any free port, logged)",
+        metavar="PORT",
+        test=True,
+        argtype=int,
+    )
+    metrics_bind: str = _option(
+        "--metrics-bind",
+        "127.0.0.1",
+        "address for --metrics-port (default %(default)s; 0.0.0.0 for every interface)",
+        metavar="ADDR",
+        test=True,
+    )
+    per_result: bool = _option(
+        "--per-result",
+        False,
+        "ask our turrets for every result, as the reference HQ gets them, rather than one"
+        " aggregated message a second (the default: exact percentiles at a fraction of"
+        " the cost)",
+        action="store_true",
+        test=True,
+    )
+    progress: bool = _option(
+        "--no-progress",
+        False,
+        "no live progress line",
+        lambda given: not given,
+        action="store_true",
+        test=True,
+    )
     status_interval: float = 1.0
-    progress: bool = True
     progress_interval: float = 5.0
     out: TextIO | None = None
-    secret_key: KeyPair | None = None
-    turret_keys: TurretKeyFolder | None = None
 
     def __post_init__(self) -> None:
         if self.turrets < 1:
@@ -163,259 +382,12 @@ class HQOptions:
         return HQKeys(self.secret_key, self.turret_keys)
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
-    """One command-line option: the HQOptions ``setting`` it fills and how.
-
-    ``action`` is argparse's (``store``, ``store_true``, ``append``); ``parse`` turns
-    the parsed value into the setting (UsageError, one line, if it cannot).
-    """
-
-    flag: str
-    setting: str
-    default: Any
-    help: str
-    parse: Callable[[Any], Any]
-    metavar: str | None = None
-    action: str = "store"
-    test: bool = False
-    choices: tuple[str, ...] | None = None
-    argtype: Callable[[str], Any] | None = None
-
-    @property
-    def dest(self) -> str:
-        return self.flag.removeprefix("--").replace("-", "_")
-
-
-def _duration(flag: str) -> Callable[[str], float]:
-    return lambda text: parse_duration(text, name=flag)
-
-
-def _report_path(flag: str) -> Callable[[Path | None], Path | None]:
-    def check(path: Path | None) -> Path | None:
-        if path is not None:
-            check_report_path(flag, path)
-        return path
-
-    return check
-
-
-def _csv_prefix(text: str | None) -> Path | None:
-    """``--csv``'s prefix (a folder: ``FOLDER/gturret``), each of its files checked."""
-    if text is None:
-        return None
-    prefix = csv_prefix(text)
-    for path in csv_paths(prefix):
-        check_report_path("--csv", path)
-    return prefix
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-OPTIONS = (
-    Option(
-        "--pub",
-        "pub_port",
-        5000,
-        "port of the PUB socket, for commands (default 5000; 0: any)",
-        _same,
-        "PORT",
-        argtype=int,
-    ),
-    Option(
-        "--rc",
-        "rc_port",
-        5001,
-        "port of the PULL socket, for results (default 5001; 0: any)",
-        _same,
-        "PORT",
-        argtype=int,
-    ),
-    Option(
-        "--bind",
-        "bind",
-        "127.0.0.1",
-        "address to bind (default 127.0.0.1; 0.0.0.0 for every interface)",
-        _same,
-        "ADDR",
-    ),
-    Option(
-        "--secret-key",
-        "secret_key",
-        None,
-        "this HQ's key pair (NAME.key_secret from gturret-keys, mode 600): commands and"
-        " results then go over CurveZMQ only; needs --turret-keys",
-        lambda path: None if path is None else read_key_pair(path),
-        "PATH",
-        argtype=Path,
-    ),
-    Option(
-        "--turret-keys",
-        "turret_keys",
-        None,
-        "folder of the turret public keys (*.key) this HQ accepts; needs --secret-key",
-        lambda path: None if path is None else read_turret_keys(path),
-        "FOLDER",
-        argtype=Path,
-    ),
-    Option(
-        "--turrets",
-        "turrets",
-        1,
-        "turrets to wait for before the start (default 1)",
-        _same,
-        "N",
-        argtype=int,
-    ),
-    Option(
-        "--wait-timeout",
-        "wait_timeout",
-        "60s",
-        "give up (exit 2) if the turrets have not reported by then (default 60s)",
-        _duration("--wait-timeout"),
-        "DURATION",
-    ),
-    Option(
-        "--late-start",
-        "late_start",
-        "direct",
-        "how to start a turret that is ready during the run: direct (default), broadcast "
-        "(use it with oct-turrets 0.2.8 turrets, which crash on any direct order), off",
-        _same,
-        choices=tuple(LATE_START_MODES),
-    ),
-    Option(
-        "--arrival-rate",
-        "arrival_rate",
-        0.0,
-        "transactions per second for the whole fleet (the open model), split over our"
-        " turrets by their share of the canons; 0 (default): each turret's own config",
-        _same,
-        "R",
-        test=True,
-        argtype=float,
-    ),
-    Option(
-        "--run-time",
-        "run_time",
-        "30s",
-        "how long the test runs: 45, 30s, 2m, 1h, 1m30s (default 30s)",
-        _duration("--run-time"),
-        "DURATION",
-        test=True,
-    ),
-    Option(
-        "--drain-timeout",
-        "drain_timeout",
-        "10s",
-        "after stop, wait at most this long for turrets to be ready (default 10s)",
-        _duration("--drain-timeout"),
-        "DURATION",
-        test=True,
-    ),
-    Option(
-        "--context",
-        "context",
-        "{}",
-        "JSON object sent with set_transaction_context (default {})",
-        lambda text: parse_context(text),
-        "JSON",
-        test=True,
-    ),
-    Option(
-        "--threshold",
-        "thresholds",
-        [],
-        "pass/fail rule, repeatable: p95<100ms, error_rate<1%%, ... (see thresholds below)",
-        parse_thresholds,
-        "EXPR",
-        action="append",
-        test=True,
-    ),
-    Option(
-        "--json",
-        "json_path",
-        None,
-        "write the JSON report here",
-        _report_path("--json"),
-        "PATH",
-        test=True,
-        argtype=Path,
-    ),
-    Option(
-        "--html",
-        "html_path",
-        None,
-        "write the HTML report here",
-        _report_path("--html"),
-        "PATH",
-        test=True,
-        argtype=Path,
-    ),
-    Option(
-        "--junit",
-        "junit_path",
-        None,
-        "write the verdict as JUnit XML here: one testcase per threshold and per rule",
-        _report_path("--junit"),
-        "PATH",
-        test=True,
-        argtype=Path,
-    ),
-    Option(
-        "--csv",
-        "csv_prefix",
-        None,
-        "write PREFIX_stats.csv, PREFIX_history.csv and PREFIX_errors.csv (PREFIX a"
-        " folder, or ending in /: gturret_stats.csv and so on inside it)",
-        _csv_prefix,
-        "PREFIX",
-        test=True,
-    ),
-    Option(
-        "--metrics-port",
-        "metrics_port",
-        None,
-        "serve live metrics in the Prometheus text format on this port while the test"
-        " runs (http://ADDR:PORT/metrics; 0: any free port, logged)",
-        _same,
-        "PORT",
-        test=True,
-        argtype=int,
-    ),
-    Option(
-        "--metrics-bind",
-        "metrics_bind",
-        "127.0.0.1",
-        "address for --metrics-port (default 127.0.0.1; 0.0.0.0 for every interface)",
-        _same,
-        "ADDR",
-        test=True,
-    ),
-    Option(
-        "--per-result",
-        "per_result",
-        False,
-        "ask our turrets for every result, as the reference HQ gets them, rather than one"
-        " aggregated message a second (the default: exact percentiles at a fraction of"
-        " the cost)",
-        _same,
-        action="store_true",
-        test=True,
-    ),
-    Option(
-        "--no-progress",
-        "progress",
-        False,
-        "no live progress line",
-        lambda given: not given,
-        action="store_true",
-        test=True,
-    ),
+#: Every command-line option of ``gturret-hq``, in the order of the fields declaring them.
+OPTIONS = tuple(
+    replace(declared.metadata[_OPTION], setting=declared.name)
+    for declared in fields(HQOptions)
+    if _OPTION in declared.metadata
 )
-
 #: The options of one test, which ``gturret --standalone`` takes too.
 TEST_OPTIONS = tuple(option for option in OPTIONS if option.test)
 
