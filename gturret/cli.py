@@ -42,7 +42,7 @@ import logging  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from contextlib import ExitStack  # noqa: E402
 
-from gturret.config import ExtractedTar, load_config  # noqa: E402
+from gturret.config import load_config  # noqa: E402
 from gturret.errors import UsageError  # noqa: E402
 from gturret.fleet import Fleet, fleet_size  # noqa: E402
 from gturret.hq.options import (  # noqa: E402
@@ -56,6 +56,7 @@ from gturret.hq.options import (  # noqa: E402
 from gturret.requirements import use_requirements  # noqa: E402
 from gturret.script import prepare_factory  # noqa: E402
 from gturret.startup import prepare_process  # noqa: E402
+from gturret.tarball import ExtractedTar  # noqa: E402
 from gturret.text import display, log_to_stderr  # noqa: E402
 from gturret.turret import Turret  # noqa: E402
 from gturret.version import version_line  # noqa: E402

@@ -1,9 +1,9 @@
 """Load and validate a turret config: a JSON file, or a tar holding one.
 
 Why its own module: every later part trusts the config blindly, so every check
-lives here, once, and each failure is a ConfigError/TarError whose one line names
-the file and the key. It must never start sockets or import the script; tar
-extraction must never write outside its own temporary folder.
+lives here, once, and each failure is a ConfigError whose one line names the file
+and the key (a package is unpacked first, by :mod:`gturret.tarball`). It must never
+start sockets or import the script.
 
 Settings beyond docs/protocol.md's keys are declared once in ``SETTINGS`` with their
 default and meaning (the README's table says the same, checked by a test); like
@@ -15,19 +15,15 @@ from __future__ import annotations
 
 import difflib
 import json
-import shutil
-import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gturret.errors import ConfigError, KeyFileError, TarError
+from gturret.errors import ConfigError, KeyFileError
 from gturret.keys import TurretKeys, read_key_pair, read_public_key
 from gturret.pacing import ARRIVALS, Schedule, Stage
 from gturret.requirements import plain_requirement
 
-CONFIG_NAME = "config.json"
 MAX_CANONS = 1_000_000
 MAX_RAMPUP = 7 * 24 * 3600
 #: Transactions per second one turret may be asked to start (its config, or its share
@@ -36,8 +32,6 @@ MAX_RAMPUP = 7 * 24 * 3600
 MAX_ARRIVAL_RATE = 100_000
 #: Seconds any other time setting may be (an hour): past it a value is a mistake.
 MAX_SECONDS = 3600
-MAX_TAR_MEMBERS = 10_000
-MAX_TAR_BYTES = 256 * 1024 * 1024
 #: Characters of a wrong value quoted in a message.
 RECEIVED_LIMIT = 60
 
@@ -462,85 +456,3 @@ def _script(raw: dict[str, Any], source: Path) -> Path:
     if not script.is_file():
         raise ConfigError(f"{source}: 'script' {relative!r} is not a file (looked at {script})")
     return script
-
-
-class ExtractedTar:
-    """A turret package unpacked into a private temporary folder, removed on close.
-
-    A context manager, so the folder goes away however the turret ends.
-    """
-
-    def __init__(self, archive: str | Path) -> None:
-        self.archive = Path(archive)
-        self.folder = Path(tempfile.mkdtemp(prefix="gturret-tar-"))
-        try:
-            _extract_safely(self.archive, self.folder)
-        except BaseException:
-            self.close()
-            raise
-
-    @property
-    def config_path(self) -> Path:
-        return self.folder / CONFIG_NAME
-
-    def close(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self) -> ExtractedTar:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-def _extract_safely(archive: Path, folder: Path) -> None:
-    try:
-        with tarfile.open(archive) as tar:
-            members = _checked_members(tar, archive)
-            tar.extractall(folder, members=members, filter="data")
-    except FileNotFoundError:
-        raise TarError(f"{archive}: no such tar file") from None
-    except IsADirectoryError:
-        raise TarError(f"{archive}: is a directory, not a tar file") from None
-    except tarfile.TarError as exc:
-        raise TarError(f"{archive}: not a readable tar archive ({exc})") from None
-    except (OSError, EOFError) as exc:
-        raise TarError(f"{archive}: cannot extract ({exc})") from None
-    if not (folder / CONFIG_NAME).is_file():
-        raise TarError(f"{archive}: holds no top-level {CONFIG_NAME}")
-
-
-def _checked_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
-    members: list[tarfile.TarInfo] = []
-    total = 0
-    for member in tar:
-        if len(members) >= MAX_TAR_MEMBERS:
-            raise TarError(f"{archive}: more than {MAX_TAR_MEMBERS} members; refusing")
-        name = member.name
-        parts = Path(name).parts
-        if name.startswith(("/", "\\")) or (parts and parts[0].endswith(":")):
-            raise TarError(f"{archive}: member {name!r} has an absolute path; refusing")
-        if ".." in parts:
-            raise TarError(f"{archive}: member {name!r} climbs out with '..'; refusing")
-        if not (member.isfile() or member.isdir()):
-            raise TarError(
-                f"{archive}: member {name!r} is a {_member_kind(member)}; only regular files"
-                " and folders are allowed"
-            )
-        total += member.size
-        if total > MAX_TAR_BYTES:
-            raise TarError(f"{archive}: unpacks to more than {MAX_TAR_BYTES} bytes; refusing")
-        members.append(member)
-    return members
-
-
-def _member_kind(member: tarfile.TarInfo) -> str:
-    if member.issym():
-        return "symbolic link"
-    if member.islnk():
-        return "hard link"
-    if member.ischr() or member.isblk():
-        return "device file"
-    if member.isfifo():
-        return "FIFO"
-    return "special file"

@@ -26,8 +26,9 @@ import tarfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from gturret.config import CONFIG_NAME, TurretConfig, load_config
+from gturret.config import TurretConfig, load_config
 from gturret.errors import ConfigError, ExitStatus, UsageError
+from gturret.tarball import CONFIG_NAME
 from gturret.version import version_line
 
 #: The name the requirements take inside a pack.

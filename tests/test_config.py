@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gturret.config import KEY_SETTINGS, SETTINGS, ExtractedTar, load_config
+from gturret.config import KEY_SETTINGS, SETTINGS, load_config
 from gturret.errors import ConfigError, TarError
+from gturret.tarball import ExtractedTar
 from tests.support.turret_process import run_cli
 
 GOOD = {
@@ -263,7 +264,7 @@ def test_bad_tar_through_the_cli_exits_2_with_one_line(tmp_path, members, messag
 
 
 def test_tar_with_too_many_members_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr("gturret.config.MAX_TAR_MEMBERS", 50)
+    monkeypatch.setattr("gturret.tarball.MAX_TAR_MEMBERS", 50)
     members = good_tar_members() + [file_member(f"f{i}", b"x") for i in range(60)]
     archive = make_tar(tmp_path / "many.tar.gz", members)
     with pytest.raises(TarError, match="more than 50 members"):
@@ -271,7 +272,7 @@ def test_tar_with_too_many_members_is_refused(tmp_path, monkeypatch):
 
 
 def test_tar_that_unpacks_too_big_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr("gturret.config.MAX_TAR_BYTES", 10_000)
+    monkeypatch.setattr("gturret.tarball.MAX_TAR_BYTES", 10_000)
     members = [*good_tar_members(), file_member("big.bin", b"\0" * 20_000)]
     archive = make_tar(tmp_path / "big.tar.gz", members)
     with pytest.raises(TarError, match="unpacks to more than 10000 bytes"):
