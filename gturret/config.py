@@ -1,13 +1,14 @@
-"""Load and validate a turret config: a JSON file, or a tar holding one.
+"""Load and validate a turret config: a JSON file (a package's once unpacked).
 
 Why its own module: every later part trusts the config blindly, so every check
 lives here, once, and each failure is a ConfigError whose one line names the file
 and the key (a package is unpacked first, by :mod:`gturret.tarball`). It must never
 start sockets or import the script.
 
-Settings beyond docs/protocol.md's keys are declared once in ``SETTINGS`` with their
-default and meaning (the README's table says the same, checked by a test); like
-every extra key they are also handed to the script. An unknown key that looks like a
+Settings beyond docs/protocol.md's keys are declared once, as the TurretConfig field
+each fills, with their default, range and meaning; ``SETTINGS`` is read from those
+fields and drives the loader (the README's table says the same, checked by a test);
+like every extra key they are also handed to the script. An unknown key that looks like a
 known one is named in ``TurretConfig.typos``, which the turret logs.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,62 +46,106 @@ TYPO_CUTOFF = 0.85
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """A turret setting outside docs/protocol.md's keys: its config key, default and meaning."""
+    """A turret setting outside docs/protocol.md's keys: its default, range and meaning.
 
-    key: str
+    Declared once, as the TurretConfig field it fills (``key`` is that field's name);
+    the loader reads ``SETTINGS`` and checks each alike: a number, or a ``whole`` one.
+    """
+
     default: float
     minimum: float
     maximum: float
     description: str
+    whole: bool = False
+    key: str = ""
 
 
-SETTINGS = {
-    setting.key: setting
-    for setting in (
-        Setting(
-            "outbox_limit",
-            100_000,
-            1,
-            10_000_000,
-            "results held while the HQ cannot take them; past it new results are "
-            "dropped, counted and logged",
-        ),
-        Setting(
-            "hq_timeout",
-            0,
-            0,
-            MAX_RAMPUP,
-            "seconds without any frame from the HQ while running after which the turret"
-            " ceases fire and returns to ready; 0 waits forever (as OCT: the reference HQ"
-            " sends nothing during a test)",
-        ),
-        Setting(
-            "stop_grace",
-            0.5,
-            0,
-            MAX_SECONDS,
-            "seconds canons get at `stop` to finish the transaction they are in "
-            "before they are killed",
-        ),
-        Setting(
-            "arrival_rate",
-            0,
-            0,
-            MAX_ARRIVAL_RATE,
-            "transactions per second this turret starts, whatever the server does (the"
-            " open model; `canons` is then the most in flight at once); 0 runs the closed"
-            " model: each canon starts its next transaction when its last one ends; at"
-            " most 100,000 (about what one process can schedule: more takes more turrets)",
-        ),
-        Setting(
-            "max_lateness",
-            1.0,
-            0,
-            MAX_SECONDS,
-            "seconds a paced transaction may start after its scheduled time, waiting for"
-            " a free canon; a later one is dropped and counted",
-        ),
+#: The key under which a TurretConfig field's metadata holds its Setting.
+_SETTING = "setting"
+
+
+def _setting(
+    default: float, minimum: float, maximum: float, description: str, *, whole: bool = False
+) -> Any:
+    """A TurretConfig field declared as a setting (a ``dataclasses.field``)."""
+    declared = Setting(default, minimum, maximum, description, whole)
+    return field(default=default, metadata={_SETTING: declared})
+
+
+@dataclass(frozen=True, slots=True)
+class TurretConfig:
+    """A validated turret config; ``raw`` is the dict as written, handed to scripts."""
+
+    name: str
+    canons: int
+    rampup: float
+    script: Path
+    hq_address: str
+    hq_publisher: int
+    hq_rc: int
+    schedule: Schedule | None
+    files: tuple[Path, ...]
+    requirements: tuple[str, ...]
+    source: Path
+    raw: dict[str, Any]
+    outbox_limit: int = _setting(
+        100_000,
+        1,
+        10_000_000,
+        "results held while the HQ cannot take them; past it new results are "
+        "dropped, counted and logged",
+        whole=True,
     )
+    hq_timeout: float = _setting(
+        0,
+        0,
+        MAX_RAMPUP,
+        "seconds without any frame from the HQ while running after which the turret"
+        " ceases fire and returns to ready; 0 waits forever (as OCT: the reference HQ"
+        " sends nothing during a test)",
+    )
+    stop_grace: float = _setting(
+        0.5,
+        0,
+        MAX_SECONDS,
+        "seconds canons get at `stop` to finish the transaction they are in before they are killed",
+    )
+    #: As configured; the turret paces by ``schedule`` (its share of the HQ's rate).
+    arrival_rate: float = _setting(
+        0,
+        0,
+        MAX_ARRIVAL_RATE,
+        "transactions per second this turret starts, whatever the server does (the"
+        " open model; `canons` is then the most in flight at once); 0 runs the closed"
+        " model: each canon starts its next transaction when its last one ends; at"
+        " most 100,000 (about what one process can schedule: more takes more turrets)",
+    )
+    max_lateness: float = _setting(
+        1.0,
+        0,
+        MAX_SECONDS,
+        "seconds a paced transaction may start after its scheduled time, waiting for"
+        " a free canon; a later one is dropped and counted",
+    )
+    curve: TurretKeys | None = None
+    #: One line for each unknown key that looks like a misspelt setting, for the log.
+    typos: tuple[str, ...] = ()
+
+    @property
+    def publisher_endpoint(self) -> str:
+        return f"tcp://{self.hq_address}:{self.hq_publisher}"
+
+    @property
+    def collector_endpoint(self) -> str:
+        return f"tcp://{self.hq_address}:{self.hq_rc}"
+
+
+#: The settings beyond docs/protocol.md's keys, by key, in the order they are checked:
+#: read from the TurretConfig fields that declare them.
+SETTINGS = {
+    declared.name: replace(declared.metadata[_SETTING], key=declared.name)
+    for declared in fields(TurretConfig)
+    if _SETTING in declared.metadata
 }
 
 #: Keys of the open model that are not numbers (see ``gturret.pacing``).
@@ -149,39 +194,6 @@ KNOWN_KEYS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TurretConfig:
-    """A validated turret config; ``raw`` is the dict as written, handed to scripts."""
-
-    name: str
-    canons: int
-    rampup: float
-    script: Path
-    hq_address: str
-    hq_publisher: int
-    hq_rc: int
-    outbox_limit: int
-    stop_grace: float
-    hq_timeout: float
-    max_lateness: float
-    schedule: Schedule | None
-    files: tuple[Path, ...]
-    requirements: tuple[str, ...]
-    source: Path
-    raw: dict[str, Any]
-    curve: TurretKeys | None = None
-    #: One line for each unknown key that looks like a misspelt setting, for the log.
-    typos: tuple[str, ...] = ()
-
-    @property
-    def publisher_endpoint(self) -> str:
-        return f"tcp://{self.hq_address}:{self.hq_publisher}"
-
-    @property
-    def collector_endpoint(self) -> str:
-        return f"tcp://{self.hq_address}:{self.hq_rc}"
-
-
 def load_config(path: str | Path) -> TurretConfig:
     """Read and validate the JSON config at ``path``."""
     source = Path(path)
@@ -218,10 +230,7 @@ def validate(raw: dict[str, Any], source: Path) -> TurretConfig:
     canons = _canons(raw, source, misspelt)
     rampup = _number(raw.get("rampup", 0), "rampup", source, 0, MAX_RAMPUP)
     script = _script(raw, source)
-    settings = {
-        key: _number(raw.get(key, setting.default), key, source, setting.minimum, setting.maximum)
-        for key, setting in SETTINGS.items()
-    }
+    settings = {key: _loaded(raw, setting, source) for key, setting in SETTINGS.items()}
     return TurretConfig(
         name=name,
         canons=canons,
@@ -230,10 +239,6 @@ def validate(raw: dict[str, Any], source: Path) -> TurretConfig:
         hq_address=_text(raw, "hq_address", source),
         hq_publisher=_port(raw, "hq_publisher", source),
         hq_rc=_port(raw, "hq_rc", source),
-        outbox_limit=_whole(settings["outbox_limit"], "outbox_limit", source),
-        stop_grace=settings["stop_grace"],
-        hq_timeout=settings["hq_timeout"],
-        max_lateness=settings["max_lateness"],
         schedule=_schedule(raw, settings["arrival_rate"], source),
         files=_files(raw, source),
         requirements=_requirements(raw, source),
@@ -245,6 +250,7 @@ def validate(raw: dict[str, Any], source: Path) -> TurretConfig:
             f" the script as config[{key!r}]"
             for key, known in misspelt.items()
         ),
+        **settings,
     )
 
 
@@ -410,6 +416,13 @@ def _shown(value: float) -> str:
     a huge integer by its size rather than its digits."""
     text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     return f"a {len(text)}-digit number" if len(text) > 24 else text
+
+
+def _loaded(raw: dict[str, Any], setting: Setting, source: Path) -> Any:
+    """A setting's value in ``raw`` (its default if absent), checked as it is declared."""
+    key = setting.key
+    value = _number(raw.get(key, setting.default), key, source, setting.minimum, setting.maximum)
+    return _whole(value, key, source) if setting.whole else value
 
 
 def _whole(value: float, key: str, source: Path) -> int:
