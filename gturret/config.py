@@ -7,7 +7,7 @@ start sockets or import the script.
 
 Settings beyond docs/protocol.md's keys are declared once, as the TurretConfig field
 each fills, with their default, range and meaning; ``SETTINGS`` is read from those
-fields and drives the loader (the README's table says the same, checked by a test);
+fields and drives the loader (docs/config.md's table says the same, checked by a test);
 like every extra key they are also handed to the script. An unknown key that looks like a
 known one is named in ``TurretConfig.typos``, which the turret logs.
 """

@@ -44,7 +44,7 @@ thresholds (--threshold EXPR, repeatable): [timer:NAME:]METRIC OP VALUE, e.g.
   the turrets' metrics take no timer:. OP: < <= > >=."""
 
 #: The verdict's exit statuses, every rule of ``gturret.hq.verdict`` named, as both
-#: commands' ``--help`` shows them (README's "The verdict" uses the same words).
+#: commands' ``--help`` shows them (docs/hq.md's "The verdict" uses the same words).
 VERDICT_HELP = """\
   0 passed; 1 failed, by any rule of the verdict (the summary names each): the test
   was interrupted (SIGTERM or SIGINT: the turrets are stopped and every report

@@ -64,7 +64,7 @@ _PATTERN = re.compile(
     r"(?P<number>\d+(?:\.\d*)?|\.\d+)\s*"
     r"(?P<unit>ms|s|%|/s|MB|GB)?"
 )
-#: Every metric a threshold may name, in the order the help and the README list them.
+#: Every metric a threshold may name, in the order the help and docs/hq.md list them.
 METRICS = (*_TIME_METRICS, *_OTHER_METRICS, *_LOOP_LAG_METRICS, *_MEMORY_METRICS)
 _KNOWN = ", ".join(METRICS)
 #: The turrets' own figures, never a timer's.
