@@ -84,8 +84,7 @@ def test_start_gives_results_with_exactly_the_six_keys(hq, spawn_turret, tmp_pat
     hq.send("set_transaction_context", {})
     hq.send("start", "open fire")
     hq.wait_status("running")
-    hq.collect(0.5)
-    assert len(hq.results) > 10
+    hq.collect_until(lambda hq: len(hq.results) > 10, "11 results")
     for result in hq.results:
         assert set(result) == set(wire.RESULT_KEYS)
         assert result["turret_name"] == "test-turret"
@@ -111,10 +110,9 @@ def test_status_in_an_error_never_appears_raw(hq, spawn_turret, tmp_path):
     hq.register()
     hq.send("start", "open fire")
     hq.wait_status("running")
-    hq.collect(0.3)
+    hq.collect_until(lambda hq: hq.results, "a result")
     hq.send("stop", "premature stop")
     hq.wait_status("ready")
-    assert hq.results
     results_raw = [raw for raw in hq.raw if b"uuid" not in raw]
     assert len(results_raw) == len(hq.results)
     for raw in results_raw:
@@ -131,11 +129,10 @@ def test_stop_ready_start_three_times_in_one_process(hq, spawn_turret, tmp_path)
         before = len(hq.results)
         hq.send("start", "open fire")
         hq.wait_status("running")
-        hq.collect(0.3)
+        hq.collect_until(lambda hq, before=before: len(hq.results) - before > 20, "21 results")
         hq.send("stop", "premature stop")
         ready = hq.wait_status("ready")
         assert ready["uuid"] == uuid
-        assert len(hq.results) - before > 20
         # Nothing arrives after ready: every result was flushed before it.
         hq.collect(0.2)
         assert hq.statuses[-1]["status"] == "ready"
@@ -192,13 +189,12 @@ def test_malformed_frames_do_not_stop_a_running_test(hq, spawn_turret, tmp_path)
         b' {"command": "set_transaction_context", "msg": "not an object"}',
     ):
         hq.send_raw(frame)
-    hq.collect(0.3)
-    count = len(hq.results)
-    hq.collect(0.3)
-    assert len(hq.results) > count, "results stopped flowing"
+    # The status answers after every frame was read: commands come in order.
     hq.send("status_request")
     status = hq.wait_status("running")
     assert status["frames_ignored"] == 9
+    count = len(hq.results)
+    hq.collect_until(lambda hq: len(hq.results) > count, "results to go on flowing")
     assert turret.proc.poll() is None
     assert "malformed frame ignored" in turret.log
 
@@ -247,8 +243,7 @@ def test_transaction_context_reaches_new_transactions(hq, spawn_turret, tmp_path
     hq.send("set_transaction_context", {"token": "abc"})
     hq.send("start", "open fire")
     hq.wait_status("running")
-    hq.collect(0.2)
-    assert hq.results
+    hq.collect_until(lambda hq: hq.results, "a result")
     assert {r["error"] for r in hq.results} == {"abc|vanilla"}
 
 
@@ -281,7 +276,7 @@ def test_script_errors_are_reported_and_canons_go_on(hq, spawn_turret, tmp_path)
     hq.register()
     hq.send("start", "open fire")
     hq.wait_status("running")
-    hq.collect(0.3)
+    hq.collect_until(lambda hq: len({r["error"] for r in hq.results}) >= 4, "four errors")
     errors = {r["error"] for r in hq.results}
     assert errors == {
         "setup: 'no seat'",
@@ -303,8 +298,7 @@ def test_cpu_bound_script_does_not_starve_the_dispatcher(hq, spawn_turret, tmp_p
     hq.register()
     hq.send("start", "open fire")
     hq.wait_status("running")
-    hq.collect(0.5)
-    assert len(hq.results) > 100
+    hq.collect_until(lambda hq: len(hq.results) > 100, "101 results")
     for _ in range(3):
         hq.send("status_request")
         assert hq.wait_status("running", timeout=2)["canons_active"] == 200
