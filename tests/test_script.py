@@ -37,8 +37,7 @@ def test_oct_script_runs_against_an_hq(hq, spawn_turret, tmp_path):
     hq.register()
     hq.send("start", "open fire")
     hq.wait_status("running")
-    hq.collect(0.3)
-    assert hq.results
+    hq.collect_until(lambda hq: hq.results, "a result")
     assert all(set(r["custom_timers"]) == {"oct"} for r in hq.results)
     assert all(r["error"] == "" for r in hq.results)
 
@@ -67,8 +66,7 @@ def test_every_script_facing_oct_module_resolves(hq, spawn_turret, tmp_path):
     hq.register()
     hq.send("start", "open fire")
     hq.wait_status("running")
-    hq.collect(0.3)
-    assert hq.results
+    hq.collect_until(lambda hq: hq.results, "a result")
     for result in hq.results:
         assert result["error"] == "The given configuration file does not exist"
         assert set(result["custom_timers"]) == {"0.2.8"}

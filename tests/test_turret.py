@@ -6,6 +6,8 @@ import json
 import signal
 import time
 
+import pytest
+
 from gturret import wire
 from tests.support.fake_hq import FakeHQ
 from tests.support.turret_process import write_turret
@@ -199,16 +201,18 @@ def test_malformed_frames_do_not_stop_a_running_test(hq, spawn_turret, tmp_path)
     assert "malformed frame ignored" in turret.log
 
 
-def test_direct_orders_reach_only_their_turret(hq, spawn_turret, tmp_path):
-    spawn_turret(str(write_turret(tmp_path, SLEEPY, hq)))
-    uuid = hq.register()["uuid"]
+@pytest.mark.parametrize("processes", [1, 2], ids=["turret", "fleet"])
+def test_direct_orders_reach_only_their_turret(hq, spawn_turret, tmp_path, processes):
+    """The same for one process and for a fleet, whose parent reads the orders."""
+    spawn_turret(str(write_turret(tmp_path, SLEEPY, hq)), "--processes", str(processes))
+    uuid = hq.register(timeout=20)["uuid"]
     hq.send("start", "open fire", channel="someone-else")
+    # A window on purpose: no canon may fire on an order for another turret.
     hq.collect(0.3)
     assert not hq.results
     hq.send("start", "open fire", channel=uuid)
     hq.wait_status("running")
-    hq.collect(0.2)
-    assert hq.results
+    hq.collect_until(lambda hq: hq.results, "a result")
 
 
 def test_start_while_running_and_stop_while_ready_are_harmless(hq, spawn_turret, tmp_path):
