@@ -20,12 +20,6 @@ from tests.test_open_model import SPIN
 LONG_SPIN = SPIN.replace("0.05", "0.25")
 
 
-def start_test(hq: FakeHQ) -> None:
-    hq.register()
-    hq.send("start", "open fire")
-    hq.wait_status("running")
-
-
 BUSY_LOOP = """
     from gturret import Transaction as Base
 
@@ -50,7 +44,7 @@ C_BLOCK = """
 @pytest.mark.parametrize("canons", [1, 5])
 def test_stop_frees_canons_that_never_yield(hq, spawn_turret, tmp_path, canons):
     turret = spawn_turret(str(write_turret(tmp_path, BUSY_LOOP, hq, canons=canons)))
-    start_test(hq)
+    hq.open_fire()
     turret.wait_log("the gevent loop has been blocked")
     sent = time.monotonic()
     hq.send("stop", "premature stop")
@@ -84,7 +78,7 @@ def test_kill_ends_a_turret_whose_canons_hold_the_loop(
     """A canon that never yields, in Python or in C: the kill command and SIGTERM
     still end the turret, with a final status and exit code 0, within the bound."""
     turret = spawn_turret(str(write_turret(tmp_path, script, hq, canons=canons)))
-    start_test(hq)
+    hq.open_fire()
     turret.wait_log("the gevent loop has been blocked")
     sent = time.monotonic()
     if how == "kill":
@@ -99,7 +93,7 @@ def test_kill_ends_a_turret_whose_canons_hold_the_loop(
 
 def test_second_sigint_exits_at_once(hq, spawn_turret, tmp_path):
     turret = spawn_turret(str(write_turret(tmp_path, C_BLOCK, hq)))
-    start_test(hq)
+    hq.open_fire()
     turret.wait_log("the gevent loop has been blocked")
     turret.signal(signal.SIGINT)
     turret.signal(signal.SIGINT)
@@ -124,7 +118,7 @@ def test_hanging_setup_and_tear_down_are_killed_at_stop(hq, spawn_turret, tmp_pa
     turret = spawn_turret(
         str(write_turret(tmp_path, script, hq, canons=4, hang=hang, stop_grace=0.1))
     )
-    start_test(hq)
+    hq.open_fire()
     hq.collect(0.3)
     hq.send("stop", "premature stop")
     hq.wait_status("ready", timeout=3)
@@ -168,7 +162,7 @@ def test_hq_timeout_ceases_fire_when_the_hq_goes_silent(hq, spawn_turret, tmp_pa
                 time.sleep(0.01)
     """
     turret = spawn_turret(str(write_turret(tmp_path, script, hq, hq_timeout=0.5)))
-    start_test(hq)
+    hq.open_fire()
     hq.wait_status("ready", timeout=3)
     assert "no frame from the HQ for 0.5s while running (hq_timeout)" in turret.log
     count = len(hq.results)
@@ -181,7 +175,7 @@ def test_hq_timeout_ceases_fire_when_the_hq_goes_silent(hq, spawn_turret, tmp_pa
 def test_without_hq_timeout_a_silent_hq_changes_nothing(hq, spawn_turret, tmp_path):
     script = "from gturret import Transaction\n"
     spawn_turret(str(write_turret(tmp_path, script, hq)))
-    start_test(hq)
+    hq.open_fire()
     # A window on purpose: the turret must not cease fire during it.
     hq.collect(1.0)
     assert all(s["status"] == "running" for s in hq.statuses[-1:])
@@ -210,7 +204,7 @@ def test_hq_gone_mid_test_drops_are_bounded_counted_and_reported(spawn_turret, t
         turret = spawn_turret(
             str(write_turret(tmp_path, script, first_hq, canons=10, outbox_limit=1000))
         )
-        start_test(first_hq)
+        first_hq.open_fire()
         first_hq.collect(0.2)
     turret.wait_log("results dropped since the last report")
     with FakeHQ(pub_port=pub, rc_port=rc) as second_hq:
@@ -269,7 +263,7 @@ def test_sigterm_ends_a_turret_whose_canons_starve_the_loop(hq, spawn_turret, tm
     for every one of them."""
     config = write_turret(tmp_path, LONG_SPIN, hq, canons=40)
     turret = spawn_turret(str(config))
-    start_test(hq)
+    hq.open_fire()
     hq.collect(0.5)
     assert sigterm_and_time(turret) < KILL_BOUND_S
 
@@ -280,7 +274,7 @@ def test_sigterm_ends_a_turret_whose_hq_is_gone(spawn_turret, tmp_path):
     with FakeHQ() as gone:
         config = write_turret(tmp_path, HARD_TO_KILL, gone, canons=4, stop_grace=5)
         turret = spawn_turret(str(config))
-        start_test(gone)
+        gone.open_fire()
     assert sigterm_and_time(turret) < KILL_BOUND_S
 
 

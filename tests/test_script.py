@@ -34,9 +34,7 @@ def test_oct_spellings_resolve_to_gturret_classes(tmp_path):
 
 def test_oct_script_runs_against_an_hq(hq, spawn_turret, tmp_path):
     spawn_turret(str(write_turret(tmp_path, OCT_SCRIPT, hq)))
-    hq.register()
-    hq.send("start", "open fire")
-    hq.wait_status("running")
+    hq.open_fire()
     hq.collect_until(lambda hq: hq.results, "a result")
     assert all(set(r["custom_timers"]) == {"oct"} for r in hq.results)
     assert all(r["error"] == "" for r in hq.results)
@@ -63,9 +61,7 @@ EVERY_OCT_MODULE = """
 
 def test_every_script_facing_oct_module_resolves(hq, spawn_turret, tmp_path):
     spawn_turret(str(write_turret(tmp_path, EVERY_OCT_MODULE, hq)))
-    hq.register()
-    hq.send("start", "open fire")
-    hq.wait_status("running")
+    hq.open_fire()
     hq.collect_until(lambda hq: hq.results, "a result")
     for result in hq.results:
         assert result["error"] == "The given configuration file does not exist"

@@ -92,6 +92,12 @@ class FakeHQ:
                 return message
         raise AssertionError(f"no {status!r} status within {timeout}s; got {self.statuses[-3:]}")
 
+    def open_fire(self) -> None:
+        """Register a turret and start its test; back once it runs."""
+        self.register()
+        self.send("start", "open fire")
+        self.wait_status("running")
+
     def fire_for(self, seconds: float) -> dict[str, Any]:
         """One test on a registered turret: start, collect for ``seconds``, stop;
         the ``ready`` status, with the results sent before it filed too."""
