@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from gturret.fleet import fleet_size
 from tests.support.fake_hq import FakeHQ
 from tests.support.hq_process import HQProcess
 from tests.support.turret_process import run_cli, write_turret
+from tests.support.waiting import wait_until
 
 # Each canon tags its results with its process and its own number in that process.
 TAGGER = """
@@ -61,10 +61,9 @@ def workers_of(uuid: str) -> list[int]:
 
 
 def wait_gone(uuid: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while workers_of(uuid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not workers_of(uuid), "worker processes outlived their turret"
+    wait_until(
+        lambda: not workers_of(uuid), "the worker processes to end with their turret", timeout
+    )
 
 
 def start_fleet(hq, spawn_turret, tmp_path, **config):

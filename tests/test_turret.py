@@ -11,6 +11,7 @@ import pytest
 from gturret import wire
 from tests.support.fake_hq import FakeHQ
 from tests.support.turret_process import write_turret
+from tests.support.waiting import wait_until
 
 SLEEPY = """
     import time
@@ -223,11 +224,12 @@ def test_start_while_running_and_stop_while_ready_are_harmless(hq, spawn_turret,
     hq.send("start", "open fire")
     hq.wait_status("running")
     hq.send("start", "open fire")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+
+    def two_canons_active() -> bool:
         hq.send("status_request")
-        if hq.wait_status("running")["canons_active"] == 2:
-            break
+        return hq.wait_status("running")["canons_active"] == 2
+
+    wait_until(two_canons_active, "both canons active", timeout=5)
     assert hq.statuses[-1]["canons_active"] == 2
     hq.send("stop", "premature stop")
     hq.wait_status("ready")
