@@ -1,4 +1,5 @@
-"""Fixtures: a fake OCT HQ on real sockets, and real turret processes.
+"""Fixtures: a fake OCT HQ on real sockets, real turret processes, and a
+gturret.http client for the module's own ``base_url`` fixture.
 
 The helpers themselves live in ``tests/support/``.
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gturret.http import Client
 from tests.support.fake_hq import FakeHQ
 from tests.support.turret_process import TurretProcess
 
@@ -38,3 +40,11 @@ def spawn_turret(tmp_path: Path, turrets: list[TurretProcess]):  # type: ignore[
         return turret
 
     return spawn
+
+
+@pytest.fixture
+def client(base_url: str) -> Iterator[Client]:
+    """A fresh gturret.http client on the server the test module serves as
+    ``base_url``, closed after the test: no pooled connection outlives it."""
+    with Client(base_url, timeout=10.0) as c:
+        yield c

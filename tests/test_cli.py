@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.support.turret_process import run_cli, write_turret
@@ -57,10 +56,7 @@ def test_scripts_run_monkey_patched_and_requests_concurrently(hq, spawn_turret, 
         spawn_turret(str(write_turret(tmp_path, script, hq, canons=20)))
         hq.register()
         hq.send("start", "open fire")
-        deadline = time.monotonic() + 60
-        while len(hq.results) < 20:
-            assert time.monotonic() < deadline, f"{len(hq.results)} results"
-            hq.poll(1.0)
+        hq.collect_until(lambda hq: len(hq.results) >= 20, "20 results", timeout=60)
         for result in hq.results:
             assert result["error"] == ""
             assert result["custom_timers"]["patched"] == 1.0

@@ -10,17 +10,13 @@ its four canons at once.
 
 from __future__ import annotations
 
-import io
 import json
-import os
-import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gturret.hq.options import HQOptions
-from gturret.hq.run import run_hq
+from tests.support.in_process_hq import TurretProcesses
 
 RAMPUPS = (3, 0, 1)
 CANONS = 4
@@ -49,7 +45,7 @@ class Transaction(Base):
 def _run_fleet(tmp_path: Path, **options: Any) -> tuple[int, list[tuple[int, float]], str]:
     (tmp_path / "v_user.py").write_text(SCRIPT)
     born = tmp_path / "born"
-    processes: list[subprocess.Popen[bytes]] = []
+    turrets = TurretProcesses(tmp_path)
     logs = [tmp_path / f"turret-{i}.log" for i in range(len(RAMPUPS))]
 
     def on_bound(pub: int, rc: int) -> None:
@@ -63,38 +59,19 @@ def _run_fleet(tmp_path: Path, **options: Any) -> tuple[int, list[tuple[int, flo
                 "hq_publisher": pub,
                 "hq_rc": rc,
             }
-            path = tmp_path / f"config-{i}.json"
-            path.write_text(json.dumps(config))
-            with logs[i].open("wb") as log:
-                processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "gturret", str(path)],
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        env={**os.environ, "BORN_FILE": str(born)},
-                        cwd=tmp_path,
-                    )
-                )
+            turrets.start(
+                [sys.executable, "-m", "gturret"], config, logs[i], {"BORN_FILE": str(born)}
+            )
 
     settings: dict[str, Any] = {
-        "pub_port": 0,
-        "rc_port": 0,
         "turrets": len(RAMPUPS),
         "run_time": FLEET_RAMPUP + 1.0,
         "wait_timeout": 30.0,
         "drain_timeout": 15.0,
         "status_interval": 0.25,
         "json_path": tmp_path / "report.json",
-        "out": io.StringIO(),
     }
-    settings.update(options)
-    try:
-        status = run_hq(HQOptions(**settings), on_bound=on_bound)
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=15)
+    status = turrets.run_hq(on_bound, **{**settings, **options})
     starts = []
     for line in born.read_text().splitlines():
         pid, at = line.split()

@@ -8,6 +8,7 @@ import ujson
 import zmq
 
 from tests.support.fake_turret import FakeTurret
+from tests.support.waiting import wait_until
 
 
 def test_fake_turret_answers_a_status_request_and_runs_until_stop() -> None:
@@ -30,8 +31,7 @@ def test_fake_turret_answers_a_status_request_and_runs_until_stop() -> None:
                 if "scriptrun_time" in message:
                     results.append(message)
         # The fake counts a result after its send returns: the HQ side may read it first.
-        while turret.sent < 7 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: turret.sent >= 7, "the fake to count 7 results sent")
         assert len(results) == 7 == turret.sent
     finally:
         turret.close()

@@ -24,6 +24,7 @@ import pytest
 from tests.support.fake_turret import FakeTurret
 from tests.support.hq_process import HQProcess
 from tests.support.turret_process import TurretProcess, write_turret
+from tests.support.waiting import wait_until
 
 #: Seconds within which a second signal must have ended the HQ (measured and
 #: printed; the product sends its last stop and exits in about half a second).
@@ -43,10 +44,7 @@ def running_hq(folder: Path, **turret: object) -> tuple[HQProcess, FakeTurret]:
     hq = HQProcess("--run-time", "1m", *reports(folder))
     fake = FakeTurret(*hq.ports(), **turret).start()  # type: ignore[arg-type]
     hq.wait_for("collecting for")
-    deadline = time.monotonic() + 30
-    while fake.sent < 10:
-        assert time.monotonic() < deadline, "the fake turret never sent results"
-        time.sleep(0.02)
+    wait_until(lambda: fake.sent >= 10, "the fake turret to send 10 results")
     return hq, fake
 
 

@@ -10,7 +10,6 @@ import re
 import signal
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,6 +24,7 @@ from tests.support.fake_turret import FakeTurret
 from tests.support.hq_process import HQ, HQProcess
 from tests.support.peers import free_ports, system_program
 from tests.support.turret_process import TurretProcess
+from tests.support.waiting import wait_until
 from tests.test_standalone import demo_config
 
 SERVED = re.compile(r"metrics served on http://127\.0\.0\.1:(\d+)/metrics")
@@ -50,17 +50,6 @@ def samples(text: str) -> dict[str, float]:
         name, labels, value = match.groups()
         found[f"{name}{{{labels or ''}}}"] = float(value)
     return found
-
-
-def wait_until(condition: Any, what: str, timeout: float = TIMEOUT_S) -> Any:
-    """Poll ``condition()`` until it returns something true; that value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class LiveHQ:

@@ -20,7 +20,8 @@ from tests.support.fake_turret import FakeTurret
 from tests.support.hq_process import HQ, HQProcess
 from tests.support.summaries import progress_and_summary
 from tests.support.turret_process import GTURRET, run_cli, write_turret
-from tests.test_hq_metrics import SERVED, scrape, wait_until
+from tests.support.waiting import wait_until
+from tests.test_hq_metrics import SERVED, scrape
 
 
 class Terminal(io.StringIO):

@@ -10,10 +10,9 @@ from typing import Any
 
 import zmq
 
-from gturret.hq.options import HQOptions
-from gturret.hq.run import run_hq
 from gturret.hq.thresholds import parse_thresholds
 from tests.support.fake_turret import FakeTurret
+from tests.support.in_process_hq import run_hq_in_process
 from tests.support.summaries import progress_and_summary
 
 
@@ -49,8 +48,6 @@ class Harness:
                 timer.start()
 
         settings: dict[str, Any] = {
-            "pub_port": 0,
-            "rc_port": 0,
             "run_time": 1.0,
             "turrets": len(specs),
             "wait_timeout": 10.0,
@@ -61,7 +58,7 @@ class Harness:
         }
         settings.update(options)
         try:
-            return run_hq(HQOptions(**settings), on_bound=on_bound)
+            return run_hq_in_process(on_bound, **settings)
         finally:
             for timer in timers:
                 timer.join()
@@ -223,7 +220,7 @@ def test_a_port_in_use_exits_2(tmp_path: Path, caplog: Any) -> None:
     holder = context.socket(zmq.PULL)
     port = holder.bind_to_random_port("tcp://127.0.0.1")
     try:
-        status = run_hq(HQOptions(pub_port=0, rc_port=port, out=io.StringIO()))
+        status = run_hq_in_process(rc_port=port)
     finally:
         holder.close(linger=0)
         context.term()

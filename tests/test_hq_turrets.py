@@ -11,20 +11,16 @@ each cannon runs right before it pushes a result), so counts can be compared.
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gturret.hq.options import HQOptions
-from gturret.hq.run import run_hq
 from gturret.hq.thresholds import parse_thresholds
+from tests.support.in_process_hq import TurretProcesses
 from tests.support.peers import OCT_VENV, peer_program
 
 OCT_LAUNCHER = """\
@@ -74,7 +70,7 @@ def _run(
     tmp_path: Path, command: list[str], script: str, env: dict[str, str], **options: Any
 ) -> tuple[int, dict[str, Any], str]:
     (tmp_path / "v_user.py").write_text(script)
-    processes: list[subprocess.Popen[bytes]] = []
+    turrets = TurretProcesses(tmp_path)
     log_path = tmp_path / "turret.log"
 
     def on_bound(pub: int, rc: int) -> None:
@@ -87,39 +83,16 @@ def _run(
             "hq_publisher": pub,
             "hq_rc": rc,
         }
-        (tmp_path / "config.json").write_text(json.dumps(config))
-        with log_path.open("wb") as log:
-            processes.append(
-                subprocess.Popen(
-                    [*command, str(tmp_path / "config.json")],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env={**os.environ, **env},
-                    cwd=tmp_path,
-                )
-            )
+        turrets.start(command, config, log_path, env)
 
     settings: dict[str, Any] = {
-        "pub_port": 0,
-        "rc_port": 0,
         "run_time": 1.5,
         "wait_timeout": 20.0,
         "drain_timeout": 10.0,
         "json_path": tmp_path / "report.json",
-        "out": io.StringIO(),
     }
     settings.update(options)
-    try:
-        status = run_hq(HQOptions(**settings), on_bound=on_bound)
-    finally:
-        for process in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    status = turrets.run_hq(on_bound, **settings)
     report = json.loads(settings["json_path"].read_text()) if status != 2 else {}
     return status, report, log_path.read_text(errors="replace")
 

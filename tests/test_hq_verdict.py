@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from gturret.hq.verdict import EarlyStop, judge
 from tests.support.hq_process import HQProcess
 from tests.support.summaries import summary_of
 from tests.support.turret_process import write_turret
+from tests.support.waiting import wait_until
 
 UUID = "d7b8a1cc-639a-405c-9b16-62ce5cd66f36"
 
@@ -152,10 +152,7 @@ def verdict_of(hq: HQProcess) -> tuple[int, str, str]:
 
 def ran(folder: Path, pid: int) -> None:
     """Wait until process ``pid`` has run 300 transactions (see NAP)."""
-    deadline = time.monotonic() + 30
-    while not (folder / f"ran-{pid}").exists():
-        assert time.monotonic() < deadline, "the turret never ran 300 transactions"
-        time.sleep(0.02)
+    wait_until((folder / f"ran-{pid}").exists, "the turret to run 300 transactions")
 
 
 def test_a_turret_killed_mid_test_fails_the_run(spawn_turret, tmp_path):

@@ -185,12 +185,6 @@ def base_url() -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-@pytest.fixture
-def client(base_url: str) -> Iterator[Client]:
-    with Client(base_url, timeout=5.0) as c:
-        yield c
-
-
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

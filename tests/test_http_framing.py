@@ -20,18 +20,13 @@ import pytest
 import gturret.http
 from gturret.http import Client, Response
 from tests.support.raw_http_server import answer, pattern, raw_http_server
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def base_url() -> Iterator[str]:
     with raw_http_server() as url:
         yield url
-
-
-@pytest.fixture
-def client(server: str) -> Iterator[Client]:
-    with Client(server, timeout=10.0) as c:
-        yield c
 
 
 def raw(
@@ -46,25 +41,17 @@ def raw(
     return client.request(method, f"/raw/{data.hex()}?{options}", timeout=timeout)
 
 
-def counts(server: str) -> tuple[int, int]:
+def counts(base_url: str) -> tuple[int, int]:
     """(connections that carried a request, requests) the server has seen so far."""
-    connections, requests = gturret.http.get(server + "/count").text.split()
+    connections, requests = gturret.http.get(base_url + "/count").text.split()
     return int(connections), int(requests)
 
 
-def connections_used(server: str, run: Callable[[], None]) -> int:
+def connections_used(base_url: str, run: Callable[[], None]) -> int:
     """How many connections ``run`` made the server see."""
-    before = counts(server)[0]
+    before = counts(base_url)[0]
     run()
-    return counts(server)[0] - before
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
+    return counts(base_url)[0] - before
 
 
 OK = answer("200 OK", b"ok")
@@ -73,17 +60,17 @@ OK = answer("200 OK", b"ok")
 # -- how a body ends ------------------------------------------------------------------
 
 
-def test_content_length_body_on_one_kept_alive_connection(client: Client, server: str) -> None:
+def test_content_length_body_on_one_kept_alive_connection(client: Client, base_url: str) -> None:
     def run() -> None:
         for i in range(5):
             r = raw(client, answer("200 OK", b"body %d" % i, "X-N: n"))
             assert (r.status_code, r.reason, r.content) == (200, "OK", b"body %d" % i)
             assert r.headers["x-n"] == "n"
 
-    assert connections_used(server, run) == 1
+    assert connections_used(base_url, run) == 1
 
 
-def test_chunked_body_with_extensions_and_trailers(client: Client, server: str) -> None:
+def test_chunked_body_with_extensions_and_trailers(client: Client, base_url: str) -> None:
     data = (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
@@ -93,11 +80,11 @@ def test_chunked_body_with_extensions_and_trailers(client: Client, server: str) 
         assert raw(client, data).content == b"hello world"
         assert raw(client, data, split=3).content == b"hello world"
 
-    assert connections_used(server, run) == 1
+    assert connections_used(base_url, run) == 1
 
 
 @pytest.mark.parametrize("version", ["1.1", "1.0"])
-def test_body_that_ends_at_the_close(client: Client, server: str, version: str) -> None:
+def test_body_that_ends_at_the_close(client: Client, base_url: str, version: str) -> None:
     data = f"HTTP/{version} 200 OK\r\nX-Framing: none\r\n\r\n".encode() + b"until the close"
 
     def run() -> None:
@@ -105,7 +92,7 @@ def test_body_that_ends_at_the_close(client: Client, server: str, version: str) 
         assert raw(client, data, after="close", split=4).content == b"until the close"
         assert raw(client, OK).content == b"ok"
 
-    assert connections_used(server, run) == 3
+    assert connections_used(base_url, run) == 3
 
 
 def test_response_read_in_one_byte_pieces(client: Client) -> None:
@@ -131,7 +118,9 @@ def test_large_body_in_many_reads(client: Client, chunk: int) -> None:
 # -- responses without a body ---------------------------------------------------------
 
 
-def test_head_response_has_no_body_whatever_its_content_length(client: Client, server: str) -> None:
+def test_head_response_has_no_body_whatever_its_content_length(
+    client: Client, base_url: str
+) -> None:
     data = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
 
     def run() -> None:
@@ -141,33 +130,33 @@ def test_head_response_has_no_body_whatever_its_content_length(client: Client, s
         assert raw(client, data, method="HEAD").content == b""
         assert raw(client, OK).content == b"ok"
 
-    assert connections_used(server, run) == 1
+    assert connections_used(base_url, run) == 1
 
 
 def test_head_response_followed_by_stray_body_bytes_is_not_reused(
-    client: Client, server: str
+    client: Client, base_url: str
 ) -> None:
     def run() -> None:
         r = raw(client, answer("200 OK", b"stray"), method="HEAD")
         assert (r.status_code, r.content) == (200, b"")
         assert raw(client, OK).content == b"ok"
 
-    assert connections_used(server, run) == 2
+    assert connections_used(base_url, run) == 2
 
 
 @pytest.mark.parametrize(
     "status", ["204 No Content", "304 Not Modified", "304 Not Modified\r\nContent-Length: 99"]
 )
-def test_no_body_statuses(client: Client, server: str, status: str) -> None:
+def test_no_body_statuses(client: Client, base_url: str, status: str) -> None:
     def run() -> None:
         r = raw(client, f"HTTP/1.1 {status}\r\nX-A: b\r\n\r\n".encode())
         assert (r.status_code, r.content, r.headers["x-a"]) == (int(status[:3]), b"", "b")
         assert raw(client, OK).content == b"ok"
 
-    assert connections_used(server, run) == 1
+    assert connections_used(base_url, run) == 1
 
 
-def test_interim_responses_are_skipped(client: Client, server: str) -> None:
+def test_interim_responses_are_skipped(client: Client, base_url: str) -> None:
     data = (
         b"HTTP/1.1 100 Continue\r\n\r\n"
         b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
@@ -180,7 +169,7 @@ def test_interim_responses_are_skipped(client: Client, server: str) -> None:
         assert "link" not in r.headers
         assert raw(client, OK).content == b"ok"
 
-    assert connections_used(server, run) == 1
+    assert connections_used(base_url, run) == 1
 
 
 # -- connection: close, and connections closed under the client -----------------------
@@ -194,67 +183,67 @@ def test_interim_responses_are_skipped(client: Client, server: str) -> None:
     ],
     ids=["connection-close", "http-1.0"],
 )
-def test_a_response_that_closes_is_never_reused(client: Client, server: str, data: bytes) -> None:
+def test_a_response_that_closes_is_never_reused(client: Client, base_url: str, data: bytes) -> None:
     """The server keeps its end open: the client closes on its own and does not wait."""
 
     def run() -> None:
         assert raw(client, data, after="hold").content == b"bye"
         assert raw(client, OK).content == b"ok"
 
-    assert connections_used(server, run) == 2
+    assert connections_used(base_url, run) == 2
 
 
-def test_http_1_0_keep_alive_is_honoured(client: Client, server: str) -> None:
+def test_http_1_0_keep_alive_is_honoured(client: Client, base_url: str) -> None:
     data = b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"
 
     def run() -> None:
         assert raw(client, data).content == b"ok"
         assert raw(client, data).content == b"ok"
 
-    assert connections_used(server, run) == 1
+    assert connections_used(base_url, run) == 1
 
 
 def test_idle_connection_closed_by_the_server_is_replaced_before_use(
-    client: Client, server: str
+    client: Client, base_url: str
 ) -> None:
-    before = counts(server)
+    before = counts(base_url)
     assert raw(client, OK, after="close").content == b"ok"
-    (idle,) = client._pools["http", "127.0.0.1", int(server.rsplit(":", 1)[1])]._idle
-    wait_until(lambda: not idle.is_idle())
+    (idle,) = client._pools["http", "127.0.0.1", int(base_url.rsplit(":", 1)[1])]._idle
+    wait_until(lambda: not idle.is_idle(), "the idle connection to see the close")
     assert raw(client, OK).content == b"ok"
-    after = counts(server)
+    after = counts(base_url)
     assert (after[0] - before[0], after[1] - before[1]) == (2, 2)
 
 
 def test_idempotent_request_is_sent_again_once_when_its_connection_drops(
-    client: Client, server: str
+    client: Client, base_url: str
 ) -> None:
-    before = counts(server)
+    before = counts(base_url)
     assert raw(client, OK, after="drop-next").content == b"ok"
     assert raw(client, answer("200 OK", b"second")).content == b"second"
-    after = counts(server)
+    after = counts(base_url)
     assert (after[0] - before[0], after[1] - before[1]) == (2, 3)
 
 
-def test_post_is_not_sent_again(client: Client, server: str) -> None:
+def test_post_is_not_sent_again(client: Client, base_url: str) -> None:
     assert raw(client, OK, after="drop-next").content == b"ok"
     with pytest.raises(gturret.http.ConnectionError, match="POST is not idempotent"):
         raw(client, OK, method="POST")
 
 
-def test_a_request_is_sent_again_at_most_once(client: Client, server: str) -> None:
+def test_a_request_is_sent_again_at_most_once(client: Client, base_url: str) -> None:
     assert raw(client, OK, after="drop-next").content == b"ok"
     with pytest.raises(gturret.http.ConnectionError, match="closed the connection without"):
         raw(client, b"", after="close")
 
 
-def test_bytes_after_a_complete_response_end_the_connection(client: Client, server: str) -> None:
+def test_bytes_after_a_complete_response_end_the_connection(client: Client, base_url: str) -> None:
     def run() -> None:
         assert raw(client, OK + b"HTTP/1.1 200 OK\r\n\r\nsurplus").content == b"ok"
         assert raw(client, OK + b"garbage").content == b"ok"
         assert raw(client, OK).content == b"ok"
 
-    assert connections_used(server, run) == 3
+    assert connections_used(base_url, run) == 3
 
 
 # -- content encodings ----------------------------------------------------------------
@@ -312,11 +301,11 @@ MALFORMED = [
 @pytest.mark.parametrize(("data", "problem"), MALFORMED)
 @pytest.mark.parametrize("after", ["close", "hold"])
 def test_malformed_response_is_a_connection_error(
-    server: str, data: bytes, problem: str, after: str
+    base_url: str, data: bytes, problem: str, after: str
 ) -> None:
     """Refused as soon as it is read: even a server that keeps the connection open
     gets an answer well before the client's read timeout."""
-    with Client(server, timeout=30.0) as c:
+    with Client(base_url, timeout=30.0) as c:
         started = time.monotonic()
         with pytest.raises(gturret.http.ConnectionError, match=problem) as caught:
             raw(c, data, after=after)
@@ -355,8 +344,8 @@ def test_response_cut_short_on_an_open_connection_times_out(client: Client) -> N
     assert raw(client, OK).content == b"ok"
 
 
-def test_endless_head_is_refused_without_waiting_for_the_timeout(server: str) -> None:
-    with Client(server, timeout=60.0) as c:
+def test_endless_head_is_refused_without_waiting_for_the_timeout(base_url: str) -> None:
+    with Client(base_url, timeout=60.0) as c:
         started = time.monotonic()
         with pytest.raises(gturret.http.ConnectionError, match="no end of the head within"):
             c.get(f"/long-head?n={1024 * 1024}")
@@ -366,9 +355,9 @@ def test_endless_head_is_refused_without_waiting_for_the_timeout(server: str) ->
 # -- a request built once ---------------------------------------------------------------
 
 
-def test_build_request_then_send(client: Client, server: str) -> None:
+def test_build_request_then_send(client: Client, base_url: str) -> None:
     request = client.build_request("post", f"/raw/{OK.hex()}", data=b"x", headers={"X-A": "1"})
-    assert (request.method, request.url) == ("POST", f"{server}/raw/{OK.hex()}")
+    assert (request.method, request.url) == ("POST", f"{base_url}/raw/{OK.hex()}")
     assert request.head.startswith(f"POST /raw/{OK.hex()} HTTP/1.1\r\n".encode())
     assert b"\r\nX-A: 1\r\n" in request.head
     assert b"\r\nContent-Length: 1\r\n" in request.head

@@ -7,7 +7,6 @@ seen. Waits are on conditions, never fixed sleeps.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import gevent
@@ -16,18 +15,13 @@ import pytest
 from gturret import Transaction
 from gturret.http import Client, Response
 from tests.support.nginx_target import BIG, PAGE, nginx_target
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
-def nginx() -> Iterator[str]:
+def base_url() -> Iterator[str]:
     with nginx_target() as url:
         yield url
-
-
-@pytest.fixture
-def client(nginx: str) -> Iterator[Client]:
-    with Client(nginx, timeout=10.0) as c:
-        yield c
 
 
 def connection(response: Response) -> str:
@@ -81,13 +75,10 @@ def test_connection_close_is_followed_by_a_new_connection(client: Client) -> Non
     assert connection(client.get("/")) != connection(closing)
 
 
-def test_connection_closed_while_idle_is_replaced(client: Client, nginx: str) -> None:
+def test_connection_closed_while_idle_is_replaced(client: Client, base_url: str) -> None:
     brief = client.get("/brief")
-    (idle,) = client._pools["http", "127.0.0.1", int(nginx.rsplit(":", 1)[1])]._idle
-    deadline = time.monotonic() + 10
-    while idle.is_idle():
-        assert time.monotonic() < deadline, "nginx did not close the idle connection"
-        time.sleep(0.01)
+    (idle,) = client._pools["http", "127.0.0.1", int(base_url.rsplit(":", 1)[1])]._idle
+    wait_until(lambda: not idle.is_idle(), "nginx to close the idle connection", timeout=10)
     after = client.get("/")
     assert after.content == b"ok"
     assert connection(after) != connection(brief)
@@ -108,16 +99,16 @@ def test_redirect_with_a_cookie_set_on_the_way(client: Client) -> None:
     assert client.cookies.get("session") == "n1"
 
 
-def test_name_times_a_request(nginx: str) -> None:
+def test_name_times_a_request(base_url: str) -> None:
     transaction = Transaction()
-    with Client(nginx, transaction=transaction) as c:
+    with Client(base_url, transaction=transaction) as c:
         c.get("/", name="home")
     assert 0 < transaction.custom_timers["home"] < 10
 
 
-def test_many_greenlets_many_requests(nginx: str) -> None:
+def test_many_greenlets_many_requests(base_url: str) -> None:
     def user() -> list[Response]:
-        with Client(nginx) as c:
+        with Client(base_url) as c:
             return [c.get("/") for _ in range(40)]
 
     greenlets = [gevent.spawn(user) for _ in range(100)]

@@ -109,8 +109,7 @@ def test_without_the_handshake_paced_results_keep_the_six_keys(spawn_turret, tmp
         hq.register()
         hq.send("start", "open fire")
         hq.wait_status("running")
-        hq.collect(0.5)
-    assert hq.results
+        hq.collect_until(lambda hq: hq.results, "a result")
     assert all(list(result) == list(wire.RESULT_KEYS) for result in hq.results)
 
 

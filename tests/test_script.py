@@ -34,11 +34,8 @@ def test_oct_spellings_resolve_to_gturret_classes(tmp_path):
 
 def test_oct_script_runs_against_an_hq(hq, spawn_turret, tmp_path):
     spawn_turret(str(write_turret(tmp_path, OCT_SCRIPT, hq)))
-    hq.register()
-    hq.send("start", "open fire")
-    hq.wait_status("running")
-    hq.collect(0.3)
-    assert hq.results
+    hq.open_fire()
+    hq.collect_until(lambda hq: hq.results, "a result")
     assert all(set(r["custom_timers"]) == {"oct"} for r in hq.results)
     assert all(r["error"] == "" for r in hq.results)
 
@@ -64,11 +61,8 @@ EVERY_OCT_MODULE = """
 
 def test_every_script_facing_oct_module_resolves(hq, spawn_turret, tmp_path):
     spawn_turret(str(write_turret(tmp_path, EVERY_OCT_MODULE, hq)))
-    hq.register()
-    hq.send("start", "open fire")
-    hq.wait_status("running")
-    hq.collect(0.3)
-    assert hq.results
+    hq.open_fire()
+    hq.collect_until(lambda hq: hq.results, "a result")
     for result in hq.results:
         assert result["error"] == "The given configuration file does not exist"
         assert set(result["custom_timers"]) == {"0.2.8"}

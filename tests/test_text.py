@@ -28,7 +28,8 @@ from gturret.text import csv_cell, display, valid_unicode, xml_text
 from tests.support import exposition
 from tests.support.hq_process import HQProcess
 from tests.support.turret_process import TurretProcess, write_turret
-from tests.test_hq_metrics import SERVED, wait_until
+from tests.support.waiting import wait_until
+from tests.test_hq_metrics import SERVED
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).parent / "data" / "junit-10.xsd")
 #: What a log line of ours starts with; a line that does not is forged or broken.

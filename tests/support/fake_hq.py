@@ -8,12 +8,15 @@ test is about the turret; the real HQ of OCT has its own suite (test_oct_hq.py).
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import zmq
 
 from gturret import wire
 from tests.support.registration import register
+
+T = TypeVar("T")
 
 
 class FakeHQ:
@@ -62,6 +65,23 @@ class FakeHQ:
         while (left := deadline - time.monotonic()) > 0:
             self.poll(left)
 
+    def collect_until(
+        self, predicate: Callable[[FakeHQ], T], what: str, timeout: float = 10.0
+    ) -> T:
+        """File messages until ``predicate(self)`` is true; its value. A positive
+        check waits for what it expects instead of looking after a fixed window,
+        which a loaded machine can make too short."""
+        deadline = time.monotonic() + timeout
+        while not (value := predicate(self)):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    f"no {what} within {timeout}s; got {len(self.results)} results, "
+                    f"statuses {self.statuses[-3:]}"
+                )
+            self.poll(min(left, 0.1))
+        return value
+
     def wait_status(self, status: str | None, timeout: float = 10.0) -> dict[str, Any]:
         """File messages until a status message arrives: with ``status``, or any if None."""
         deadline = time.monotonic() + timeout
@@ -71,6 +91,12 @@ class FakeHQ:
             if is_wanted and (status is None or message["status"] == status):
                 return message
         raise AssertionError(f"no {status!r} status within {timeout}s; got {self.statuses[-3:]}")
+
+    def open_fire(self) -> None:
+        """Register a turret and start its test; back once it runs."""
+        self.register()
+        self.send("start", "open fire")
+        self.wait_status("running")
 
     def fire_for(self, seconds: float) -> dict[str, Any]:
         """One test on a registered turret: start, collect for ``seconds``, stop;
