@@ -122,7 +122,7 @@ def test_hanging_setup_and_tear_down_are_killed_at_stop(hq, spawn_turret, tmp_pa
     hq.open_fire()
     hq.collect(0.3)
     hq.send("stop", "premature stop")
-    hq.wait_status("ready", timeout=3)
+    hq.wait_status("ready")
     assert "4 canons killed after 0.1s grace" in turret.log
     assert f"in {hang}: 4" in turret.log
 
@@ -149,7 +149,7 @@ def test_memory_hungry_script_is_reported_and_stoppable(hq, spawn_turret, tmp_pa
 
     wait_until(grown, "rss_bytes to grow by 150 MiB")
     hq.send("stop", "premature stop")
-    hq.wait_status("ready", timeout=3)
+    hq.wait_status("ready")
     assert turret.proc.poll() is None
 
 
@@ -164,7 +164,7 @@ def test_hq_timeout_ceases_fire_when_the_hq_goes_silent(hq, spawn_turret, tmp_pa
     """
     turret = spawn_turret(str(write_turret(tmp_path, script, hq, hq_timeout=0.5)))
     hq.open_fire()
-    hq.wait_status("ready", timeout=3)
+    hq.wait_status("ready")
     assert "no frame from the HQ for 0.5s while running (hq_timeout)" in turret.log
     count = len(hq.results)
     assert count > 0
@@ -252,8 +252,12 @@ def test_sigterm_ends_a_turret_whose_pacer_is_saturated(hq, spawn_turret, tmp_pa
     hq.register()
     hq.send("start", {"gturret": 1, "arrival_rate": 1e7})
     hq.wait_status("running")
-    hq.send("status_request")
-    assert hq.wait_status("running")["pacing_scheduled"] > 0
+
+    def scheduled() -> bool:
+        hq.send("status_request")
+        return hq.wait_status("running")["pacing_scheduled"] > 0
+
+    wait_until(scheduled, "the pacer's first tickets")
     assert sigterm_and_time(turret) < KILL_BOUND_S
     assert "capped at 100000" in turret.log
 
