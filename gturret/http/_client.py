@@ -181,6 +181,32 @@ class Client(_Verbs):
     ) -> None:
         self.close()
 
+    def get(self, url: str, params: Params | None = None, **kwargs: Unpack[_WithData]) -> Response:
+        """GET ``url``; see ``request`` for the keyword arguments.
+
+        The common call, ``get(url)`` with nothing else, goes straight to the exchange:
+        its ``Request`` was built by the first such call (see ``build_request``).
+        """
+        if params is None and not kwargs:
+            known = self._plain.get(("GET", url, self.timeout))
+            if known is None or known.fields is not self.headers.compiled:
+                known = self._plain_request("GET", url, None)
+            response = self._exchange(known)
+            if response.status_code in _REDIRECTS:
+                return self._follow(response)
+            return response
+        return self.request("GET", url, params=params, **kwargs)
+
+    def post(self, url: str, data: Data | None = None, **kwargs: Unpack[_WithParams]) -> Response:
+        """POST ``data`` (or ``json=``) to ``url``; see ``request`` for the keyword arguments.
+
+        ``post(url, data)`` with nothing else is built and sent without the detour
+        through ``request``'s keyword arguments.
+        """
+        if kwargs:
+            return self.request("POST", url, data=data, **kwargs)
+        return self._send(self._build("POST", url, None, None, data, None, None), None, None)
+
     def close(self) -> None:
         """Close every kept-alive connection; later requests raise ConnectionError."""
         for pool in self._pools.values():

@@ -78,17 +78,18 @@ class Connection:
         "_chunks",
         "_done",
         "_head_done",
+        "_hub",
         "_interim",
         "_is_head",
         "_keep_alive",
         "_parser",
         "_parser_spent",
-        "_poller",
         "_readable",
         "_status",
         "_timeout",
         "_timer",
         "exchanges",
+        "poll",
         "reusable",
         "sock",
     )
@@ -100,11 +101,15 @@ class Connection:
         # exchange waits for the socket to be readable before its first recv, rather
         # than paying for a recv that fails and the exception gevent makes of it. (TLS
         # may hold decrypted bytes the socket does not show: it reads first.)
-        self._readable: Any = None if tls else get_hub().loop.io(sock.fileno(), 1)
+        self._hub = get_hub()
+        self._readable: Any = None if tls else self._hub.loop.io(sock.fileno(), 1)
         self._timeout: float | None = None
         self._timer: Any = None
-        self._poller = _unpatched_poll()
-        self._poller.register(sock.fileno(), select.POLLIN)
+        poller = _unpatched_poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        #: ``poll(0)``: the events the server caused on the socket since the last read,
+        #: none while it is idle (see ``is_idle``; the pool calls it directly).
+        self.poll = poller.poll
         self._parser = HttpResponseParser(self)
         self._parser_spent = False
         self.exchanges = 0
@@ -120,7 +125,7 @@ class Connection:
         yielding to the loop, and (unlike ``select``) for any file descriptor.
         """
         try:
-            return not self._poller.poll(0)
+            return not self.poll(0)
         except (OSError, ValueError):
             return False
 
@@ -172,7 +177,7 @@ class Connection:
                 _send(sock, b"".join((request.head, cookie_line, b"\r\n")))
                 _send(sock, body)
             if self._readable is not None:
-                get_hub().wait(self._readable)
+                self._hub.wait(self._readable)
             while not self._done:
                 chunk = sock.recv(READ_SIZE)
                 if not chunk:
@@ -212,9 +217,14 @@ class Connection:
             self._parser_spent = False
         self.reusable = self._keep_alive
         chunks = self._chunks
+        first = before_body[0]
+        if self._interim or len(before_body) > 1 or first[:1] in b"\r\n":
+            head = final_head(before_body, self._interim)
+        else:  # the whole head in the first read, with nothing before it: most responses
+            head = first[: first.index(b"\r\n\r\n") + 4]
         return Response(
             self._status,
-            final_head(before_body, self._interim),
+            head,
             chunks[0] if len(chunks) == 1 else b"".join(chunks),
             request,
             perf_counter() - start,

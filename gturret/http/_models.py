@@ -277,28 +277,29 @@ class DefaultHeaders(MutableMapping[str, str]):
 
     Scripts change them mid-test (``client.headers["Authorization"] = token`` after a
     login), so they stay a mutable mapping; every request needs them as one block of
-    header lines, so that block is built on the first request after a change, not on
-    every request.
+    header lines, so that block is built at each change, not on every request.
     """
 
-    __slots__ = ("_compiled", "_fields")
+    __slots__ = ("_fields", "compiled")
 
     def __init__(self, headers: Mapping[str, str] | None = None) -> None:
         self._fields: dict[str, tuple[str, str]] = {}
-        self._compiled: HeaderBlock | None = None
+        #: All fields as ``Name: value\r\n`` lines in bytes, and their lower-cased names:
+        #: a plain attribute, rebuilt on each change, so a request reads it for free.
+        self.compiled: HeaderBlock = _compile(self._fields)
         if headers:
             self.update(headers)
 
     def __setitem__(self, name: str, value: str) -> None:
         self._fields[name.lower()] = (name, check_header(name, value))
-        self._compiled = None
+        self.compiled = _compile(self._fields)
 
     def __getitem__(self, name: str) -> str:
         return self._fields[name.lower()][1]
 
     def __delitem__(self, name: str) -> None:
         del self._fields[name.lower()]
-        self._compiled = None
+        self.compiled = _compile(self._fields)
 
     def __iter__(self) -> Iterator[str]:
         return (name for name, _ in self._fields.values())
@@ -311,14 +312,6 @@ class DefaultHeaders(MutableMapping[str, str]):
 
     def __repr__(self) -> str:
         return f"DefaultHeaders({dict(self.items())!r})"
-
-    @property
-    def compiled(self) -> HeaderBlock:
-        """All fields as ``Name: value\\r\\n`` lines in bytes, and their lower-cased names."""
-        compiled = self._compiled
-        if compiled is None:
-            compiled = self._compiled = _compile(self._fields)
-        return compiled
 
     def merged(self, extra: Mapping[str, str | None]) -> HeaderBlock:
         """``compiled`` with a request's own headers laid over.

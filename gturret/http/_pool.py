@@ -79,8 +79,11 @@ class ConnectionPool:
         idle = self._idle
         while idle and not fresh:
             connection = idle.pop()
-            if connection.is_idle():
-                return connection
+            try:
+                if not connection.poll(0):  # Connection.is_idle, without its call
+                    return connection
+            except (OSError, ValueError):
+                pass
             connection.close()
         try:
             return self._open(request)
