@@ -110,12 +110,13 @@ $(BENCH_STAMP):
 	touch $(BENCH_STAMP)
 
 # Debian's part is checked on every run, not only with a new bench venv, so a venv made
-# before the echo module (the delayed location) was needed still gets it.
+# before the echo module (the delayed location) was needed still gets it. A run of some
+# scenarios (--only) leaves out bench-hq, which is run alone with make bench-hq.
 bench: install $(BENCH_STAMP)
 	command -v nginx >/dev/null && command -v wrk >/dev/null && dpkg -s $(BENCH_ECHO) >/dev/null 2>&1 \
 	  || { $(APT_GET) update && $(APT_GET) install -y -q nginx wrk $(BENCH_ECHO); }
 	$(BENCH_VENV)/bin/python -m bench.run $(BENCH_ARGS)
-	$(BIN)/python -m bench.hq_capacity $(BENCH_HQ_ARGS)
+	case "$(BENCH_ARGS)" in *--only*) ;; *) $(BIN)/python -m bench.hq_capacity $(BENCH_HQ_ARGS) ;; esac
 
 # What one gturret-hq takes (per result and aggregated, 1 to 100 turret processes).
 bench-hq: install

@@ -2,7 +2,9 @@
 
 Rows of a scenario are measured in turns (rep 1 of every row, then rep 2, ...) so
 that the noise of a shared machine falls on all of them alike; each row reports the
-median of its reps. CPUs are pinned: this process, its counting HQ (the sink) and
+median of its reps, each sample the machine's load as it ended, and each check the
+median and spread of its per-rep values, "noisy" when the spread holds the goal
+(``bench.report``). CPUs are pinned: this process, its counting HQ (the sink) and
 nginx on CPU 1; the load generator under test (turret, bare loop, Locust, wrk) on
 CPU 0; ``--processes 2`` gets both. A row that cannot run prints "n/a: why", never
 a number it did not measure. The "many" scenario's rows also carry latency
@@ -20,10 +22,10 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench import machine, peers, report
 from bench.peers import REPO, Rate
@@ -137,6 +139,7 @@ _TURRET_EXTRA = 3.0
 _PEER_EXTRA = 1.5
 
 Measure = Callable[[], Sample]
+Turn = TypeVar("Turn")
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,31 +466,40 @@ def _shown_latency(sample: Sample) -> str:
     return f", added p50 / p90 / p99 {shown} ms"
 
 
+def turns(rows: Sequence[Turn], reps: int) -> list[tuple[int, Turn]]:
+    """The order one scenario's rows are measured in: ``(rep, row)``, rep 1 of every row
+    in table order, then rep 2 ... (A B A B ... for a check of two rows), so each rep
+    of a check's rows is measured within the same minutes and the two pair up."""
+    return [(rep, row) for rep in range(1, reps + 1) for row in rows]
+
+
 def _measure(planned: list[Planned], reps: int, started: float) -> None:
-    """Run the reps in turns within each scenario, in table order."""
+    """Run the reps in turns within each scenario, in table order; each sample is stamped
+    with its rep and the load average as it ended."""
     scenarios = list(dict.fromkeys(item.row.scenario for item in planned))
     for scenario in scenarios:
         group = [item for item in planned if item.row.scenario == scenario and item.measure]
-        for rep in range(1, reps + 1):
-            for item in group:
-                assert item.measure is not None
-                try:
-                    sample = item.measure()
-                except Exception as exc:  # a failed rep is reported, the bench goes on
-                    reason = f"{type(exc).__name__}: {exc}".strip()
-                    lines = [line.strip() for line in reason.splitlines() if line.strip()]
-                    item.row.failures.append(" ... ".join(dict.fromkeys([lines[0], lines[-1]])))
-                    shown = "FAILED " + reason[-1500:]
-                else:
-                    item.row.samples.append(sample)
-                    shown = f"{sample.value:,.1f} {item.row.unit}{_shown_latency(sample)}"
-                    if sample.errors:
-                        shown += f" ({sample.errors} errors, first: {sample.first_error[:120]})"
-                elapsed = time.monotonic() - started
-                print(
-                    f"[{elapsed:5.0f} s] {scenario} rep {rep}/{reps} {item.row.name}: {shown}",
-                    flush=True,
-                )
+        for rep, item in turns(group, reps):
+            assert item.measure is not None
+            try:
+                sample = item.measure()
+            except Exception as exc:  # a failed rep is reported, the bench goes on
+                reason = f"{type(exc).__name__}: {exc}".strip()
+                lines = [line.strip() for line in reason.splitlines() if line.strip()]
+                item.row.failures.append(" ... ".join(dict.fromkeys([lines[0], lines[-1]])))
+                shown = "FAILED " + reason[-1500:]
+            else:
+                load = os.getloadavg()[0]
+                item.row.samples.append(replace(sample, rep=rep, load=load))
+                shown = f"{sample.value:,.1f} {item.row.unit}{_shown_latency(sample)}"
+                if sample.errors:
+                    shown += f" ({sample.errors} errors, first: {sample.first_error[:120]})"
+                shown += f", load {load:.2f}"
+            elapsed = time.monotonic() - started
+            print(
+                f"[{elapsed:5.0f} s] {scenario} rep {rep}/{reps} {item.row.name}: {shown}",
+                flush=True,
+            )
 
 
 def _derived_rows(rows: dict[str, Row]) -> list[Row]:
@@ -498,7 +510,11 @@ def _derived_rows(rows: dict[str, Row]) -> list[Row]:
     stop = Row("stop", STOP, "s", na=source.na)
     for sample in source.samples:
         if "stop_to_ready" in sample.extra:
-            stop.samples.append(Sample(sample.extra["stop_to_ready"]))
+            stop.samples.append(
+                replace(
+                    sample, value=sample.extra["stop_to_ready"], errors=0, first_error="", extra={}
+                )
+            )
         else:
             stop.failures.append("no ready status within 15 s of stop")
     if not source.samples and not source.na:
@@ -602,7 +618,7 @@ def _many_checks(row: Callable[[str], Row]) -> list[report.Check]:
 
 def _fast_checks(row: Callable[[str], Row]) -> list[report.Check]:
     """At each size: gturret.http in the turret against the bare geventhttpclient loop
-    (3x), Locust FastHttpUser (5x) and wrk -t1 (30 %, both on one core); the bare
+    (3x), Locust FastHttpUser (5x) and wrk -t1 (40 %, both on one core); the bare
     gturret.http loop beside them shows what the turret itself costs."""
     checks = []
     for gturret_name, locust_name, ghc_name, core_name, wrk_name in FAST_ROWS:
@@ -610,7 +626,7 @@ def _fast_checks(row: Callable[[str], Row]) -> list[report.Check]:
         checks += [
             ratio(gturret, row(ghc_name), 3.0),
             ratio(gturret, row(locust_name), 5.0),
-            ratio(gturret, wrk, 0.30),
+            ratio(gturret, wrk, 0.40),
             ratio(gturret, core, None),
             ratio(core, row(ghc_name), None),
             ratio(core, wrk, None),
@@ -657,11 +673,19 @@ def _header(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def results_stem(only: frozenset[str]) -> str:
+    """The results files' name: ``latest`` for the full run the docs cite, ``only-<scenarios>``
+    for a run of some scenarios, which must not replace it."""
+    return "only-" + "+".join(sorted(only)) if only else "latest"
+
+
 def _settings() -> Settings:
     parser = argparse.ArgumentParser(description="gturret side by side with its peers")
-    parser.add_argument("--window", type=float, default=5.0, help="measured seconds per rep")
+    parser.add_argument("--window", type=float, default=2.0, help="measured seconds per rep")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before the window")
-    parser.add_argument("--reps", type=int, default=3, help="repetitions per row (median)")
+    parser.add_argument(
+        "--reps", type=int, default=5, help="repetitions per row (median and spread)"
+    )
     parser.add_argument(
         "--big-window", type=float, default=20.0, help="measured seconds of the 100k-canon row"
     )
@@ -739,7 +763,7 @@ def main() -> None:
     ordered = sorted(rows.values(), key=lambda row: SCENARIOS.index(row.scenario))
     checks = _checks(rows)
     total = time.monotonic() - started
-    table = report.markdown(ordered, checks)
+    table = report.markdown(ordered, checks, os.cpu_count() or 1)
     many_rows = [row for row in ordered if row.scenario == "many"]
     if many_rows:
         table += "\n\n**many: medians of the latency and starvation extras**\n\n"
@@ -753,14 +777,15 @@ def main() -> None:
     footer = f"\nTotal bench time: {total:.0f} s (planned measuring ≈ {budget:.0f} s)\n"
     print(table + "\n" + footer, flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.md").write_text(_header(info) + "\n" + table + "\n" + footer)
+    stem = results_stem(settings.only)
+    (RESULTS / f"{stem}.md").write_text(_header(info) + "\n" + table + "\n" + footer)
     document = {
         **info,
         "rows": report.as_json(ordered, checks),
         "total_seconds": total,
         "planned_seconds": budget,
     }
-    (RESULTS / "latest.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@ call into ``custom_timers`` when given a ``name``. Requests, pools, connections
 and responses live in their own modules; this one holds the policy: which pool,
 which cookies, when to follow, when to send again.
 
+The common call, ``get(url)`` with nothing else, skips the first two steps: its
+``Request`` was built by the first such call, and it goes straight to
+``_exchange``, the one method through which every request, followed redirect and
+resend reaches a connection (the place to choose another protocol's connection).
+
 Timeouts follow requests: ``timeout`` bounds each wait on the socket (connecting
 excepted, which ``connect_timeout`` bounds), not the whole response. Bodies are
 always read in full; there is no streaming.
