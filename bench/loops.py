@@ -6,9 +6,10 @@ at ``--url`` and waiting ``--think`` seconds after each (none by default), warms
 seconds and prints one JSON line: ``count``, ``seconds``, ``errors``, the latency
 percentiles ``p50_ms``/``p90_ms``/``p95_ms``/``p99_ms`` of the requests completed in the window
 (each timed with ``perf_counter``, think time apart), ``started`` (users started by
-the window's end) and ``never_completed`` (of those, users that never completed a
-request). A failed request counts as completed and as an error, as a turret counts a
-failed transaction. Kinds:
+the window's end), ``never_completed`` (of those, users that never completed a
+request) and ``cpu_seconds`` (the CPU time this process took in the window). A
+failed request counts as completed and as an error, as a turret counts a failed
+transaction. Kinds:
 
 - ``bare-requests``: greenlets each looping on a requests Session (the floor for a
   turret running a requests script; run under the project venv so gevent and
@@ -87,10 +88,10 @@ def _measure(
     """
     time.sleep(warmup)
     on_window()
-    start, before = time.monotonic(), tally.count
+    start, before, cpu_before = time.monotonic(), tally.count, time.process_time()
     tally.timing = True
     time.sleep(window)
-    end, after = time.monotonic(), tally.count
+    end, after, cpu_after = time.monotonic(), tally.count, time.process_time()
     tally.timing = False
     tally.running = False
     return {
@@ -99,6 +100,7 @@ def _measure(
         "errors": tally.errors,
         "started": tally.started,
         "never_completed": tally.started - tally.completed,
+        "cpu_seconds": cpu_after - cpu_before,
         **percentiles_ms(tally.latencies),
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,8 @@ class Rate:
 
     ``extra`` holds what a loop measured besides: ``p50_ms``, ``p90_ms``, ``p95_ms``, ``p99_ms``,
     ``started`` and ``never_completed`` (see ``bench.loops``); wrk gives ``p50_ms``,
-    ``p90_ms`` and ``p99_ms`` with ``latency``.
+    ``p90_ms`` and ``p99_ms`` with ``latency``. Each gives ``cpu_seconds``: the CPU
+    time the generator took while it counted (wrk: its whole run, which is the window).
     """
 
     count: int
@@ -90,7 +92,10 @@ def wrk(url: str, connections: int, window: float, cpu: str, latency: bool = Fal
     connections; with few and ``latency``, the target's own latency (its percentiles)."""
     command = ["taskset", "-c", cpu, "wrk", "-t1", f"-c{connections}", f"-d{window:g}s"]
     command += ["--latency", url] if latency else [url]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(command, capture_output=True, text=True, timeout=window + 30)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     total = _WRK_TOTAL.search(done.stdout)
     percentiles = _wrk_percentiles_ms(done.stdout) if latency else {}
     if done.returncode != 0 or total is None or (latency and len(percentiles) != 3):
@@ -100,5 +105,5 @@ def wrk(url: str, connections: int, window: float, cpu: str, latency: bool = Fal
         count=int(total.group(1)),
         seconds=float(total.group(2)) * _UNIT_SECONDS[total.group(3)],
         errors=int(errors.group(1)) if errors else 0,
-        extra=percentiles,
+        extra={**percentiles, "cpu_seconds": cpu},
     )

@@ -131,19 +131,23 @@ def _spread(values: list[float]) -> tuple[float, float] | None:
     return (min(values), max(values)) if values else None
 
 
-def ratio(row: Row, peer: Row, goal: float | None) -> Check:
-    """``row`` / ``peer`` rep by rep, with ``goal`` as the least ratio that passes.
+def ratio(row: Row, peer: Row, goal: float | None, key: str | None = None) -> Check:
+    """``row`` / ``peer`` rep by rep (their values, or ``extra[key]``), with ``goal`` as
+    the least ratio that passes.
 
     The value is the median of the per-rep ratios (of the medians when no rep of the
     two pairs up), the spread their lowest and highest. A peer that completed
-    nothing makes the ratio infinite (n/a if both did nothing).
+    nothing makes the ratio infinite (n/a if both did nothing, or either lacks
+    ``extra[key]``).
     """
-    label = f"vs {peer.name}"
+    label = f"vs {peer.name}" if key is None else f"{key} vs {peer.name}"
     goal_text = f"≥ {goal:g}x" if goal is not None else "(reference)"
-    if not (row.ok and peer.ok) or row.median() == peer.median() == 0:
+    usable = row.ok and peer.ok and (key is None or (row.has(key) and peer.has(key)))
+    if not usable or row.median(key) == peer.median(key) == 0:
         return Check(row.name, label, None, goal_text, None)
-    ratios = [_divided(mine, theirs) for mine, theirs in paired(row, peer)]
-    value = statistics.median(ratios) if ratios else _divided(row.median(), peer.median())
+    ratios = [_divided(mine, theirs) for mine, theirs in paired(row, peer, key)]
+    median = _divided(row.median(key), peer.median(key))
+    value = statistics.median(ratios) if ratios else median
     met, noisy = settle(ratios or [value], goal, at_least=True)
     return Check(row.name, label, value, goal_text, met, spread=_spread(ratios), noisy=noisy)
 
@@ -198,6 +202,8 @@ def _plain(value: float, unit: str) -> str:
     is often a fraction of one; everything else (tx/s, MB, counts) whole."""
     if unit == "s":
         return f"{value:.3f}"
+    if unit == "x":
+        return f"{value:.2f}"
     return f"{value:,.2f}" if unit == "ms" else f"{value:,.0f}"
 
 
@@ -211,7 +217,7 @@ def _check_value(check: Check, row: Row, value: float | None) -> str:
         return "n/a"
     if math.isinf(value):
         return "∞"
-    if check.label.startswith("vs ") or check.label.startswith("of ideal"):
+    if " vs " in f" {check.label}" or check.label.startswith("of ideal"):
         return f"{value:.2f}x"
     if check.unit:
         return _number(value, check.unit)

@@ -121,6 +121,11 @@ ADDED_COLUMNS = [
     *((f"p{p}_ms", f"p{p} ms", "ms") for p in ADDED_PERCENTILES),
     *((f"added_p{p}_ms", f"added p{p} ms", "ms") for p in ADDED_PERCENTILES),
 ]
+# The http-fast rows' CPU, in a table of their own: (key, header, unit).
+FAST_COLUMNS = [
+    ("cpu_share", "share of a core", "x"),
+    ("tx_per_cpu_s", "tx per CPU-second", "tx/s"),
+]
 # Each gturret "many" row against the Locust user on the same client library.
 MANY_PAIRS = ((MANY_GT_REQUESTS, MANY_HTTP_USER), (MANY_GT_FAST, MANY_FAST_USER))
 # The extras the "many" rows show in their own table: (key, header, unit).
@@ -198,7 +203,19 @@ def detect() -> Features:
 
 
 def _from_rate(rate: Rate) -> Sample:
-    return Sample(rate.per_second, rate.errors, extra=dict(rate.extra))
+    extra = _with_cpu(dict(rate.extra), rate.count, rate.seconds)
+    return Sample(rate.per_second, rate.errors, extra=extra)
+
+
+def _with_cpu(extra: dict[str, float], count: float, seconds: float) -> dict[str, float]:
+    """``extra`` plus, where it holds ``cpu_seconds``, ``cpu_share`` (of one core, over the
+    window) and ``tx_per_cpu_s``: what the generator did per second of CPU it got. On a
+    loaded machine the rates compare the shares of a contended core the scheduler gave
+    each row; ``tx_per_cpu_s`` compares what each did with its share."""
+    if extra.get("cpu_seconds"):
+        extra["cpu_share"] = extra["cpu_seconds"] / seconds
+        extra["tx_per_cpu_s"] = count / extra["cpu_seconds"]
+    return extra
 
 
 def _from_turret(run: TurretRun, ideal: float | None = None) -> Sample:
@@ -209,6 +226,9 @@ def _from_turret(run: TurretRun, ideal: float | None = None) -> Sample:
     }
     if run.stop_to_ready is not None:
         extra["stop_to_ready"] = run.stop_to_ready
+    if run.cpu_seconds is not None:
+        extra["cpu_seconds"] = run.cpu_seconds
+        _with_cpu(extra, run.results, run.seconds)
     if ideal is not None:
         extra["of_ideal"] = run.rate / ideal
     extra.update(run.latency)
@@ -627,6 +647,8 @@ def _fast_checks(row: Callable[[str], Row]) -> list[report.Check]:
             ratio(gturret, row(ghc_name), 3.0),
             ratio(gturret, row(locust_name), 5.0),
             ratio(gturret, wrk, 0.40),
+            ratio(gturret, row(ghc_name), None, "tx_per_cpu_s"),
+            ratio(gturret, wrk, None, "tx_per_cpu_s"),
             ratio(gturret, core, None),
             ratio(core, row(ghc_name), None),
             ratio(core, wrk, None),
@@ -764,6 +786,10 @@ def main() -> None:
     checks = _checks(rows)
     total = time.monotonic() - started
     table = report.markdown(ordered, checks, os.cpu_count() or 1)
+    fast_rows = [row for row in ordered if row.scenario == "http-fast"]
+    if fast_rows:
+        table += "\n\n**http-fast: the CPU each row got and what it did with it** (medians)\n\n"
+        table += report.detail_table(fast_rows, FAST_COLUMNS)
     many_rows = [row for row in ordered if row.scenario == "many"]
     if many_rows:
         table += "\n\n**many: medians of the latency and starvation extras**\n\n"

@@ -2,11 +2,16 @@
 
 It binds PUB + PULL on 127.0.0.1 ephemeral ports as the reference HQ does, asks for a
 status until the turret registers, sends ``set_transaction_context`` and ``start``,
-and counts the result messages it received during the measured window (what the
-turret claims it sent never counts). Then it sends ``stop``, times the wait for the
-``ready`` status, reads the turret's peak RSS and sends ``kill``. It speaks the wire
-through ``gturret.wire`` so the bench and the turret share one codec, and it must
-never leave a turret process behind.
+and counts the result messages it received of the transactions that ended in the
+measured window, by each result's own ``epoch`` (what the turret claims it sent
+never counts). Counting by arrival instead would let a sink that fell behind on a
+loaded machine count a backlog from the warm-up into the window, and make a turret
+look faster than a C client on the same core; so after the window it keeps
+receiving until a result from after the window has come (or ``_LATE_GRACE``).
+Then it sends ``stop``, times the wait for the ``ready`` status, reads the turret's
+peak RSS and sends ``kill``. It speaks the wire through ``gturret.wire`` so the
+bench and the turret share one codec, and it must never leave a turret process
+behind.
 
 With ``Plan.detail`` it also keeps the ``scriptrun_time`` of every result counted
 in the window (for latency percentiles), and at the window's end asks for gturret's
@@ -62,6 +67,9 @@ _STATUS_REPEAT = 2.0
 _REGISTER_REPEAT = 0.2
 _REGISTER_SETTLE = 0.3
 _KILL_GRACE = 5.0
+# Seconds the sink may keep receiving after the window for the results of transactions
+# that ended in it (it stops as soon as one that ended after the window arrives).
+_LATE_GRACE = 5.0
 
 
 class TurretFailed(RuntimeError):
@@ -101,6 +109,8 @@ class TurretRun:
     canons_spawned: int | None = None
     canons_started: int | None = None
     canons_completed: int | None = None
+    #: CPU seconds the turret and its children took during the window.
+    cpu_seconds: float | None = None
 
     @property
     def rate(self) -> float:
@@ -145,6 +155,18 @@ def peak_rss(pid: int) -> int:
     return _proc_status_sum(pid, "VmHWM") * 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of ``pid`` and its descendants so far (/proc/PID/stat)."""
+    ticks = 0
+    for process in _descendants(pid):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def threads(pid: int) -> int:
     """OS threads of ``pid`` and its descendants (oct-turrets runs a thread per cannon)."""
     return _proc_status_sum(pid, "Threads")
@@ -178,16 +200,22 @@ class _Sink:
         self.statuses = 0
         self.latencies: list[float] | None = None  # a list while the window is timed
         self.counters: dict[str, int] | None = None
+        #: The measured window, wall-clock seconds [start, end): results are counted in
+        #: it by their ``epoch`` (by arrival when they have none).
+        self.window: tuple[float, float] | None = None
+        self.in_window = 0
+        self.past_window = False
 
     def send(self, command: str, msg: Any = None) -> None:
         self.pub.send(encode_command(command, msg))
 
-    def pump(self, seconds: float, *, until_status: bool = False) -> None:
+    def pump(self, seconds: float, *, until_status: bool = False, until_past: bool = False) -> None:
         """Receive and count everything that arrives for ``seconds`` (or until a
-        status arrives, with ``until_status``)."""
+        status arrives, with ``until_status``, or a result from after the window, with
+        ``until_past``)."""
         deadline = time.monotonic() + seconds
         statuses = self.statuses
-        while (left := deadline - time.monotonic()) > 0:
+        while (left := deadline - time.monotonic()) > 0 and not (until_past and self.past_window):
             if not self.poller.poll(int(min(left, 0.05) * 1000)):
                 continue
             while True:
@@ -214,10 +242,16 @@ class _Sink:
         # Whatever is not a status is a result: oct-turrets 0.2.8 sends its results
         # without `turret_name`, so those are counted and also tallied as incomplete.
         self.results += 1
-        if self.latencies is not None:
-            scriptrun_time = message.get("scriptrun_time")
-            if isinstance(scriptrun_time, int | float):
-                self.latencies.append(scriptrun_time)
+        if self.window is not None:
+            epoch = message.get("epoch")
+            ended = epoch if isinstance(epoch, int | float) else time.time()
+            if ended >= self.window[1]:
+                self.past_window = True
+            elif ended >= self.window[0]:
+                self.in_window += 1
+                scriptrun_time = message.get("scriptrun_time")
+                if self.latencies is not None and isinstance(scriptrun_time, int | float):
+                    self.latencies.append(scriptrun_time)
         if not is_result(message):
             self.incomplete += 1
         if message.get("error"):
@@ -373,11 +407,14 @@ def drive(command: list[str], script: Path, config: dict[str, Any], plan: Plan) 
         sink.send("start", "open fire")
         sink.pump(plan.warmup)
         turret.check_alive("during warm-up")
-        counted_from, results_before = time.monotonic(), sink.results
+        counted_from, cpu_from = time.time(), cpu_seconds(turret.process.pid)
+        sink.window = (counted_from, counted_from + plan.window)
         sink.latencies = [] if plan.detail else None
         sink.pump(plan.window)
-        counted_to, results = time.monotonic(), sink.results - results_before
-        latencies, sink.latencies = sink.latencies, None
+        cpu = cpu_seconds(turret.process.pid) - cpu_from
+        sink.pump(_LATE_GRACE, until_past=True)  # the window's last results, on their way
+        counted_to, results = sink.window[1], sink.in_window
+        latencies, sink.latencies, sink.window = sink.latencies, None, None
         turret.check_alive("during the measured window")
         counters = _canon_counters(sink, turret, plan) if plan.detail else None
         pid = turret.process.pid
@@ -396,6 +433,7 @@ def drive(command: list[str], script: Path, config: dict[str, Any], plan: Plan) 
             canons_spawned=counters["spawned"] if counters else None,
             canons_started=counters["started"] if counters else None,
             canons_completed=counters["completed"] if counters else None,
+            cpu_seconds=cpu,
         )
     finally:
         if turret is not None:

@@ -123,3 +123,11 @@ def test_a_run_of_some_scenarios_does_not_replace_the_full_runs_results():
     assert results_stem(frozenset()) == "latest"
     assert results_stem(frozenset({"http-fast"})) == "only-http-fast"
     assert results_stem(frozenset({"overhead", "http-fast"})) == "only-http-fast+overhead"
+
+
+def test_a_ratio_of_an_extra_pairs_that_extra():
+    gturret = _row("gturret", [300, 300])  # p99_ms 3.0 each
+    peer = _row("peer", [100, 150])  # p99_ms 1.0, 1.5
+    check = ratio(gturret, peer, None, "p99_ms")
+    assert check.label == "p99_ms vs peer" and check.spread == (2.0, 3.0)
+    assert ratio(gturret, Row("x", "none", "tx/s"), None, "p99_ms").value is None
