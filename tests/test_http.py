@@ -357,6 +357,23 @@ def test_per_request_timeout(client: Client) -> None:
         client.get("/sleep?s=2", timeout=0.2)
 
 
+def test_a_plain_get_follows_the_clients_headers_and_timeout_as_they_change(
+    base_url: str,
+) -> None:
+    """``get(url)`` alone reuses the request it built last time (the fast path): a
+    default header set or deleted, or a new client timeout, must still reach the wire."""
+    with Client(base_url) as c:
+        assert "x-team" not in c.get("/echo").json()["headers"]
+        c.headers["X-Team"] = "red"
+        assert c.get("/echo").json()["headers"]["x-team"] == "red"
+        del c.headers["X-Team"]
+        assert "x-team" not in c.get("/echo").json()["headers"]
+        assert c.get("/sleep?s=0.5").ok
+        c.timeout = 0.2
+        with pytest.raises(gturret.http.ReadTimeout, match=r"within 0\.2 s"):
+            c.get("/sleep?s=0.5")
+
+
 @pytest.mark.parametrize("seconds", [0, -1, float("nan")])
 def test_a_timeout_of_zero_or_less_is_refused(base_url: str, seconds: float) -> None:
     """As in urllib3; a timer of 0 s would otherwise never fire and leave no limit."""
