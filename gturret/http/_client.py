@@ -35,6 +35,7 @@ from gturret import __version__
 from gturret.http._connection import StaleConnection
 from gturret.http._cookies import Cookies
 from gturret.http._errors import ConnectionError, InvalidURL, TooManyRedirects
+from gturret.http._h2pool import H2Pool, check_http2
 from gturret.http._models import DefaultHeaders, Response
 from gturret.http._pool import ConnectionPool
 from gturret.http._request import (
@@ -127,7 +128,10 @@ class Client(_Verbs):
     connections. ``timeout`` (seconds, more than 0; None: no limit) bounds each
     wait for the server and ``connect_timeout`` each connection attempt; a request
     may pass its own ``timeout``. ``verify`` is True (check certificates against the system's
-    CAs), False (do not check) or the path of a CA bundle.
+    CAs), False (do not check) or the path of a CA bundle. ``http2`` is False (HTTP/1.1),
+    True (HTTP/2 where a TLS server offers it by ALPN) or "prior-knowledge" (HTTP/2 on
+    plain ``http://`` too): then one connection per origin carries every request,
+    concurrent ones multiplexed (see ``_h2``); ``Response.http_version`` says which came.
 
     A client is not shared between canons: its cookies are one user's session.
     """
@@ -143,6 +147,7 @@ class Client(_Verbs):
         pool_size: int = 10,
         max_redirects: int = 30,
         verify: bool | str = True,
+        http2: bool | str = False,
     ) -> None:
         if pool_size < 1:
             raise ValueError(f"pool_size must be at least 1, not {pool_size}")
@@ -160,6 +165,7 @@ class Client(_Verbs):
         self.pool_size = pool_size
         self.max_redirects = max_redirects
         self.verify = verify
+        self.http2 = check_http2(http2)
         self._pools: dict[tuple[str, str, int], ConnectionPool] = {}
         self._urls: dict[str, tuple[ConnectionPool, str]] = {}
         self._plain: dict[tuple[str, str, float | None], Request] = {}
@@ -425,7 +431,18 @@ class Client(_Verbs):
     def _absolute(self, url: str) -> tuple[ConnectionPool, str]:
         scheme, host, port, netloc, target = split_url(url)
         pool = self._pools.get((scheme, host, port))
-        if pool is None:
+        if pool is None and self.http2:
+            pool = self._pools[scheme, host, port] = H2Pool(
+                scheme,
+                host,
+                port,
+                netloc,
+                self.pool_size,
+                self.connect_timeout,
+                self.verify,
+                self.http2,
+            )
+        elif pool is None:
             context = shared_context(self.verify) if scheme == "https" else None
             pool = self._pools[scheme, host, port] = ConnectionPool(
                 scheme, host, port, netloc, self.pool_size, self.connect_timeout, context

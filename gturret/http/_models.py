@@ -93,6 +93,11 @@ class Response:
         return parts[2].decode("latin-1") if len(parts) == 3 else ""
 
     @property
+    def http_version(self) -> str:
+        """The protocol the response came in: "HTTP/2", or "HTTP/1.1" (or "HTTP/1.0")."""
+        return self.raw_head[: self.raw_head.find(b" ")].decode("latin-1")
+
+    @property
     def method(self) -> str:
         """The method of the request this answers."""
         return self.request.method
