@@ -18,9 +18,15 @@ TIMEOUT_S = 30.0
 POLL_S = 0.02
 
 
-def wait_until(condition: Callable[[], T], what: str, timeout: float = TIMEOUT_S) -> T:
+def wait_until(
+    condition: Callable[[], T],
+    what: str,
+    timeout: float = TIMEOUT_S,
+    pause: Callable[[float], None] = time.sleep,
+) -> T:
     """Poll ``condition()`` until its value is true; that value. At the deadline an
-    AssertionError names ``what`` and the last value seen."""
+    AssertionError names ``what`` and the last value seen. ``pause`` is how to wait
+    between polls: ``gevent.sleep`` where greenlets of the test must run meanwhile."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -28,4 +34,4 @@ def wait_until(condition: Callable[[], T], what: str, timeout: float = TIMEOUT_S
             return value
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {value!r})")
-        time.sleep(POLL_S)
+        pause(POLL_S)
