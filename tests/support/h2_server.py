@@ -13,6 +13,7 @@ Connections end when the client closes them, on ``stop``, or after ``IDLE_LIMIT`
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import socketserver
 import threading
@@ -103,6 +104,10 @@ class Exchange:
         self.flush()
         self.sock.sendall(data)
 
+    def close(self) -> None:
+        """End the connection (the server's thread then sees its end too)."""
+        self.sock.shutdown(socket.SHUT_RDWR)
+
     def flush(self) -> None:
         data = self.machine.data_to_send()
         if data:
@@ -130,6 +135,11 @@ class H2Server:
         self.stopping = threading.Event()
 
     def serve(self, sock: socket.socket) -> None:
+        """Serve one connection until it ends (a client gone away is no error here)."""
+        with contextlib.suppress(OSError):
+            self._serve(sock)
+
+    def _serve(self, sock: socket.socket) -> None:
         with self.seen.lock:
             self.seen.connections += 1
             number = self.seen.connections
@@ -144,10 +154,7 @@ class H2Server:
         requests: dict[int, tuple[dict[bytes, bytes], list[bytes]]] = {}
         pending: list[Exchange] = []
         while not self.stopping.is_set():
-            try:
-                data = sock.recv(65536)
-            except OSError:
-                return
+            data = sock.recv(65536)
             if not data:
                 return
             try:
