@@ -113,8 +113,9 @@ $(BENCH_STAMP):
 # before the echo module (the delayed location) was needed still gets it. A run of some
 # scenarios (--only) leaves out bench-hq, which is run alone with make bench-hq.
 bench: install $(BENCH_STAMP)
-	command -v nginx >/dev/null && command -v wrk >/dev/null && dpkg -s $(BENCH_ECHO) >/dev/null 2>&1 \
-	  || { $(APT_GET) update && $(APT_GET) install -y -q nginx wrk $(BENCH_ECHO); }
+	command -v nginx >/dev/null && command -v wrk >/dev/null && command -v h2load >/dev/null \
+	  && dpkg -s $(BENCH_ECHO) >/dev/null 2>&1 \
+	  || { $(APT_GET) update && $(APT_GET) install -y -q nginx wrk nghttp2-client $(BENCH_ECHO); }
 	$(BENCH_VENV)/bin/python -m bench.run $(BENCH_ARGS)
 	case "$(BENCH_ARGS)" in *--only*) ;; *) $(BIN)/python -m bench.hq_capacity $(BENCH_HQ_ARGS) ;; esac
 

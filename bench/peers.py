@@ -22,6 +22,8 @@ _WRK_TOTAL = re.compile(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b")
 _WRK_ERRORS = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 # A line of wrk's "Latency Distribution" (``--latency``), e.g. "     99%   20.95ms".
 _WRK_PERCENTILE = re.compile(r"^\s+(50|90|99)%\s+([\d.]+)(us|ms|s|m)$", re.MULTILINE)
+_H2LOAD_RATE = re.compile(r"finished in [\d.]+\w+, ([\d.]+) req/s")
+_H2LOAD_REQUESTS = re.compile(r"(\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored")
 _UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
@@ -85,6 +87,26 @@ def _wrk_percentiles_ms(output: str) -> dict[str, float]:
         f"p{percentile}_ms": float(value) * _UNIT_SECONDS[unit] * 1000
         for percentile, value, unit in _WRK_PERCENTILE.findall(output)
     }
+
+
+def h2load(url: str, clients: int, warmup: float, window: float, cpu: str) -> Rate:
+    """h2load (nghttp2) with one thread and ``clients`` HTTP/2 connections, one stream at
+    a time each (as a canon runs one request at a time): HTTP/2's limit, as wrk is
+    HTTP/1.1's. h2c with prior knowledge on ``http://``, ALPN h2 on ``https://``."""
+    command = ["taskset", "-c", cpu, "h2load", "-t1", f"-c{clients}", "-m1"]
+    command += [f"--warm-up-time={warmup:g}", f"-D{window:g}", url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=warmup + window + 60)
+    finished = _H2LOAD_RATE.search(done.stdout)
+    requests = _H2LOAD_REQUESTS.search(done.stdout)
+    if done.returncode != 0 or finished is None or requests is None:
+        raise RuntimeError(f"h2load failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    # "finished in" counts the warm-up too; the rate and the counts are the window's.
+    count, rate = int(requests.group(1)), float(finished.group(1))
+    return Rate(
+        count=count,
+        seconds=count / rate if rate else window,
+        errors=int(requests.group(2)) + int(requests.group(3)),
+    )
 
 
 def wrk(url: str, connections: int, window: float, cpu: str, latency: bool = False) -> Rate:

@@ -31,12 +31,13 @@ from bench import machine, peers, report
 from bench.peers import REPO, Rate
 from bench.report import Row, Sample, below, bound, ratio
 from bench.sink import Plan, TurretRun, drive
-from bench.target import DELAY, DELAYED_PATH, echo_module, nginx
+from bench.target import DELAY, DELAYED_PATH, H2Target, echo_module, nginx, nginx_h2
 
 # Table order; "stop" is derived from the "scale" reps.
 SCENARIOS = (
     "http-requests",
     "http-fast",
+    "http2",
     "overhead",
     "scale",
     "stop",
@@ -90,6 +91,14 @@ FAST_ROWS = (
     (GT_FAST, FAST_USER, BARE_GHC, BARE_CORE, WRK),
     (GT_FAST_MANY, FAST_USER_MANY, BARE_GHC_MANY, BARE_CORE_MANY, WRK_MANY),
 )
+# The http2 rows at each of H2_SIZES canons or clients: str.format(n=size), against
+# the second nginx (bench.target.nginx_h2), every protocol in the same run.
+H2_SIZES = (USERS, FAST_MANY)
+H2_GT_HTTP1 = "gturret + gturret.http script, HTTP/1.1, {n:,} canons"
+H2_GT_H2C = "gturret + gturret.http script, h2c, {n:,} canons"
+H2_GT_H2 = "gturret + gturret.http script, h2 over TLS, {n:,} canons"
+H2_LOAD_H2C = "h2load -t1 -c{n} -m1, h2c (the limit)"
+H2_LOAD_H2 = "h2load -t1 -c{n} -m1, h2 over TLS (the limit)"
 GT_NOOP = "gturret, no-op, 1000 canons"
 OCT_NOOP = "oct-turrets 0.2.8, no-op, 1000 cannons (threads)"
 SCALE_10K = "gturret 10k canons x sleep(1)"
@@ -357,7 +366,34 @@ class _Planner:
         self.add(scenario, name, measure, seconds, self.features.gturret or na)
 
 
-def _plan(settings: Settings, features: Features, url: str) -> list[Planned]:
+def _plan_http2(planner: _Planner, target: H2Target) -> None:
+    """gturret.http over HTTP/1.1, h2c and h2 (TLS) beside h2load on each, at each size,
+    all canons started at once."""
+    settings = planner.settings
+    http = Plan(warmup=settings.warmup, window=settings.window)
+    rows = (
+        (H2_GT_HTTP1, target.http, False, None),
+        (H2_GT_H2C, target.h2c, "prior-knowledge", H2_LOAD_H2C),
+        (H2_GT_H2, target.https, True, H2_LOAD_H2),
+    )
+    for n in H2_SIZES:
+        for gturret_name, url, http2, h2load_name in rows:
+            config = {"name": "bench", "canons": n, "rampup": 0, "url": url, "http2": http2}
+            config["verify"] = target.ca
+            na = planner.features.http
+            planner.turret("http2", gturret_name.format(n=n), "http2_get.py", config, http, na=na)
+            if h2load_name is None:
+                continue
+
+            def measure(url: str = url, n: int = n) -> Sample:
+                rate = peers.h2load(url, n, settings.warmup, settings.window, LOAD_CPU)
+                return _from_rate(rate)
+
+            seconds = settings.warmup + settings.window + _PEER_EXTRA
+            planner.add("http2", h2load_name.format(n=n), measure, seconds)
+
+
+def _plan(settings: Settings, features: Features, url: str, h2: H2Target) -> list[Planned]:
     """Every row of the table with how to measure one rep of it, in table order."""
     warmup, window = settings.warmup, settings.window
     planner = _Planner(settings, features, url)
@@ -419,6 +455,7 @@ def _plan(settings: Settings, features: Features, url: str) -> list[Planned]:
         loop("many", MANY_FAST_USER.format(n=n), BENCH_PY, "locust-fast", n, MANY_RAMPUP)
         loop("many", MANY_BARE_GHC.format(n=n), BENCH_PY, "bare-geventhttpclient", n, MANY_RAMPUP)
 
+    _plan_http2(planner, h2)
     _plan_added_latency(planner)
     return planner.planned
 
@@ -657,6 +694,19 @@ def _fast_checks(row: Callable[[str], Row]) -> list[report.Check]:
     return checks
 
 
+def _http2_checks(row: Callable[[str], Row]) -> list[report.Check]:
+    """At each size, each gturret.http HTTP/2 row against h2load on the same protocol
+    (both on one core: the ratio per core) and against gturret.http's HTTP/1.1."""
+    checks = []
+    for n in H2_SIZES:
+        http1 = row(H2_GT_HTTP1.format(n=n))
+        for gturret_name, h2load_name in ((H2_GT_H2C, H2_LOAD_H2C), (H2_GT_H2, H2_LOAD_H2)):
+            gturret = row(gturret_name.format(n=n))
+            checks += [ratio(gturret, row(h2load_name.format(n=n)), None)]
+            checks += [ratio(gturret, http1, None)]
+    return checks
+
+
 def _checks(rows: dict[str, Row]) -> list[report.Check]:
     def row(name: str) -> Row:
         return rows.get(name) or Row("", name, "", na="not run (--only)")
@@ -669,6 +719,7 @@ def _checks(rows: dict[str, Row]) -> list[report.Check]:
         ratio(gturret_requests, row(BARE_REQUESTS), 0.95),
         ratio(gturret_requests, row(HTTP_USER), 1.0),
         *_fast_checks(row),
+        *_http2_checks(row),
         ratio(gturret_noop, row(OCT_NOOP), 5.0),
         bound(scale_10k, "of ideal 10,000 tx/s", "of_ideal", 0.99, False, _times),
         bound(scale_10k, "peak RSS", "peak_rss_mb", None, True, _mb),
@@ -714,7 +765,7 @@ def _settings() -> Settings:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated scenarios: http-requests, http-fast, overhead, "
+        help="comma-separated scenarios: http-requests, http-fast, http2, overhead, "
         "scale (and stop), cores, curve, many, added-latency",
     )
     args = parser.parse_args()
@@ -732,8 +783,9 @@ def main() -> None:
         "versions": {
             "nginx": machine.tool(["nginx", "-v"]),
             "wrk": machine.tool(["wrk", "--version"]),
+            "h2load": machine.tool(["h2load", "--version"]),
             "project venv": machine.packages(
-                PROJECT_PY, ["gturret", "gevent", "greenlet", "pyzmq", "requests", "ujson"]
+                PROJECT_PY, ["gturret", "gevent", "greenlet", "h2", "pyzmq", "requests", "ujson"]
             ),
             "bench venv": machine.packages(
                 BENCH_PY,
@@ -774,8 +826,8 @@ def main() -> None:
         },
     }
     print(_header(info), flush=True)
-    with nginx(TARGET_CPU) as url:
-        planned = _plan(settings, features, url)
+    with nginx(TARGET_CPU) as url, nginx_h2(TARGET_CPU) as h2:
+        planned = _plan(settings, features, url, h2)
         budget = settings.reps * sum(item.seconds for item in planned)
         print(f"target: nginx at {url}; planned measuring time ≈ {budget:.0f} s", flush=True)
         _measure(planned, settings.reps, started)

@@ -14,6 +14,11 @@ module (Debian ``libnginx-mod-http-echo``) waits on a timer of nginx's event loo
 so the worker stays free while a thousand requests wait at once. The module is
 looked for where this nginx loads modules from; without it that location is left out.
 
+``nginx_h2`` runs a second nginx of the same config for the http2 rows, listening
+three ways: HTTP/1.1, h2c (HTTP/2 with prior knowledge) and HTTP/2 over TLS (ALPN),
+with a certificate ``openssl`` makes for the run; so the rows of both protocols meet
+the same server in the same run.
+
 Its config lives in a temporary folder, never in /etc, and only the process started
 here is ever stopped.
 """
@@ -27,6 +32,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.listening import serving
@@ -107,6 +113,48 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@dataclass(frozen=True, slots=True)
+class H2Target:
+    """The http2 rows' nginx: its HTTP/1.1, h2c and HTTP/2-over-TLS base URLs, and the
+    certificate to verify TLS with."""
+
+    http: str
+    h2c: str
+    https: str
+    ca: str
+
+
+@contextmanager
+def nginx_h2(cpu: str) -> Iterator[H2Target]:
+    """Run the http2 rows' nginx pinned to ``cpu`` for the duration of the block."""
+    with tempfile.TemporaryDirectory(prefix="gturret-bench-nginx-h2-") as root:
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1",
+             "-keyout", f"{root}/key.pem", "-out", f"{root}/cert.pem"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        port, h2c, https = free_port(), free_port(), free_port()
+        listen = f"listen 127.0.0.1:{port} backlog={connections()};"
+        more = (
+            f"{listen}\n        listen 127.0.0.1:{h2c} http2;\n"
+            f"        listen 127.0.0.1:{https} ssl http2;\n"
+            f"        ssl_certificate {root}/cert.pem;\n"
+            f"        ssl_certificate_key {root}/key.pem;"
+        )
+        conf = Path(root) / "nginx.conf"
+        conf.write_text(_config(root, port).replace(listen, more))
+        command = ["taskset", "-c", cpu, "nginx", "-p", root, "-c", str(conf)]
+        with serving(command, port, timeout=10):
+            yield H2Target(
+                f"http://127.0.0.1:{port}/",
+                f"http://127.0.0.1:{h2c}/",
+                f"https://127.0.0.1:{https}/",
+                f"{root}/cert.pem",
+            )
 
 
 @contextmanager

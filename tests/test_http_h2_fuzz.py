@@ -7,7 +7,7 @@ stream and payload (RST_STREAM, GOAWAY, SETTINGS, WINDOW_UPDATE, PING, PUSH_PROM
 unknown types…), and all of these cut short or with bytes changed; then it closes.
 Whatever comes, a request must end in a ``Response`` or a ``ConnectionError`` that
 is not a timeout: never a hang, never another exception. Well-formed responses
-must come back exactly. ``GTURRET_FUZZ_FRAMES`` sets the examples per test.
+must come back exactly. ``GTURRET_FUZZ_H2_FRAMES`` sets the examples per test.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import gturret.http
 from gturret.http import Client
 from tests.support.h2_server import Exchange, h2_server
 
-EXAMPLES = int(os.environ.get("GTURRET_FUZZ_FRAMES", "200"))
+EXAMPLES = int(os.environ.get("GTURRET_FUZZ_H2_FRAMES", "200"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
