@@ -26,7 +26,8 @@ httpx. See ``_errors`` for the exception hierarchy; the modules, each with one j
 ``_client`` (policy: pools, cookies, redirects, timers), ``_request`` (a request
 checked and encoded once), ``_pool`` (kept-alive connections per origin),
 ``_connection`` (one socket, the parser, framing), ``_models`` (``Response``,
-headers), ``_cookies``, ``_tls``, ``_errors``.
+headers), ``_cookies``, ``_tls``, ``_errors``; with ``http2``, ``_h2pool`` (which
+protocol an origin gets) and ``_h2`` (one multiplexed HTTP/2 connection on ``h2``).
 
 What it must never do: log or sleep on the request path, share one client's
 connections or cookies with another client, or monkey-patch anything (importing it

@@ -37,14 +37,16 @@ class Response:
     """One HTTP response, its body read in full.
 
     ``headers`` is case-insensitive (``headers["content-type"]``); see
-    ``ResponseHeaders`` for fields the server sent more than once. ``content`` is
-    the body with its gzip or deflate Content-Encoding undone (on first access);
+    ``ResponseHeaders`` for fields the server sent more than once. ``content`` is the
+    body with its gzip or deflate Content-Encoding undone (on first access);
     ``raw_content`` is the body as it came, ``raw_head`` the head as it came (status
-    line, header lines, blank line) and ``fields`` its header fields as ``(name,
-    value)`` pairs of bytes, in order. ``request`` is the request this answers, and
-    ``history`` the redirect responses that led here, oldest first. ``duration`` is
-    the seconds from taking a connection for the request to the last byte of this
-    response; ``elapsed`` is the same as a ``timedelta``, as in requests.
+    line, header lines, blank line; over HTTP/2, the fields written as such a head with
+    the status line ``HTTP/2 <status>``, ``http_version`` read from it) and ``fields``
+    its header fields as ``(name, value)`` pairs of bytes, in order. ``request`` is the
+    request this answers, and ``history`` the redirect responses that led here, oldest
+    first. ``duration`` is the seconds from taking a connection for the request to the
+    last byte of this response; ``elapsed`` is the same as a ``timedelta``, as in
+    requests.
     """
 
     __slots__ = (
