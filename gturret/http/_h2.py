@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from time import perf_counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gevent
 import gevent.socket
@@ -70,6 +70,24 @@ _HOP_BY_HOP = frozenset(
 )
 # Requests' heads already turned into header lists, per connection.
 _KNOWN_HEADS = 256
+
+
+def _after_goaway() -> dict[Any, Any]:
+    """h2's connection state table, where the frames of the streams a server took still
+    pass after its GOAWAY (RFC 9113 6.8: a graceful close lets them finish). h2 itself
+    takes no frame once a GOAWAY is in, not even one read in the same batch; here the
+    closed state takes what an open one would, but new streams and pushes. A GOAWAY
+    with an error, or one we send, ends the connection anyway (see ``_goaway``)."""
+    states, inputs = h2.connection.ConnectionState, h2.connection.ConnectionInputs
+    table = dict(h2.connection.H2ConnectionStateMachine._transitions)
+    refused = (inputs.SEND_HEADERS, inputs.SEND_PUSH_PROMISE, inputs.RECV_PUSH_PROMISE)
+    for (state, given), (action, _) in h2.connection.H2ConnectionStateMachine._transitions.items():
+        if state is states.CLIENT_OPEN and given not in refused:
+            table.setdefault((states.CLOSED, given), (action, states.CLOSED))
+    return table
+
+
+_AFTER_GOAWAY = _after_goaway()
 
 
 class _Stream:
@@ -143,6 +161,7 @@ class H2Connection:
             },
         )
         machine.decoder.max_header_list_size = MAX_HEAD  # also before the server's ACK
+        machine.state_machine._transitions = _AFTER_GOAWAY
         machine.initiate_connection()
         machine.increment_flow_control_window(CONNECTION_WINDOW - 65535)
         self._machine = machine
@@ -443,10 +462,6 @@ class H2Connection:
             )
         elif not self._streams:
             self._lose("the server went away (GOAWAY)")
-        else:
-            # h2 takes no frame after a GOAWAY; a graceful one lets the streams the
-            # server took finish (RFC 9113 6.8), so the connection reads on.
-            self._machine.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
 
     def _refuse(self, exc: Exception) -> None:
         """The server sent what HTTP/2 forbids: tell it (h2 queued a GOAWAY) without

@@ -91,11 +91,15 @@ class Exchange:
         self.machine.reset_stream(self.stream_id, code)
         self.flush()
 
-    def goaway(self, last_stream_id: int, code: ErrorCodes = ErrorCodes.NO_ERROR) -> None:
-        """Send GOAWAY; a graceful one (NO_ERROR) lets the server finish the streams it
+    def goaway(
+        self, last_stream_id: int, code: ErrorCodes = ErrorCodes.NO_ERROR, flush: bool = True
+    ) -> None:
+        """Send GOAWAY (or with ``flush`` False, queue it to go out in one write with
+        what follows); a graceful one (NO_ERROR) lets the server finish the streams it
         took, as nginx does (h2 itself would send nothing more)."""
         self.machine.close_connection(code, last_stream_id=last_stream_id)
-        self.flush()
+        if flush:
+            self.flush()
         if code == ErrorCodes.NO_ERROR:
             self.machine.state_machine.state = h2.connection.ConnectionState.SERVER_OPEN
 
