@@ -39,6 +39,7 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from contextlib import ExitStack  # noqa: E402
 
@@ -53,6 +54,7 @@ from gturret.hq.options import (  # noqa: E402
     given_test_options,
     options_from_args,
 )
+from gturret.overrides import add_override_arguments, export, given_overrides  # noqa: E402
 from gturret.requirements import use_requirements  # noqa: E402
 from gturret.script import prepare_factory  # noqa: E402
 from gturret.startup import prepare_process  # noqa: E402
@@ -104,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         " the HQ still sees one turret (default 1: this process runs the canons)",
     )
     parser.add_argument("--version", action="version", version=version_line("gturret"))
+    add_override_arguments(parser)
     standalone = parser.add_argument_group(
         "standalone run",
         "with --standalone the turret runs one test against gturret's own HQ in this\n"
@@ -169,11 +172,13 @@ def _run(args: argparse.Namespace) -> int:
     """Load, prepare and serve (or run the standalone test); the exit status."""
     with ExitStack() as cleanup:
         try:
+            overrides = given_overrides(vars(args), os.environ)
+            export(overrides)
             if args.tar:
                 package = cleanup.enter_context(ExtractedTar(args.tar))
-                config = load_config(package.config_path)
+                config = load_config(package.config_path, overrides)
             else:
-                config = load_config(args.config)
+                config = load_config(args.config, overrides)
             for typo in config.typos:
                 log.warning("%s", typo)
             options = options_from_args(args, TEST_OPTIONS, turrets=1, pub_port=0, rc_port=0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,14 @@ class TurretConfig:
         "seconds without any frame from the HQ while running after which the turret"
         " ceases fire and returns to ready; 0 waits forever (as OCT: the reference HQ"
         " sends nothing during a test)",
+    )
+    hq_wait: float = _setting(
+        300,
+        0,
+        MAX_RAMPUP,
+        "seconds a turret waits for its first frame from the HQ; past it the turret exits"
+        " (status 1) with one line naming the address it waited for, so a container or"
+        " Job never waits forever; 0 waits forever",
     )
     stop_grace: float = _setting(
         0.5,
@@ -194,8 +203,9 @@ KNOWN_KEYS = (
 )
 
 
-def load_config(path: str | Path) -> TurretConfig:
-    """Read and validate the JSON config at ``path``."""
+def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TurretConfig:
+    """Read and validate the JSON config at ``path``, with ``overrides``' keys set over
+    the file's (``--hq-address``, ``GTURRET_NAME``…: :mod:`gturret.overrides`)."""
     source = Path(path)
     try:
         text = source.read_bytes().decode("utf-8-sig")
@@ -217,7 +227,7 @@ def load_config(path: str | Path) -> TurretConfig:
         raise ConfigError(f"{source}: invalid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: must hold a JSON object, not {_received(raw)}")
-    return validate(raw, source)
+    return validate({**raw, **(overrides or {})}, source)
 
 
 def validate(raw: dict[str, Any], source: Path) -> TurretConfig:

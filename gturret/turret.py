@@ -87,6 +87,7 @@ class Turret(TurretFace):
         self.battery: Battery | None = None
         self._counts_at_start = (0, 0, 0)
         self._last_frame_at = monotonic()
+        self._heard_hq = False
         self._intervals: gevent.Greenlet | None = None
         self._kill_deadline: float | None = None
         self.loop_lag = LoopLag()
@@ -113,11 +114,20 @@ class Turret(TurretFace):
         frame = self.link.hq.receive()
         if frame is not None:
             self._last_frame_at = monotonic()
+            self._heard_hq = True
             self.handle_frame(frame)
             return
         problem = self.link.hq.handshake_failure()
         if problem is not None:
             raise HandshakeError(problem)
+        if self._hq_never_answered():
+            log.error(
+                "no HQ answered at %s within %ss (hq_wait): exiting",
+                self.link.route.commands,
+                format_number(self.config.hq_wait),
+            )
+            self.state = State.ABORTED
+            return
         if self._hq_silent():
             log.warning(
                 "no frame from the HQ for %ss while running (hq_timeout): ceasing fire",
@@ -132,6 +142,18 @@ class Turret(TurretFace):
         self.loop_lag.close()
         self.watchdog.close()
         self.link.close(None if self._kill_deadline is None else self._kill_left())
+
+    def _hq_never_answered(self) -> bool:
+        """No frame yet ``hq_wait`` seconds after start: the HQ is not there (a wrong
+        address, or an HQ that never came), and a container must not wait forever. A
+        fleet's worker leaves this to its parent, whose route is the HQ's."""
+        wait = self.config.hq_wait
+        return (
+            wait > 0
+            and not self._heard_hq
+            and not self.link.route.to_parent
+            and monotonic() - self._last_frame_at > wait
+        )
 
     def _hq_silent(self) -> bool:
         timeout = self.config.hq_timeout

@@ -39,6 +39,7 @@ from gturret.battery import Share  # noqa: E402
 from gturret.config import load_config  # noqa: E402
 from gturret.errors import ExitStatus, UsageError  # noqa: E402
 from gturret.link import Route  # noqa: E402
+from gturret.overrides import given_overrides  # noqa: E402
 from gturret.requirements import use_requirements  # noqa: E402
 from gturret.script import prepare_factory  # noqa: E402
 from gturret.startup import prepare_process  # noqa: E402
@@ -70,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     SIGNALS.starting()
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, given_overrides({}, os.environ))
         use_requirements(config.requirements, config.source)
         prepare_process(len(Share(args.index, args.count).of(config.canons)))
         factory = prepare_factory(config)

@@ -203,11 +203,12 @@ class HQLink:
         plain_zmq.Socket.send(self._pub, frame, zmq.NOBLOCK)
         self._context.destroy(linger=round(linger * 1000))
 
-    def close(self) -> None:
-        """Close both sockets without waiting for unsent commands."""
+    def close(self, linger: float = 0.0) -> None:
+        """Close both sockets, giving unsent commands ``linger`` seconds (none by
+        default: the last one matters only for ``--kill-turrets``' kill)."""
         self._handshakes.close()
         if self._zap is not None:
             self._zap.close()
-        self._pub.close(linger=0)
+        self._pub.close(linger=round(linger * 1000))
         self._pull.close(linger=0)
         self._context.term()

@@ -246,6 +246,13 @@ class HQOptions:
         "DURATION",
         test=True,
     )
+    kill_turrets: bool = _option(
+        "--kill-turrets",
+        False,
+        "when the test is over, send every turret the OCT kill, so each exits 0 (a"
+        " container stops, a Kubernetes Job completes) rather than waiting for the next test",
+        action="store_true",
+    )
     context: dict[str, Any] = _option(
         "--context",
         "{}",

@@ -39,6 +39,10 @@ __all__ = ["HQOptions", "run_hq"]
 
 log = logging.getLogger(__name__)
 
+#: Seconds ZeroMQ gets to deliver ``--kill-turrets``' kill before the HQ exits: a
+#: subscriber on the same network takes it in far less.
+KILL_LINGER_S = 2.0
+
 
 def run_hq(
     options: HQOptions,
@@ -94,7 +98,9 @@ def run_hq(
     finally:
         if interruption is not None:
             interruption.before_exit(None)
-        link.close()
+        if options.kill_turrets:
+            link.publish("kill", "the test is over (--kill-turrets)")
+        link.close(KILL_LINGER_S if options.kill_turrets else 0.0)
         if metrics is not None:
             metrics.stop()
 
