@@ -31,7 +31,7 @@ DEMO_ARGS ?= --run-time 10s --threshold "p95<250ms" --threshold "error_rate<1%" 
              --json out/summary.json --html out/report.html --junit out/junit.xml \
              --csv out/gturret --metrics-port $(DEMO_METRICS_PORT)
 
-.PHONY: install test test-system test-slow lint run browser prometheus nginx peers bench bench-hq clean
+.PHONY: install test test-system test-slow lint run browser prometheus nginx peers bench bench-hq clean docker image
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 2; }
@@ -60,6 +60,24 @@ prometheus:
 nginx:
 	@command -v nginx >/dev/null 2>&1 || { $(APT_GET) update -qq && $(APT_GET) install -y -qq nginx >/dev/null; } || echo "make: nginx could not be installed; the HTTP client's nginx tests will say so"
 
+# Debian's Docker engine (20.10) and debootstrap, which builds the image's base where no
+# base image can be pulled (deploy/build-image.sh); docker-compose 1.29 where the CLI
+# has no `docker compose`. If they cannot be installed the container tests say so.
+docker:
+	@command -v dockerd >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1 && { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; } \
+	  || { $(APT_GET) update -qq && $(APT_GET) install -y -qq docker.io debootstrap docker-compose >/dev/null; } \
+	  || echo "make: docker.io could not be installed; the container tests will say so"
+
+# `make image [BASE=image]`: gturret:latest and gturret:VERSION, from wheels built here
+# on a base built here (docs/containers.md). A dockerd is started when none answers,
+# and left running; the tests start (and stop) their own.
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+BASE ?=
+image: install docker
+	@docker info >/dev/null 2>&1 || { nohup dockerd >/tmp/gturret-dockerd.log 2>&1 & \
+	  for i in $$(seq 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done; }
+	BASE="$(BASE)" PIP=$(BIN)/pip deploy/build-image.sh gturret:latest gturret:$(VERSION)
+
 $(OCT_STAMP): tests/peers/oct_compat_shim.py
 	rm -rf $(OCT_VENV)
 	$(PYTHON) -m venv $(OCT_VENV)
@@ -77,8 +95,9 @@ peers: $(OCT_STAMP)
 test: install nginx
 	$(BIN)/python -m pytest -q -rs -n 2 --dist loadfile
 
-# The tests against real peers (the OCT HQ, oct-turrets, Chromium, Prometheus) and at scale.
-test-system: install browser prometheus peers
+# The tests against real peers (the OCT HQ, oct-turrets, Chromium, Prometheus, Docker)
+# and at scale.
+test-system: install browser prometheus peers docker
 	$(BIN)/python -m pytest -q -rs -m system
 
 # The target says it listens by printing its port; it refuses a taken port (its own or
