@@ -12,8 +12,17 @@ from pathlib import Path
 import pytest
 
 from gturret.http import Client
+from tests.support.docker_engine import built_image, engine
 from tests.support.fake_hq import FakeHQ
 from tests.support.turret_process import TurretProcess
+
+
+@pytest.fixture(scope="session")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """This checkout's image, built once a run (``make test-system``'s container
+    tests share it), on a Docker engine started for the run if none answered."""
+    with engine(tmp_path_factory.mktemp("engine")), built_image() as tag:
+        yield tag
 
 
 @pytest.fixture

@@ -19,9 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.docker_engine import (
-    built_image,
     docker,
-    engine,
     give_to_image_user,
     remove_stack,
     swarm,
@@ -34,12 +32,6 @@ pytestmark = [pytest.mark.system, pytest.mark.timeout(900)]
 
 TURRETS = 4
 RUN_TIME = "6s"
-
-
-@pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with engine(tmp_path_factory.mktemp("engine")), built_image() as tag:
-        yield tag
 
 
 @pytest.fixture(scope="module")
