@@ -37,6 +37,8 @@ VENV_BIN = Path(sys.executable).parent
 SHORT_RUN = "1s"
 TIMEOUT_S = 60
 
+#: Why the container commands of docs/containers.md do not run here.
+ENGINE = "needs a Docker engine: tests/test_containers.py does the same in make test-system"
 #: Commands that cannot run on this machine, each with the reason.
 NOT_HERE = {
     "make run": "the demo on fixed ports 8089 and 9464, shared with every checkout on this"
@@ -64,6 +66,30 @@ NOT_HERE = {
     " over by scp; tests/test_curve.py runs keyed HQs and turrets on loopback",
     "gturret config.json --processes -1": "on the turret host eu-1, whose config.json names"
     " the HQ at 10.0.0.5",
+    "docker build -t gturret .": "pulls python:3.11-slim, which these machines cannot;"
+    " make test-system builds the image as make image does (tests/support/docker_engine.py)",
+    "make image": ENGINE,
+    "docker compose -f deploy/compose.yaml up --scale turret=4 --exit-code-from hq": "a"
+    " Docker engine and compose; make test-system runs the same containers as a swarm stack",
+    "mkdir -p deploy/keys/turrets": ENGINE,
+    "gturret-keys --dir deploy/keys hq": ENGINE,
+    "gturret-keys --dir deploy/keys turret": ENGINE,
+    "cp deploy/keys/turret.key deploy/keys/turrets/": ENGINE,
+    "docker stack deploy -c deploy/stack.yaml gturret": ENGINE,
+    'docker run --rm --network gturret_net --network-alias hq -v "$PWD/deploy/keys:/keys:ro"'
+    ' -v "$PWD/out:/out" gturret gturret-hq --bind 0.0.0.0 --pub 5000 --rc 5001 --turrets 4'
+    " --run-time 2m --secret-key /keys/hq.key_secret --turret-keys /keys/turrets --json"
+    " /out/summary.json": ENGINE,
+    "mkdir -p deploy/kubernetes/keys": "keys for a cluster; tests/test_kubernetes.py renders"
+    " a copy of the base with keys of its own",
+    "gturret-keys --dir deploy/kubernetes/keys hq": "keys for a cluster; tests/test_kubernetes.py"
+    " makes its own",
+    "gturret-keys --dir deploy/kubernetes/keys turret": "keys for a cluster;"
+    " tests/test_kubernetes.py makes its own",
+    "kubectl apply -k deploy/kubernetes/": "no cluster runs here; tests/test_kubernetes.py"
+    " renders, validates and runs each pod with docker",
+    "kubectl wait --for=condition=complete job/gturret-hq": "no cluster runs here",
+    "kubectl logs job/gturret-hq": "no cluster runs here",
 }
 
 #: How each command that runs here is run: ``plain`` to its end (exit 0), ``test`` to its
