@@ -102,6 +102,39 @@ def test_the_image_runs_each_command_as_a_non_root_user(image: str) -> None:
     assert labels["org.opencontainers.image.version"]
 
 
+def test_compose_runs_a_test_on_one_host_and_the_turrets_leave(image: str, tmp_path: Path) -> None:
+    """deploy/compose.yaml as docs/containers.md gives it (a 10 s test; before
+    the stack's, whose turrets would share the machine's two cores): the HQ's exit
+    status, every result of 4 turrets, and the turrets gone at --kill-turrets."""
+    compose = compose_command()
+    out = tmp_path / "out"
+    out.mkdir()
+    give_to_image_user(out)
+    project = unique("compose").replace("-", "")
+    env = {**os.environ, "GTURRET_IMAGE": image, "GTURRET_OUT": str(out), "GTURRET_RUN_TIME": "10s"}
+    base = [*compose, "-f", str(ROOT / "deploy" / "compose.yaml"), "-p", project]
+    try:
+        done = subprocess.run(
+            [*base, "up", "--scale", f"turret={TURRETS}", "--exit-code-from", "hq"],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        summary = json.loads((out / "summary.json").read_text())
+        assert len(summary["results_by_turret"]) == TURRETS
+        assert all(row["lost"] == 0 for row in summary["delivery"]), summary["delivery"]
+    finally:
+        subprocess.run([*base, "down"], capture_output=True, env=env, timeout=120)
+
+
+def compose_command() -> list[str]:
+    """``docker compose`` where the CLI has it, else Debian's ``docker-compose`` 1.29."""
+    if docker("compose", "version", check=False).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    unavailable("no docker compose or docker-compose: run `make test-system` (it installs them)")
+
+
 def test_a_stack_of_four_turrets_passes_with_every_result(
     image: str, stack: dict[str, str], tmp_path: Path
 ) -> None:
@@ -156,35 +189,3 @@ def _fired(container: str) -> int:
     """How many tests the turret in ``container`` has opened fire for."""
     logs = docker("logs", container)
     return (logs.stdout + logs.stderr).count("open fire:")
-
-
-def test_compose_runs_a_test_on_one_host_and_the_turrets_leave(image: str, tmp_path: Path) -> None:
-    """deploy/compose.yaml as docs/containers.md gives it (a 5 s test): the HQ's exit
-    status, every result of 4 turrets, and the turrets gone at --kill-turrets."""
-    compose = compose_command()
-    out = tmp_path / "out"
-    out.mkdir()
-    give_to_image_user(out)
-    project = unique("compose").replace("-", "")
-    env = {**os.environ, "GTURRET_IMAGE": image, "GTURRET_OUT": str(out), "GTURRET_RUN_TIME": "5s"}
-    base = [*compose, "-f", str(ROOT / "deploy" / "compose.yaml"), "-p", project]
-    try:
-        done = subprocess.run(
-            [*base, "up", "--scale", f"turret={TURRETS}", "--exit-code-from", "hq"],
-            capture_output=True, text=True, env=env, timeout=300,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stdout + done.stderr
-        summary = json.loads((out / "summary.json").read_text())
-        assert len(summary["results_by_turret"]) == TURRETS
-        assert all(row["lost"] == 0 for row in summary["delivery"]), summary["delivery"]
-    finally:
-        subprocess.run([*base, "down"], capture_output=True, env=env, timeout=120)
-
-
-def compose_command() -> list[str]:
-    """``docker compose`` where the CLI has it, else Debian's ``docker-compose`` 1.29."""
-    if docker("compose", "version", check=False).returncode == 0:
-        return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    unavailable("no docker compose or docker-compose: run `make test-system` (it installs them)")

@@ -74,16 +74,20 @@ def engine(tmp: Path) -> Iterator[None]:
 
 @contextmanager
 def swarm() -> Iterator[None]:
-    """A swarm this engine manages; initialised here (and left after) if it had none."""
+    """A swarm this engine manages; initialised here (and left after) if it had none,
+    with the bridge network that swarm init adds, ``docker_gwbridge``."""
     state = docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
     if state == "active":
         yield
         return
+    had_gateway = not network_gone("docker_gwbridge")
     docker("swarm", "init", "--advertise-addr", "127.0.0.1")
     try:
         yield
     finally:
         docker("swarm", "leave", "--force", check=False)
+        if not had_gateway:
+            docker("network", "rm", "docker_gwbridge", check=False)
 
 
 @contextmanager
