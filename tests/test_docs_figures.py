@@ -35,6 +35,9 @@ NOT_BENCH = {
     "42,270": "a protocol observation of the reference HQ (docs/protocol.md), not a bench",
     "20,000": "a protocol observation of the reference HQ (docs/protocol.md), not a bench",
     "19,999": "a protocol observation of the reference HQ (docs/protocol.md), not a bench",
+    "32,814,701": "the image's added size (docs/containers.md): docker image inspect, not a bench",
+    "201,963,407": "the image's size (docs/containers.md): docker image inspect, not a bench",
+    "169,148,706": "the Debian base's size (docs/containers.md): docker image inspect",
 }
 
 
