@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from gevent import GreenletExit, sleep
 
-from gturret.errors import describe
+from gturret.errors import FeederExhausted, describe
 from gturret.timers import clean_timers
 from gturret.wire import LATE_AFTER
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from gturret.aggregate import Interval
     from gturret.counts import CanonCounts
+    from gturret.feeders import Feeders
     from gturret.outbox import Outbox
     from gturret.script import TransactionFactory
 
@@ -56,6 +57,7 @@ class Battery(Protocol):
     started_at: float
     tickets: Queue[float | None] | None
     interval: Interval | None
+    feeders: Feeders | None
 
     @property
     def max_lateness(self) -> float:
@@ -70,8 +72,11 @@ class Battery(Protocol):
     def killed_in(self, phase: str, since: float) -> None:
         """Note a canon killed in ``phase``, entered at ``since``."""
 
+    def exhausted(self, exc: FeederExhausted) -> None:
+        """A canon ended for want of rows (a ``unique`` feeder ran out)."""
 
-def fire(battery: Battery) -> None:
+
+def fire(battery: Battery, index: int = 0) -> None:
     """Run one canon until the battery stops firing; the greenlet target.
 
     Closed model: the next transaction starts when the last one ends. Open model
@@ -79,6 +84,8 @@ def fire(battery: Battery) -> None:
     its ``scriptrun_time`` counts from when it was due (wrk2's rule); the time
     spent in ``run()`` alone is kept as the uncorrected figure. After a failed
     ``setup()`` the canon backs off (``Battery.back_off``) rather than spin.
+    ``index`` is the canon's place among its turret's canons: its feeders' rows
+    (``per_canon``) follow it. A feeder out of rows ends the canon.
     """
     counts = battery.counts
     counts.canons_started += 1
@@ -89,6 +96,19 @@ def fire(battery: Battery) -> None:
     except BaseException as exc:
         battery.canon_failed(exc)
         return
+    if battery.feeders is not None:
+        transaction._feeds = battery.feeders.for_canon(index)
+        try:
+            _fire(battery, transaction)
+        except FeederExhausted as exc:
+            battery.exhausted(exc)
+        return
+    _fire(battery, transaction)
+
+
+def _fire(battery: Battery, transaction: Any) -> None:
+    """The canon's loop, its Transaction built."""
+    counts = battery.counts
     put = battery.outbox.put_result
     drain = battery.drain
     clock = perf_counter
@@ -170,6 +190,8 @@ def run_once(transaction: Any, battery: Battery, began_setup: float) -> tuple[fl
     except GreenletExit:
         battery.killed_in("setup", began_setup)
         raise
+    except FeederExhausted:
+        raise
     except BaseException as exc:
         return run_time, "setup: " + describe(exc), False
     began = perf_counter()
@@ -177,6 +199,8 @@ def run_once(transaction: Any, battery: Battery, began_setup: float) -> tuple[fl
         transaction.run()
     except GreenletExit:
         battery.killed_in("run", began)
+        raise
+    except FeederExhausted:
         raise
     except BaseException as exc:
         ran = perf_counter()
@@ -188,6 +212,8 @@ def run_once(transaction: Any, battery: Battery, began_setup: float) -> tuple[fl
         transaction.tear_down()
     except GreenletExit:
         battery.killed_in("tear_down", ran)
+        raise
+    except FeederExhausted:
         raise
     except BaseException as exc:
         error = error or "tear_down: " + describe(exc)
