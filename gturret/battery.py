@@ -239,21 +239,26 @@ class Battery:
         """Note a canon killed in ``phase``, which it entered at ``since`` (perf_counter)."""
         self.counts.killed_in(phase, perf_counter() - since)
 
-    def exhausted(self, exc: FeederExhausted) -> None:
+    def exhausted(self, exc: FeederExhausted, completed: bool) -> None:
         """A canon ended for want of rows: counted; the first one logged. With
-        ``on_exhausted: stop_test`` every canon of this process ceases fire, and the
-        status tells the HQ (an HQ of ours then ends the test)."""
+        ``on_exhausted: stop_test`` the status tells the HQ, and an HQ of ours ends the
+        test; meanwhile each canon ends at its next ``feed()`` of that feeder, as with
+        ``stop_canon``.
+
+        A canon that ran out before it finished a transaction counts as completed
+        too: its work is done, and the HQ must not take it for one starved of CPU.
+        """
         self.counts.canons_exhausted += 1
+        if not completed:
+            self.counts.canons_completed += 1
         if self.counts.canons_exhausted == 1:
             log.warning(
                 "feeder %r has no row left: %s",
                 exc.feeder,
-                "ceasing fire (on_exhausted: stop_test)"
+                "the HQ ends the test (on_exhausted: stop_test)"
                 if exc.stop_test
                 else "its canons end as they ask for one (on_exhausted: stop_canon)",
             )
-        if exc.stop_test:
-            self.firing = False
 
     def back_off(self, error: str, pause: float) -> float:
         """Pause a canon whose ``setup()`` just failed with ``error``; ``pause`` is its

@@ -72,8 +72,9 @@ class Battery(Protocol):
     def killed_in(self, phase: str, since: float) -> None:
         """Note a canon killed in ``phase``, entered at ``since``."""
 
-    def exhausted(self, exc: FeederExhausted) -> None:
-        """A canon ended for want of rows (a ``unique`` feeder ran out)."""
+    def exhausted(self, exc: FeederExhausted, completed: bool) -> None:
+        """A canon ended for want of rows (a ``unique`` feeder ran out); ``completed``:
+        it had finished a transaction before."""
 
 
 def fire(battery: Battery, index: int = 0) -> None:
@@ -98,17 +99,6 @@ def fire(battery: Battery, index: int = 0) -> None:
         return
     if battery.feeders is not None:
         transaction._feeds = battery.feeders.for_canon(index)
-        try:
-            _fire(battery, transaction)
-        except FeederExhausted as exc:
-            battery.exhausted(exc)
-        return
-    _fire(battery, transaction)
-
-
-def _fire(battery: Battery, transaction: Any) -> None:
-    """The canon's loop, its Transaction built."""
-    counts = battery.counts
     put = battery.outbox.put_result
     drain = battery.drain
     clock = perf_counter
@@ -135,7 +125,11 @@ def _fire(battery: Battery, transaction: Any) -> None:
             elif late > LATE_AFTER:
                 counts.pacing_late += 1
         if tickets is None or due is not None:
-            run_time, error, set_up = run_once(transaction, battery, now)
+            try:
+                run_time, error, set_up = run_once(transaction, battery, now)
+            except FeederExhausted as exc:
+                battery.exhausted(exc, completed)
+                return
             now = clock()
             # Read back, not the dict handed out: OCT reads the attribute after run(),
             # so a script may assign a dict of its own. An empty dict, the usual case

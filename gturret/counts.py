@@ -23,7 +23,8 @@ class CanonCounts:
     at the stop and the longest time one had spent in it. In the open model,
     ``pacing_*`` count the transactions scheduled, those started late and those
     dropped for being too late. ``canons_exhausted`` counts the canons ended because a
-    ``unique`` feeder had no row left for them (:mod:`gturret.feeders`)."""
+    ``unique`` feeder had no row left for them (:mod:`gturret.feeders`); one that ran
+    out before its first transaction ended counts as completed: its work is done."""
 
     canons_spawned: int = 0
     canons_started: int = 0

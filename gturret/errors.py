@@ -129,8 +129,8 @@ class FeederExhausted(BaseException):
     """A ``unique`` feeder had no row left for a canon (``feeder``: its name).
 
     A ``BaseException``, like ``GreenletExit``: a script's ``except Exception`` must
-    not turn the end of the data into one more failed transaction; the canon ends,
-    and with ``stop_test`` the turret's canons all do.
+    not turn the end of the data into one more failed transaction: the canon ends
+    (and with ``stop_test`` our HQ ends the test).
     """
 
     def __init__(self, feeder: str, stop_test: bool) -> None:

@@ -312,12 +312,13 @@ class Place:
     total: int
 
     def slice_of(self, rows: int) -> range:
-        """This process's rows: its share of ``rows``, by its share of the canons."""
+        """This process's rows: its share of ``rows``, by its share of the canons
+        (none past ``total``: a turret placed where the fleet has no room left)."""
         if self.total <= 0:
             return range(0)
-        return range(
-            rows * self.first // self.total, rows * (self.first + self.canons) // self.total
-        )
+        start = rows * self.first // self.total
+        stop = rows * (self.first + self.canons) // self.total
+        return range(min(rows, start), min(rows, stop))
 
 
 class Feeder:

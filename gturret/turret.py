@@ -240,7 +240,7 @@ class Turret(TurretFace):
         fleet = None
         if order.canons_at is not None:
             fleet_first, total = order.canons_at
-            fleet = Place(fleet_first, canons, max(total, fleet_first + canons))
+            fleet = Place(fleet_first, canons, total)
         needs_fleet = [f.spec.name for f in self.feeder_files.values() if f.spec.scope == "fleet"]
         if needs_fleet and fleet is None:
             log.error(

@@ -172,13 +172,14 @@ def decode_start(msg: Any) -> StartOrder:
 
 
 def _canons_at(value: Any) -> tuple[int, int] | None:
-    """``[first, total]``: two whole numbers, ``first`` below ``total``; else None."""
+    """``[first, total]``: two whole numbers, ``first`` at most ``total`` (equal: no
+    room left in the fleet's feeders for this turret); else None."""
     if not isinstance(value, list) or len(value) != 2:
         return None
     first, total = value
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in value):
         return None
-    return (first, total) if 0 <= first < total else None
+    return (first, total) if 0 <= first <= total and total > 0 else None
 
 
 def _number(value: Any, *, low: float) -> float | None:

@@ -152,6 +152,12 @@ def _csv_prefix(text: str | None) -> Path | None:
     return prefix
 
 
+def _feeder_reserve(canons: int) -> int:
+    if canons < 0:
+        raise UsageError(f"--feeder-reserve must be 0 or more canons, not {canons}")
+    return canons
+
+
 @dataclass(frozen=True, slots=True)
 class HQOptions:
     """Everything one HQ run needs; ports 0 mean "any free port" (see ``on_bound``).
@@ -230,6 +236,16 @@ class HQOptions:
         test=True,
         argtype=float,
     )
+    feeder_reserve: int = _option(
+        "--feeder-reserve",
+        0,
+        "canons' worth of each fleet feeder's rows kept back at the start for turrets"
+        " that join late (docs/feeders.md); %(default)s (default): every row goes to the"
+        " turrets present at the start",
+        _feeder_reserve,
+        "CANONS",
+        argtype=int,
+    )
     run_time: float = _option(
         "--run-time",
         "30s",
@@ -293,7 +309,8 @@ class HQOptions:
     csv_prefix: Path | None = _option(
         "--csv",
         None,
-        "write PREFIX_stats.csv, PREFIX_history.csv and PREFIX_errors.csv (PREFIX a"
+        "write PREFIX_stats.csv, PREFIX_history.csv, PREFIX_errors.csv and"
+        " PREFIX_feeders.csv (PREFIX a"
         " folder, or ending in /: gturret_stats.csv and so on inside it)",
         _csv_prefix,
         "PREFIX",

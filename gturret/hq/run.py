@@ -140,6 +140,7 @@ def _findings(
         outcome=outcome,
         options=options,
         ports=ports,
+        feeders=roster.feeders(),
     )
 
 
