@@ -152,12 +152,6 @@ def _csv_prefix(text: str | None) -> Path | None:
     return prefix
 
 
-def _feeder_reserve(canons: int) -> int:
-    if canons < 0:
-        raise UsageError(f"--feeder-reserve must be 0 or more canons, not {canons}")
-    return canons
-
-
 @dataclass(frozen=True, slots=True)
 class HQOptions:
     """Everything one HQ run needs; ports 0 mean "any free port" (see ``on_bound``).
@@ -242,8 +236,7 @@ class HQOptions:
         "canons' worth of each fleet feeder's rows kept back at the start for turrets"
         " that join late (docs/feeders.md); %(default)s (default): every row goes to the"
         " turrets present at the start",
-        _feeder_reserve,
-        "CANONS",
+        metavar="CANONS",
         argtype=int,
     )
     run_time: float = _option(
@@ -356,6 +349,8 @@ class HQOptions:
     def __post_init__(self) -> None:
         if self.turrets < 1:
             raise UsageError(f"turrets must be at least 1, not {self.turrets}")
+        if self.feeder_reserve < 0:
+            raise UsageError(f"feeder_reserve must be 0 or more canons, not {self.feeder_reserve}")
         for name in ("pub_port", "rc_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:
