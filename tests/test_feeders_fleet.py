@@ -59,7 +59,16 @@ def _served(folder: Path) -> dict[str, list[tuple[str, int, int]]]:
 
 def _run_hq(folder: Path, *args: str) -> tuple[HQProcess, Path]:
     report = folder / "report.json"
-    hq = HQProcess("--no-progress", "--json", str(report), "--csv", str(folder / "out"), *args)
+    hq = HQProcess(
+        "--no-progress",
+        "--json",
+        str(report),
+        "--csv",
+        str(folder / "out"),
+        "--html",
+        str(folder / "report.html"),
+        *args,
+    )
     return hq, report
 
 
@@ -79,7 +88,7 @@ def test_ten_turrets_share_a_unique_fleet_feeder_without_overlap(tmp_path: Path)
     """10 turrets x 100 canons over 100,000 rows, unique and fleet-scoped: no row twice
     across the fleet and, given the time, every row once; the reports say so."""
     _rows_file(tmp_path, 100_000)
-    hq, report_path = _run_hq(tmp_path, "--turrets", "10", "--run-time", "12s")
+    hq, report_path = _run_hq(tmp_path, "--turrets", "10", "--run-time", "8s")
     config = write_turret(
         tmp_path,
         RECORDER.format(feeders=["users"]),
@@ -104,6 +113,8 @@ def test_ten_turrets_share_a_unique_fleet_feeder_without_overlap(tmp_path: Path)
     assert report["by_name"]["users"]["exhausted"] == 10
     assert report["canons_exhausted"] == 1000
     assert "users: 100000 rows served, 0 left; ran out 10 times" in out
+    html = (tmp_path / "report.html").read_text()
+    assert "<h2>Feeders</h2>" in html and "<tr><td>users</td><td>100000</td><td>0</td>" in html
     with (tmp_path / "out_feeders.csv").open() as table:
         (row,) = csv.DictReader(table)
     assert (row["feeder"], row["served"], row["left"], row["exhausted"]) == (
