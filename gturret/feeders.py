@@ -356,6 +356,7 @@ class Feeder:
             if mode == "unique":
                 self._note_exhausted()
             self._next = self.slice.start
+            self._block = []  # read again: a row a script changed is never handed out twice
         row = self._row(self._next)
         self._next += 1
         self.served += 1

@@ -86,6 +86,13 @@ def test_circular_serves_rows_in_order_and_wraps(tmp_path: Path) -> None:
     assert feeders.report()["users"]["left"] is None
 
 
+def test_a_row_a_script_changed_is_not_what_the_next_lap_serves(tmp_path: Path) -> None:
+    feeds = _feeders(_csv(tmp_path, 2), "circular", Place(0, 1, 1)).for_canon(0)
+    feeds.take("users")["user"] = "changed"
+    feeds.take("users")
+    assert feeds.take("users") == {"id": "0", "user": "user0"}
+
+
 def test_unique_serves_each_row_once_then_ends_the_canon(tmp_path: Path) -> None:
     feeders = _feeders(_csv(tmp_path, 50), "unique", Place(0, 1, 1))
     assert sorted(_ids(feeders, 0, 50)) == list(range(50))
