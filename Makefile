@@ -31,7 +31,7 @@ DEMO_ARGS ?= --run-time 10s --threshold "p95<250ms" --threshold "error_rate<1%" 
              --json out/summary.json --html out/report.html --junit out/junit.xml \
              --csv out/gturret --metrics-port $(DEMO_METRICS_PORT)
 
-.PHONY: install test test-system test-slow lint run browser prometheus nginx peers bench bench-hq clean docker image
+.PHONY: install test test-system test-slow lint run browser prometheus nginx peers bench bench-hq bench-feeders clean docker image
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 2; }
@@ -141,6 +141,10 @@ bench: install $(BENCH_STAMP)
 # What one gturret-hq takes (per result and aggregated, 1 to 100 turret processes).
 bench-hq: install
 	$(BIN)/python -m bench.hq_capacity $(BENCH_HQ_ARGS)
+
+# What one process's feeders serve, and a million-row file's memory (bench/feeders.py).
+bench-feeders: install
+	$(BIN)/python -m bench.feeders
 
 clean:
 	rm -rf $(VENV) .peers build site *.egg-info .pytest_cache .mypy_cache .ruff_cache

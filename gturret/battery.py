@@ -29,7 +29,8 @@ from gevent.queue import Queue
 from gturret.aggregate import Interval
 from gturret.canon import fire
 from gturret.counts import CanonCounts
-from gturret.errors import describe
+from gturret.errors import FeederExhausted, describe
+from gturret.feeders import Feeders
 from gturret.outbox import Outbox
 from gturret.pacing import Schedule
 from gturret.script import TransactionFactory
@@ -98,15 +99,18 @@ class Battery:
         outbox: Outbox,
         drain: Callable[[], object],
         plan: FiringPlan,
+        feeders: Feeders | None = None,
     ) -> None:
         """Canons build their Transaction with ``factory(config, context)`` and hand
-        results to ``outbox``, calling ``drain`` at their yields."""
+        results to ``outbox``, calling ``drain`` at their yields; ``feeders`` hand them
+        rows."""
         self.factory = factory
         self.config = config
         self.context = context
         self.outbox = outbox
         self.drain = drain
         self.plan = plan
+        self.feeders = feeders
         self.mine = plan.share.of(plan.canons)
         self.counts = CanonCounts()
         self.firing = False
@@ -200,7 +204,7 @@ class Battery:
             since = perf_counter() - self.started_at
             due = canons if step == 0 else min(canons, math.floor(since / step - phase) + 1)
             while counts.canons_spawned < len(mine) and mine[counts.canons_spawned] < due:
-                spawn(fire, self)
+                spawn(fire, self, mine[counts.canons_spawned])
                 counts.canons_spawned += 1
             if counts.canons_spawned < len(mine):
                 self._wait_until((mine[counts.canons_spawned] + phase) * step)
@@ -234,6 +238,27 @@ class Battery:
     def killed_in(self, phase: str, since: float) -> None:
         """Note a canon killed in ``phase``, which it entered at ``since`` (perf_counter)."""
         self.counts.killed_in(phase, perf_counter() - since)
+
+    def exhausted(self, exc: FeederExhausted, completed: bool) -> None:
+        """A canon ended for want of rows: counted; the first one logged. With
+        ``on_exhausted: stop_test`` the status tells the HQ, and an HQ of ours ends the
+        test; meanwhile each canon ends at its next ``feed()`` of that feeder, as with
+        ``stop_canon``.
+
+        A canon that ran out before it finished a transaction counts as completed
+        too: its work is done, and the HQ must not take it for one starved of CPU.
+        """
+        self.counts.canons_exhausted += 1
+        if not completed:
+            self.counts.canons_completed += 1
+        if self.counts.canons_exhausted == 1:
+            log.warning(
+                "feeder %r has no row left: %s",
+                exc.feeder,
+                "the HQ ends the test (on_exhausted: stop_test)"
+                if exc.stop_test
+                else "its canons end as they ask for one (on_exhausted: stop_canon)",
+            )
 
     def back_off(self, error: str, pause: float) -> float:
         """Pause a canon whose ``setup()`` just failed with ``error``; ``pause`` is its

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from gevent import GreenletExit, sleep
 
-from gturret.errors import describe
+from gturret.errors import FeederExhausted, describe
 from gturret.timers import clean_timers
 from gturret.wire import LATE_AFTER
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from gturret.aggregate import Interval
     from gturret.counts import CanonCounts
+    from gturret.feeders import Feeders
     from gturret.outbox import Outbox
     from gturret.script import TransactionFactory
 
@@ -56,6 +57,7 @@ class Battery(Protocol):
     started_at: float
     tickets: Queue[float | None] | None
     interval: Interval | None
+    feeders: Feeders | None
 
     @property
     def max_lateness(self) -> float:
@@ -70,8 +72,12 @@ class Battery(Protocol):
     def killed_in(self, phase: str, since: float) -> None:
         """Note a canon killed in ``phase``, entered at ``since``."""
 
+    def exhausted(self, exc: FeederExhausted, completed: bool) -> None:
+        """A canon ended for want of rows (a ``unique`` feeder ran out); ``completed``:
+        it had finished a transaction before."""
 
-def fire(battery: Battery) -> None:
+
+def fire(battery: Battery, index: int = 0) -> None:
     """Run one canon until the battery stops firing; the greenlet target.
 
     Closed model: the next transaction starts when the last one ends. Open model
@@ -79,6 +85,8 @@ def fire(battery: Battery) -> None:
     its ``scriptrun_time`` counts from when it was due (wrk2's rule); the time
     spent in ``run()`` alone is kept as the uncorrected figure. After a failed
     ``setup()`` the canon backs off (``Battery.back_off``) rather than spin.
+    ``index`` is the canon's place among its turret's canons: its feeders' rows
+    (``per_canon``) follow it. A feeder out of rows ends the canon.
     """
     counts = battery.counts
     counts.canons_started += 1
@@ -89,6 +97,8 @@ def fire(battery: Battery) -> None:
     except BaseException as exc:
         battery.canon_failed(exc)
         return
+    if battery.feeders is not None:
+        transaction._feeds = battery.feeders.for_canon(index)
     put = battery.outbox.put_result
     drain = battery.drain
     clock = perf_counter
@@ -115,7 +125,11 @@ def fire(battery: Battery) -> None:
             elif late > LATE_AFTER:
                 counts.pacing_late += 1
         if tickets is None or due is not None:
-            run_time, error, set_up = run_once(transaction, battery, now)
+            try:
+                run_time, error, set_up = run_once(transaction, battery, now)
+            except FeederExhausted as exc:
+                battery.exhausted(exc, completed)
+                return
             now = clock()
             # Read back, not the dict handed out: OCT reads the attribute after run(),
             # so a script may assign a dict of its own. An empty dict, the usual case
@@ -170,6 +184,8 @@ def run_once(transaction: Any, battery: Battery, began_setup: float) -> tuple[fl
     except GreenletExit:
         battery.killed_in("setup", began_setup)
         raise
+    except FeederExhausted:
+        raise
     except BaseException as exc:
         return run_time, "setup: " + describe(exc), False
     began = perf_counter()
@@ -177,6 +193,8 @@ def run_once(transaction: Any, battery: Battery, began_setup: float) -> tuple[fl
         transaction.run()
     except GreenletExit:
         battery.killed_in("run", began)
+        raise
+    except FeederExhausted:
         raise
     except BaseException as exc:
         ran = perf_counter()
@@ -188,6 +206,8 @@ def run_once(transaction: Any, battery: Battery, began_setup: float) -> tuple[fl
         transaction.tear_down()
     except GreenletExit:
         battery.killed_in("tear_down", ran)
+        raise
+    except FeederExhausted:
         raise
     except BaseException as exc:
         error = error or "tear_down: " + describe(exc)

@@ -45,6 +45,7 @@ from contextlib import ExitStack  # noqa: E402
 
 from gturret.config import load_config  # noqa: E402
 from gturret.errors import UsageError  # noqa: E402
+from gturret.feeders import scan_feeders  # noqa: E402
 from gturret.fleet import Fleet, fleet_size  # noqa: E402
 from gturret.hq.options import (  # noqa: E402
     TEST_OPTIONS,
@@ -185,6 +186,7 @@ def _run(args: argparse.Namespace) -> int:
             use_requirements(config.requirements, config.source)
             prepare_process(config.canons)
             factory = prepare_factory(config)
+            feeder_files = scan_feeders(config.feeders)
         except UsageError as exc:
             print(f"gturret: error: {display(str(exc))}", file=sys.stderr)
             return ExitStatus.USAGE
@@ -192,16 +194,18 @@ def _run(args: argparse.Namespace) -> int:
             # Only a standalone run loads our HQ (its statistics, reports, templates).
             from gturret.standalone import run_standalone
 
-            return run_standalone(config, factory, options)
+            return run_standalone(config, factory, options, feeder_files)
         processes = fleet_size(args.processes, config.canons)
         if processes < args.processes:
             log.info("%d canons: %d processes, not %d", config.canons, processes, args.processes)
         SIGNALS.handing_over()
         if processes > 1:
+            for checked in feeder_files.values():
+                checked.close()  # each worker scans and serves its own
             fleet = Fleet(config, processes, args.log_level)
             SIGNALS.serving(fleet.request_kill)
             return fleet.serve()
-        turret = Turret(config, factory)
+        turret = Turret(config, factory, feeder_files=feeder_files)
         SIGNALS.serving(turret.request_kill)
         return turret.serve()
     return ExitStatus.FAILED

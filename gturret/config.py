@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gturret.errors import ConfigError, KeyFileError
+from gturret.feeders import FeederSpec, parse_feeders
 from gturret.keys import TurretKeys, read_key_pair, read_public_key
 from gturret.pacing import ARRIVALS, Schedule, Stage
 from gturret.requirements import plain_requirement
@@ -137,6 +138,9 @@ class TurretConfig:
         " a free canon; a later one is dropped and counted",
     )
     curve: TurretKeys | None = None
+    #: The ``feeders`` (:mod:`gturret.feeders`): data files next to the config whose
+    #: rows ``Transaction.feed(name)`` hands out; each entry's file, mode and scope.
+    feeders: tuple[FeederSpec, ...] = ()
     #: One line for each unknown key that looks like a misspelt setting, for the log.
     typos: tuple[str, ...] = ()
 
@@ -162,6 +166,8 @@ ARRIVAL_KEYS = ("arrival", "arrival_stages")
 #: Keys of a package (``gturret pack``): the files next to the config that the
 #: script uses, and the Python requirements it needs (a list, or a file's path).
 PACKAGE_KEYS = ("files", "requirements")
+#: The key of the feeders (``gturret.feeders``): their files travel in a package too.
+FEEDERS_KEY = "feeders"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +205,7 @@ KNOWN_KEYS = (
     *SETTINGS,
     *ARRIVAL_KEYS,
     *PACKAGE_KEYS,
+    FEEDERS_KEY,
     *KEY_SETTINGS,
 )
 
@@ -255,6 +262,7 @@ def validate(raw: dict[str, Any], source: Path) -> TurretConfig:
         source=source,
         raw=raw,
         curve=_curve(raw, source),
+        feeders=parse_feeders(raw.get(FEEDERS_KEY), source),
         typos=tuple(
             f"{source}: {key!r} is not a setting; did you mean {known!r}? It is passed to"
             f" the script as config[{key!r}]"

@@ -22,7 +22,9 @@ class CanonCounts:
     transaction finished; ``canons_killed`` maps a phase to the canons killed there
     at the stop and the longest time one had spent in it. In the open model,
     ``pacing_*`` count the transactions scheduled, those started late and those
-    dropped for being too late."""
+    dropped for being too late. ``canons_exhausted`` counts the canons ended because a
+    ``unique`` feeder had no row left for them (:mod:`gturret.feeders`); one that ran
+    out before its first transaction ended counts as completed: its work is done."""
 
     canons_spawned: int = 0
     canons_started: int = 0
@@ -32,6 +34,7 @@ class CanonCounts:
     pacing_scheduled: int = 0
     pacing_late: int = 0
     pacing_dropped: int = 0
+    canons_exhausted: int = 0
 
     def killed_in(self, phase: str, spent: float) -> None:
         """Count a canon killed in ``phase`` after ``spent`` seconds in it."""

@@ -25,13 +25,14 @@ import resource
 import sys
 import uuid as uuid_module
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gturret import wire
 from gturret.config import TurretConfig
 from gturret.counts import CanonCounts
 from gturret.errors import CanonInterrupted, ExitStatus, HandshakeError, WireError
+from gturret.feeders import merge_reports
 from gturret.wire import Command, State
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,9 @@ class StatusCounters(CanonCounts):
     test), then what the process counts besides. Results count the current (or
     last) test too. ``rss_bytes`` and ``rss_peak_bytes`` are the process's resident
     memory now and at its highest (:func:`process_memory`; a fleet's: its
-    processes' added up). ``processes`` is set by a fleet parent only.
+    processes' added up). ``processes`` is set by a fleet parent only. ``feeders``
+    holds each feeder's rows served and left and when it ran out
+    (:meth:`gturret.feeders.Feeder.report`).
     """
 
     canons_active: int = 0
@@ -61,6 +64,7 @@ class StatusCounters(CanonCounts):
     rss_bytes: int = 0
     rss_peak_bytes: int = 0
     processes: int | None = None
+    feeders: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_status_keys(self) -> dict[str, Any]:
         """The keys a status carries: the protocol version, then every known counter."""
@@ -87,6 +91,7 @@ class StatusCounters(CanonCounts):
                 into = total.canons_killed.setdefault(phase, {"count": 0, "longest_s": 0.0})
                 into["count"] += killed["count"]
                 into["longest_s"] = max(into["longest_s"], killed["longest_s"])
+            total.feeders = merge_reports([total.feeders, part.feeders])
         return total
 
 

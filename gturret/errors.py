@@ -11,6 +11,8 @@ broke" (exit 1) by class alone, without parsing messages.
     │   ├── ConfigError     the turret config (file, keys, types, ranges)
     │   ├── TarError        a turret package (tar) that is unsafe or incomplete
     │   ├── ScriptError     the test script: syntax, import, no Transaction, __init__
+    │   ├── FeederError     a feeder's file: missing row fields, no header, bad UTF-8;
+    │   │                   a feed("name") the config lacks
     │   ├── KeyFileError    a CurveZMQ key file: missing, malformed, readable by others
     │   ├── HandshakeError  a peer that refused our keys, or our lack of them
     │   └── ThresholdError  a ``gturret-hq --threshold`` expression it cannot read
@@ -22,6 +24,9 @@ broke" (exit 1) by class alone, without parsing messages.
 
     CanonInterrupted        raised by the watchdog inside a canon that held the loop;
                             an ``Exception``, so a script's handlers see an error
+    FeederExhausted         raised by ``feed()`` when a ``unique`` feeder has no row
+                            left: a ``BaseException``, so it ends the canon whatever
+                            the script catches
 
 Messages name the file and, where there is one, the key: a user must be able to
 act on the line alone. The exit statuses these errors (and the verdict) lead to
@@ -66,6 +71,11 @@ class TarError(UsageError):
 
 class ScriptError(UsageError):
     """A test script that cannot be imported or whose Transaction cannot be built."""
+
+
+class FeederError(UsageError):
+    """A feeder's file the turret cannot serve, found at start: one line names the file,
+    the line and the problem."""
 
 
 class KeyFileError(UsageError):
@@ -113,3 +123,17 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, Exception):
         return text or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class FeederExhausted(BaseException):
+    """A ``unique`` feeder had no row left for a canon (``feeder``: its name).
+
+    A ``BaseException``, like ``GreenletExit``: a script's ``except Exception`` must
+    not turn the end of the data into one more failed transaction: the canon ends
+    (and with ``stop_test`` our HQ ends the test).
+    """
+
+    def __init__(self, feeder: str, stop_test: bool) -> None:
+        super().__init__(feeder)
+        self.feeder = feeder
+        self.stop_test = stop_test

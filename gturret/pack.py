@@ -3,11 +3,12 @@
 Why: OCT's packs hold ``config.json`` and the script, and a script that reads a data
 file or imports a package that is not installed on the turret's machine fails there,
 canon after canon. A pack built here holds what the config declares: the config,
-the script, the ``files`` the script uses (kept at their places next to the config)
-and its ``requirements`` (as ``requirements.txt``), and ``gturret --tar`` on the
-other machine checks it as any tar, installs the requirements into a venv of their
-own (:mod:`gturret.requirements`) and runs it. It is a plain gzip tar with
-``config.json`` at its top, so OCT's own packs and ours are read the same way.
+the script, the feeders' data files and the ``files`` the script uses (kept at their
+places next to the config) and its ``requirements`` (as ``requirements.txt``), and
+``gturret --tar`` on the other machine checks it as any tar, installs the
+requirements into a venv of their own (:mod:`gturret.requirements`) and runs it.
+It is a plain gzip tar with ``config.json`` at its top, so OCT's own packs and
+ours are read the same way.
 
 The pack is checked before it is written: the config must load (script present,
 every declared file inside the config's folder) and the script must compile, so a
@@ -43,6 +44,14 @@ def build_pack(config_path: Path, output: Path) -> list[str]:
     raw = dict(config.raw)
     raw["script"] = config.script.relative_to(folder).as_posix()
     raw["files"] = [path.relative_to(folder).as_posix() for path in config.files]
+    if config.feeders:
+        raw["feeders"] = {
+            spec.name: {
+                **raw["feeders"][spec.name],
+                "file": spec.file.relative_to(folder).as_posix(),
+            }
+            for spec in config.feeders
+        }
     if config.requirements:
         raw["requirements"] = REQUIREMENTS_NAME
     else:
@@ -74,8 +83,11 @@ def _check_script(config: TurretConfig) -> None:
 
 
 def _files_of(config: TurretConfig, folder: Path) -> Iterator[Path]:
-    """The script, then each declared file, and the files under each declared folder."""
+    """The script, each feeder's file, then each declared file, and the files under
+    each declared folder."""
     yield config.script
+    for spec in config.feeders:
+        yield spec.file
     for path in config.files:
         if path.is_dir():
             yield from sorted(p for p in path.rglob("*") if p.is_file() and _inside(p, folder))

@@ -22,6 +22,7 @@ from typing import Any
 from gturret import octcompat
 from gturret.config import TurretConfig
 from gturret.errors import ScriptError
+from gturret.feeders import check_script_feeds
 from gturret.signals import StartupInterrupted
 
 TransactionFactory = Callable[[dict[str, Any], Any], Any]
@@ -101,8 +102,10 @@ def check_construction(
 
 
 def prepare_factory(config: TurretConfig) -> TransactionFactory:
-    """Load the config's script and build one Transaction to check it; ScriptError if not."""
+    """Load the config's script and build one Transaction to check it; ScriptError if not
+    (FeederError if it feeds from a feeder the config lacks)."""
     cls = load_transaction_class(config.script)
+    check_script_feeds(config.script, config.feeders)
     factory = transaction_factory(cls)
     check_construction(cls, factory, config.raw, config.script)
     return factory

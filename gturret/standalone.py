@@ -16,6 +16,7 @@ import logging
 import gevent
 
 from gturret.config import TurretConfig
+from gturret.feeders import FeederFile
 from gturret.hq import HQOptions, run_hq
 from gturret.hq.interrupt import Interruption
 from gturret.script import TransactionFactory
@@ -27,7 +28,12 @@ log = logging.getLogger(__name__)
 TURRET_EXIT_TIMEOUT = 5.0
 
 
-def run_standalone(config: TurretConfig, factory: TransactionFactory, options: HQOptions) -> int:
+def run_standalone(
+    config: TurretConfig,
+    factory: TransactionFactory,
+    options: HQOptions,
+    feeder_files: dict[str, FeederFile] | None = None,
+) -> int:
     """Run one test of ``config``'s turret against an in-process HQ; the HQ's exit status."""
     turrets: list[tuple[Turret, gevent.Greenlet]] = []
     if config.curve is not None:
@@ -39,7 +45,7 @@ def run_standalone(config: TurretConfig, factory: TransactionFactory, options: H
         local = dataclasses.replace(
             config, hq_address="127.0.0.1", hq_publisher=pub_port, hq_rc=rc_port, curve=None
         )
-        turret = Turret(local, factory, owns_process=False)
+        turret = Turret(local, factory, owns_process=False, feeder_files=feeder_files)
         turrets.append((turret, gevent.spawn(turret.serve)))
 
     def stop_blocked_canons_at_the_end() -> None:

@@ -34,6 +34,21 @@ class Transaction:
     def tear_down(self) -> None:
         """Clean up after one run; not timed."""
 
+    def feed(self, name: str) -> dict[str, Any]:
+        """The next row of the config's feeder ``name`` for this canon (docs/feeders.md).
+
+        A CSV row is a dict of the header's names to strings; a JSON Lines row is the
+        line's object. The canon gives each Transaction its feeders when it builds it
+        (``_feeds``), so a script's own ``__init__`` need not call ours.
+        """
+        feeds = getattr(self, "_feeds", None)
+        if feeds is None:
+            raise LookupError(
+                f"feed({name!r}): no feeders here (only canons of a turret have them)"
+            )
+        row: dict[str, Any] = feeds.take(name)
+        return row
+
 
 class CustomTimer:
     """Time a block into ``transaction.custom_timers[name]``, in seconds.

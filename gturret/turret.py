@@ -30,6 +30,7 @@ from gturret.config import MAX_ARRIVAL_RATE, MAX_RAMPUP, TurretConfig
 from gturret.counts import CanonCounts
 from gturret.dispatch import StatusCounters, TurretFace, process_memory
 from gturret.errors import HandshakeError
+from gturret.feeders import FeederFile, Feeders, Place
 from gturret.figures import format_number
 from gturret.link import Link, Route
 from gturret.looplag import LoopLag
@@ -74,12 +75,15 @@ class Turret(TurretFace):
         route: Route | None = None,
         share: Share = WHOLE,
         owns_process: bool = True,
+        feeder_files: dict[str, FeederFile] | None = None,
     ) -> None:
         """``route`` and ``share`` make it a worker of a fleet (see ``gturret.worker``);
         ``owns_process=False`` (``--standalone``: the HQ decides the exit) keeps the
-        watchdog from ever ending the process."""
+        watchdog from ever ending the process. ``feeder_files``: the config's feeders,
+        scanned at start (:func:`gturret.feeders.scan_feeders`)."""
         super().__init__(config, uuid)
         self.factory = factory
+        self.feeder_files = feeder_files or {}
         self.context: dict[str, Any] = {}
         self.outbox = Outbox(config.outbox_limit)
         self.link = Link(config, self.uuid, self.outbox, route)
@@ -186,6 +190,7 @@ class Turret(TurretFace):
             loop_blocked_s=round(self.watchdog.loop_blocked_for, 3),
             rss_bytes=rss,
             rss_peak_bytes=rss_peak,
+            feeders=battery.feeders.report() if battery and battery.feeders else {},
         )
 
     def take_loop_lag(self) -> str | None:
@@ -216,8 +221,17 @@ class Turret(TurretFace):
         plan = _plan_for(
             self.config, order, self.share, aggregate=wire.WANT_AGGREGATE in self.hq_wants
         )
+        feeders = self._feeders_for(order)
+        if self.state is not State.READY:  # aborted: a fleet feeder without its place
+            return
         self.battery = Battery(
-            self.factory, self.config.raw, self.context, self.outbox, self.link.drain, plan
+            self.factory,
+            self.config.raw,
+            self.context,
+            self.outbox,
+            self.link.drain,
+            plan,
+            feeders,
         )
         self._counts_at_start = self._counts()
         self._last_frame_at = monotonic()
@@ -234,6 +248,32 @@ class Turret(TurretFace):
             else f", {format_number(schedule.rate)} transactions/s ({schedule.arrival})",
         )
         self.set_state(State.RUNNING)
+
+    def _feeders_for(self, order: wire.StartOrder) -> Feeders | None:
+        """This process's feeders for a test (None without any). When a ``fleet`` feeder
+        cannot be placed (the start order did not say where this turret's canons sit in
+        the fleet: the reference HQ), the turret aborts with one line."""
+        if not self.feeder_files:
+            return None
+        canons = self.config.canons
+        share = self.share
+        first = sum(len(Share(index, share.count).of(canons)) for index in range(share.index))
+        turret = Place(first, len(share.of(canons)), canons)
+        fleet = None
+        if order.canons_at is not None:
+            fleet_first, total = order.canons_at
+            fleet = Place(fleet_first, canons, total)
+        needs_fleet = [f.spec.name for f in self.feeder_files.values() if f.spec.scope == "fleet"]
+        if needs_fleet and fleet is None:
+            log.error(
+                "feeder %r has scope fleet: it needs gturret's HQ (gturret-hq), whose start"
+                " order gives each turret its share of the rows; this start had none:"
+                " aborting (give it scope turret to run under another HQ)",
+                needs_fleet[0],
+            )
+            self.abort(None)
+            return None
+        return Feeders(self.feeder_files, turret, fleet)
 
     def stop_test(self, msg: Any) -> None:
         if self.state is not State.RUNNING:

@@ -119,14 +119,17 @@ class StartOrder:
     rampups line up across machines; ``rampup``: the fleet's rampup, which every
     turret spreads its own canons over; ``ramp_phase``: where in one rampup step this
     turret's canons fall (in [0, 1)), so the fleet's canons interleave;
-    ``arrival_rate``: this turret's share of the fleet's rate. Each is None (or 0.0)
-    when absent, which is all the reference HQ's ``"open fire"`` ever gives.
+    ``arrival_rate``: this turret's share of the fleet's rate; ``canons_at``: where
+    this turret's canons sit among the fleet's, ``(first, total)``, which places its
+    share of each fleet feeder's rows (docs/feeders.md). Each is None (or 0.0) when
+    absent, which is all the reference HQ's ``"open fire"`` ever gives.
     """
 
     start_at: float | None = None
     rampup: float | None = None
     ramp_phase: float = 0.0
     arrival_rate: float | None = None
+    canons_at: tuple[int, int] | None = None
 
 
 def start_order_msg(order: StartOrder) -> dict[str, Any]:
@@ -140,6 +143,8 @@ def start_order_msg(order: StartOrder) -> dict[str, Any]:
         msg["ramp_phase"] = order.ramp_phase
     if order.arrival_rate is not None:
         msg["arrival_rate"] = order.arrival_rate
+    if order.canons_at is not None:
+        msg["canons_at"] = list(order.canons_at)
     return msg
 
 
@@ -162,7 +167,19 @@ def decode_start(msg: Any) -> StartOrder:
         rampup=rampup,
         ramp_phase=phase if phase is not None and phase < 1.0 else 0.0,
         arrival_rate=rate,
+        canons_at=_canons_at(msg.get("canons_at")),
     )
+
+
+def _canons_at(value: Any) -> tuple[int, int] | None:
+    """``[first, total]``: two whole numbers, ``first`` at most ``total`` (equal: no
+    room left in the fleet's feeders for this turret); else None."""
+    if not isinstance(value, list) or len(value) != 2:
+        return None
+    first, total = value
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in value):
+        return None
+    return (first, total) if 0 <= first <= total and total > 0 else None
 
 
 def _number(value: Any, *, low: float) -> float | None:

@@ -38,6 +38,7 @@ import gevent  # noqa: E402
 from gturret.battery import Share  # noqa: E402
 from gturret.config import load_config  # noqa: E402
 from gturret.errors import ExitStatus, UsageError  # noqa: E402
+from gturret.feeders import scan_feeders  # noqa: E402
 from gturret.link import Route  # noqa: E402
 from gturret.overrides import given_overrides  # noqa: E402
 from gturret.requirements import use_requirements  # noqa: E402
@@ -75,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         use_requirements(config.requirements, config.source)
         prepare_process(len(Share(args.index, args.count).of(config.canons)))
         factory = prepare_factory(config)
+        feeder_files = scan_feeders(config.feeders)
     except UsageError as exc:
         log.error("%s", exc)
         return ExitStatus.USAGE
@@ -84,7 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGNALS.handing_over()
     route = Route(args.commands, args.statuses)
     turret = Turret(
-        config, factory, uuid=args.uuid, route=route, share=Share(args.index, args.count)
+        config,
+        factory,
+        uuid=args.uuid,
+        route=route,
+        share=Share(args.index, args.count),
+        feeder_files=feeder_files,
     )
     SIGNALS.serving(turret.request_kill)
     die_with_parent(args.parent, turret)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 import ujson
 from hdrh.histogram import HdrHistogram
 
-from gturret.hq.messages import Delivery, Interval, Result, Status, Unknown, classify
+from gturret.hq.messages import (
+    Delivery,
+    FeederReport,
+    Interval,
+    Result,
+    Status,
+    Unknown,
+    classify,
+)
 from gturret.wire import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, encode_result, encode_status
 
 
@@ -131,3 +140,48 @@ def test_an_interval_is_decoded_once_and_a_bad_histogram_makes_it_unknown():
         message = classify(_interval_frame(histogram))
         assert isinstance(message, Unknown), histogram
         assert message.reason == "an interval whose series are malformed or do not add up"
+
+
+FEEDER = {"served": 10, "left": 5, "exhausted": 1, "exhausted_at": [1.5], "stop_test": False}
+
+
+def _status_with_feeders(feeders: object) -> bytes:
+    return ujson.dumps(
+        {
+            "status": "running",
+            "uuid": "u-3",
+            "gturret": 1,
+            "canons_exhausted": 2,
+            "feeders": feeders,
+        }
+    ).encode()
+
+
+def test_a_status_carries_its_feeders() -> None:
+    message = classify(_status_with_feeders({"users": FEEDER, "terms": {**FEEDER, "left": None}}))
+    assert isinstance(message, Status)
+    assert message.feeders == {
+        "users": FeederReport(10, 5, 1, (1.5,), False),
+        "terms": FeederReport(10, None, 1, (1.5,), False),
+    }
+    assert message.canons_exhausted == 2
+
+
+@pytest.mark.parametrize(
+    "feeders",
+    [
+        [],
+        {"users": []},
+        {"users": {**FEEDER, "served": -1}},
+        {"users": {**FEEDER, "left": "5"}},
+        {"users": {**FEEDER, "exhausted_at": [True]}},
+        {"users": {**FEEDER, "exhausted_at": list(range(101))}},
+        {"users": {**FEEDER, "stop_test": 1}},
+        {"users": {key: value for key, value in FEEDER.items() if key != "served"}},
+        {"x" * 101: FEEDER},
+    ],
+)
+def test_a_status_with_malformed_feeders_is_not_counted(feeders: object) -> None:
+    assert classify(_status_with_feeders(feeders)) == Unknown(
+        "a status whose feeders are malformed"
+    )

@@ -53,6 +53,7 @@ def test_parse_context() -> None:
     ("kwargs", "message"),
     [
         ({"turrets": 0}, "turrets must be at least 1"),
+        ({"feeder_reserve": -1}, "feeder_reserve must be 0 or more canons"),
         ({"pub_port": 70000}, "pub_port must be a TCP port"),
         ({"pub_port": 5000, "rc_port": 5000}, "must differ"),
         ({"run_time": 0}, "run_time must be a positive"),

@@ -11,6 +11,8 @@ turrets survive and the verdict reports rather than passing over.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,3 +161,80 @@ def test_an_hq_restarted_mid_run_reports_what_it_missed(machines: Machines) -> N
     for turret in turrets:
         assert turret.proc.poll() is None, turret.log
         assert "ready" in turret.log
+
+
+FEEDER_SCRIPT = """\
+import os
+import time
+
+from gturret import Transaction as Base
+
+_out = {}
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+
+
+class Transaction(Base):
+    def run(self):
+        name = self.config["name"]
+        if name not in _out:
+            _out[name] = os.open(f"rows-{name}-{os.getpid()}.txt", _FLAGS)
+        os.write(_out[name], (self.feed("users")["id"] + "\\n").encode())
+        time.sleep(0.002)
+"""
+
+
+def _packed_turret(machines: Machines, k: int, canons: int = 5) -> HostProcess:
+    """Turret ``k`` from a pack (``gturret pack``) of a config with a fleet feeder, run
+    with ``--tar`` on its own machine."""
+    folder = machines.folder / f"build-{k}"
+    folder.mkdir()
+    (folder / "v_user.py").write_text(FEEDER_SCRIPT)
+    (folder / "users.csv").write_text("id\n" + "".join(f"{i}\n" for i in range(3000)))
+    config = {
+        "name": f"turret-{k}",
+        "canons": canons,
+        "script": "v_user.py",
+        "hq_address": machines.turrets[k].hq_address,
+        "hq_publisher": PUB,
+        "hq_rc": RC,
+        "feeders": {"users": {"file": "users.csv", "mode": "unique", "scope": "fleet"}},
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    pack = machines.folder / f"turret-{k}.tar.gz"
+    built = subprocess.run(
+        [*GTURRET, "pack", str(folder / "config.json"), "-o", str(pack)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert built.returncode == 0, built.stderr
+    shutil.rmtree(folder)  # the turret has only its pack
+    return machines._start(machines.turrets[k], [*GTURRET, "--tar", str(pack)], f"turret-{k}")
+
+
+def _rows_of(folder: Path, turret: str) -> list[int]:
+    return [
+        int(row) for path in folder.glob(f"rows-{turret}-*.txt") for row in path.read_text().split()
+    ]
+
+
+@pytest.mark.parametrize("machines", [3], indirect=True)
+def test_packed_turrets_share_a_fleet_feeder_and_a_late_one_takes_the_reserve(
+    machines: Machines,
+) -> None:
+    """Packs carry their feeder's file to other machines; two turrets of 5 canons and
+    a reserve of 5 split 3,000 rows in thirds; the turret that joins late gets the
+    reserve's third: no row twice, every row served."""
+    hq = machines.start_hq("--turrets", "2", "--run-time", "12s", "--feeder-reserve", "5")
+    for k in range(2):
+        _packed_turret(machines, k)
+    hq.wait_for("collecting for")
+    late = _packed_turret(machines, 2)
+    late.wait_for("open fire")
+    assert hq.wait() == 0, hq.log
+    rows = {f"turret-{k}": _rows_of(machines.folder, f"turret-{k}") for k in range(3)}
+    assert sorted(rows["turret-0"]) == list(range(1000))
+    assert sorted(rows["turret-1"]) == list(range(1000, 2000))
+    assert sorted(rows["turret-2"]) == list(range(2000, 3000))
+    feeder = machines.report()["feeders"]["by_name"]["users"]
+    assert (feeder["served"], feeder["left"]) == (3000, 0)

@@ -124,7 +124,11 @@ def test_result_times_keep_microseconds_and_any_turret_name():
 
 def test_a_start_order_round_trips_and_a_plain_one_adds_nothing():
     order = wire.StartOrder(
-        start_at=1_800_000_000.25, rampup=3.0, ramp_phase=0.5, arrival_rate=12.5
+        start_at=1_800_000_000.25,
+        rampup=3.0,
+        ramp_phase=0.5,
+        arrival_rate=12.5,
+        canons_at=(100, 1000),
     )
     assert wire.decode_start(wire.start_order_msg(order)) == order
     assert wire.start_order_msg(wire.StartOrder()) == {"gturret": wire.PROTOCOL_VERSION}
@@ -140,6 +144,13 @@ def test_a_start_order_round_trips_and_a_plain_one_adds_nothing():
         {"gturret": 1, "start_at": "soon", "rampup": -1, "ramp_phase": 1.0, "arrival_rate": True},
         {"gturret": 1, "start_at": float("nan"), "rampup": float("inf"), "ramp_phase": -0.1},
         {"gturret": 1, "start_at": [1], "rampup": {"s": 2}, "arrival_rate": None},
+        {"gturret": 1, "canons_at": [5, 4]},
+        {"gturret": 1, "canons_at": [0, 0]},
+        {"gturret": 1, "canons_at": [-1, 4]},
+        {"gturret": 1, "canons_at": [1, 4, 5]},
+        {"gturret": 1, "canons_at": [1.0, 4]},
+        {"gturret": 1, "canons_at": [True, 4]},
+        {"gturret": 1, "canons_at": "0/4"},
     ],
 )
 def test_a_malformed_start_order_counts_as_a_plain_start(msg):

@@ -1,4 +1,4 @@
-"""The CSV reports (``--csv PREFIX``): three plain tables for spreadsheets and dashboards.
+"""The CSV reports (``--csv PREFIX``): four plain tables for spreadsheets and dashboards.
 
 Why it exists: CSV is what every spreadsheet, pandas and most dashboards read
 without a schema, and Locust users know the three-file layout. The files, their
@@ -18,6 +18,11 @@ transaction uncorrected, then each custom timer as ``timer NAME``)
 ``PREFIX_errors.csv``, one row per distinct error text (the 1,000 most frequent
 texts are kept; the rest count under ``(other errors)``), the most frequent first
     ``error, count``
+
+``PREFIX_feeders.csv``, one row per feeder (:mod:`gturret.feeders`; none without),
+the fleet's rows served and left (empty: a mode that never runs out), how often a
+process ran out of rows and when first (UTC), whether that ended the test
+    ``feeder, served, left, exhausted, first_exhausted_at, stop_test``
 
 ``--csv FOLDER`` (or a path ending in ``/``) writes ``gturret_stats.csv`` and so on
 inside the folder. Text cells (timer names, error texts) are
@@ -55,6 +60,7 @@ HISTORY_COLUMNS = (
     ("loop_lag_p99_ms", "loop_lag_p99_ms"),
 )
 ERRORS_COLUMNS = ("error", "count")
+FEEDERS_COLUMNS = ("feeder", "served", "left", "exhausted", "first_exhausted_at", "stop_test")
 
 
 def _cell(value: Any) -> Any:
@@ -73,9 +79,9 @@ def _write(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
 
 
 def write_csv(prefix: Path, document: dict[str, Any], errors: Sequence[tuple[str, int]]) -> None:
-    """Write the three files for ``prefix``; ``errors`` is every error text with its
+    """Write the four files for ``prefix``; ``errors`` is every error text with its
     count (``Summary.errors``). OSError if one cannot be written."""
-    stats_path, history_path, errors_path = csv_paths(prefix)
+    stats_path, history_path, errors_path, feeders_path = csv_paths(prefix)
     metrics = [("transaction", document["transaction"])]
     if document["transaction_uncorrected"]:
         metrics.append(("transaction (uncorrected)", document["transaction_uncorrected"]))
@@ -91,3 +97,19 @@ def write_csv(prefix: Path, document: dict[str, Any], errors: Sequence[tuple[str
         ([point.get(key) for _, key in HISTORY_COLUMNS] for point in document["time_series"]),
     )
     _write(errors_path, ERRORS_COLUMNS, errors)
+    feeders = (document["feeders"] or {}).get("by_name", {})
+    _write(
+        feeders_path,
+        FEEDERS_COLUMNS,
+        (
+            [
+                name,
+                feeder["served"],
+                feeder["left"],
+                feeder["exhausted"],
+                feeder["exhausted_at"][0]["at"] if feeder["exhausted_at"] else None,
+                str(feeder["stop_test"]).lower(),
+            ]
+            for name, feeder in feeders.items()
+        ),
+    )

@@ -66,6 +66,12 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
       "memory": {"rss_max_bytes": 75497472,           # null: no turret said; the highest,
                  "rss_growth_max_bytes": 1048576 | null,  # the largest growth of a turret
                  "warnings": ["turret nav (d7b8a1cc) kept growing: …"]},  # leaks
+      "feeders": {"canons_exhausted": 0,      # null: no turret had feeders; canons ended
+                  "by_name": {"users": {          # for want of rows; per feeder, the fleet's:
+                    "served": 100000, "left": 0 | null,   # rows (left: null unless unique)
+                    "exhausted": 10,                      # times a process ran out
+                    "exhausted_at": [{"at": "…Z", "turret": "nav (d7b8a1cc)"}],  # first 100
+                    "stop_test": false}}},                # it ended the test
       "timers": {"login": METRIC, …},                          # one per custom timer, by name
       "errors": {"kinds": 2, "top": [{"error": "HTTP 503", "count": 12}, …]},  # top 10
       "results_by_turret": {"navigation": 1234, "(unnamed)": 0},
@@ -113,7 +119,7 @@ from gturret.hq.findings import Findings
 from gturret.hq.memory import leak_warning
 from gturret.hq.messages import Pacing
 from gturret.hq.reportfile import write_report
-from gturret.hq.roster import TurretRecord
+from gturret.hq.roster import FeederSummary, TurretRecord
 from gturret.hq.stats import Summary
 from gturret.hq.thresholds import Verdict
 from gturret.text import valid_data
@@ -233,6 +239,7 @@ def build_document(findings: Findings, *, now: float) -> dict[str, Any]:
         "pacing": _pacing(findings.pacing, summary),
         "loop_lag": _loop_lag(summary),
         "memory": _memory(summary),
+        "feeders": _feeders(findings.feeders),
         "timers": {name: asdict(metric) for name, metric in summary.timers.items()},
         "errors": {
             "kinds": summary.error_kinds,
@@ -261,6 +268,26 @@ def _pacing(pacing: Pacing | None, summary: Summary) -> dict[str, Any] | None:
         "late_starts": pacing.late,
         "dropped_starts": pacing.dropped,
         "schedule_lag_p99_ms": lag.p99_ms if lag else None,
+    }
+
+
+def _feeders(feeders: FeederSummary | None) -> dict[str, Any] | None:
+    if feeders is None:
+        return None
+    return {
+        "canons_exhausted": feeders.canons_exhausted,
+        "by_name": {
+            total.name: {
+                "served": total.served,
+                "left": total.left,
+                "exhausted": total.exhausted,
+                "exhausted_at": [
+                    {"at": _iso(at), "turret": turret} for at, turret in total.exhausted_at
+                ],
+                "stop_test": total.stop_test,
+            }
+            for total in feeders.feeders
+        },
     }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from gturret.hq.messages import Pacing
 from gturret.hq.options import HQOptions
-from gturret.hq.roster import CanonSummary, DeliveryRow, TurretRecord
+from gturret.hq.roster import CanonSummary, DeliveryRow, FeederSummary, TurretRecord
 from gturret.hq.session import Outcome
 from gturret.hq.stats import Summary
 from gturret.hq.thresholds import Verdict
@@ -29,7 +29,7 @@ class Findings:
     canons (None: a turret did not say) and ``canons`` the counts of those that send
     them; ``pacing`` is None unless a turret was paced; ``outcome`` holds the times,
     the unsettled turrets and the message counts; ``options`` and ``ports`` (PUB, PULL)
-    what the test was run with.
+    what the test was run with; ``feeders`` the fleet's feeders (None: no turret had one).
     """
 
     summary: Summary
@@ -43,3 +43,4 @@ class Findings:
     outcome: Outcome
     options: HQOptions
     ports: tuple[int, int]
+    feeders: FeederSummary | None = None

@@ -27,7 +27,7 @@ out of that result and counted (``Result.bad_timers``); the transaction still co
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
@@ -76,7 +76,12 @@ _STATUS_COUNTS = frozenset(
     | {f"results_{key}" for key in ("produced", "sent", "dropped", "queued")}
     | {f"canons_{key}" for key in ("spawned", "started", "failed", "completed")}
     | {f"pacing_{key}" for key in ("scheduled", "late", "dropped")}
+    | {"canons_exhausted"}
 )
+#: Feeders a status may report, the longest feeder name, and exhausted times kept.
+MAX_FEEDERS = 100
+MAX_FEEDER_NAME = 100
+MAX_FEEDER_EVENTS = 100
 
 #: A turret's memory in a status (ours, when asked): each, when present, bytes.
 _STATUS_MEMORY = frozenset({"rss_bytes", "rss_peak_bytes"})
@@ -93,6 +98,19 @@ class Pacing:
     scheduled: int
     late: int
     dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class FeederReport:
+    """One feeder of a turret (``gturret.feeders``): rows served, rows left (None: a
+    mode that never runs out), times it ran out (epoch seconds, the first kept), and
+    whether that ends the test (``on_exhausted: stop_test``)."""
+
+    served: int
+    left: int | None
+    exhausted: int
+    exhausted_at: tuple[float, ...]
+    stop_test: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +171,9 @@ class Status:
     #: The turret's resident memory now and at its highest, in bytes (ours, when asked).
     rss_bytes: int | None = None
     rss_peak_bytes: int | None = None
+    #: Its feeders, by name (ours, when asked), and canons ended for want of rows.
+    feeders: dict[str, FeederReport] = field(default_factory=dict)
+    canons_exhausted: int | None = None
 
     @property
     def state(self) -> str:
@@ -284,6 +305,9 @@ def _status(message: dict[str, Any]) -> Message:
     killed = _killed(message.get("canons_killed"))
     if killed is None:
         return Unknown("a status whose canons_killed is malformed")
+    feeders = _feeders(message.get("feeders"))
+    if feeders is None:
+        return Unknown("a status whose feeders are malformed")
     lag = message.get("loop_lag")
     loop_lag = None
     if lag is not None:
@@ -305,7 +329,39 @@ def _status(message: dict[str, Any]) -> Message:
         speaks_gturret=isinstance(message.get("gturret"), int),
         rss_bytes=_memory(message.get("rss_bytes")),
         rss_peak_bytes=_memory(message.get("rss_peak_bytes")),
+        feeders=feeders,
+        canons_exhausted=_count(message.get("canons_exhausted")),
     )
+
+
+def _feeders(reported: Any) -> dict[str, FeederReport] | None:
+    """Each feeder's report, every field checked; None if malformed."""
+    if reported is None:
+        return {}
+    if not isinstance(reported, dict) or len(reported) > MAX_FEEDERS:
+        return None
+    feeders = {}
+    for name, entry in reported.items():
+        if len(name) > MAX_FEEDER_NAME or not isinstance(entry, dict):
+            return None
+        served, exhausted = _count(entry.get("served")), _count(entry.get("exhausted"))
+        left = entry.get("left")
+        times = entry.get("exhausted_at")
+        stop_test = entry.get("stop_test")
+        if (
+            served is None
+            or exhausted is None
+            or (left is not None and _count(left) is None)
+            or not isinstance(times, list)
+            or len(times) > MAX_FEEDER_EVENTS
+            or not all(_finite(at) and not isinstance(at, bool) for at in times)
+            or not isinstance(stop_test, bool)
+        ):
+            return None
+        feeders[name] = FeederReport(
+            served, left, exhausted, tuple(float(at) for at in times), stop_test
+        )
+    return feeders
 
 
 def _lag_histogram(encoded: Any) -> HdrHistogram | None:

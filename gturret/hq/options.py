@@ -230,6 +230,15 @@ class HQOptions:
         test=True,
         argtype=float,
     )
+    feeder_reserve: int = _option(
+        "--feeder-reserve",
+        0,
+        "canons' worth of each fleet feeder's rows kept back at the start for turrets"
+        " that join late (docs/feeders.md); %(default)s (default): every row goes to the"
+        " turrets present at the start",
+        metavar="CANONS",
+        argtype=int,
+    )
     run_time: float = _option(
         "--run-time",
         "30s",
@@ -300,7 +309,8 @@ class HQOptions:
     csv_prefix: Path | None = _option(
         "--csv",
         None,
-        "write PREFIX_stats.csv, PREFIX_history.csv and PREFIX_errors.csv (PREFIX a"
+        "write PREFIX_stats.csv, PREFIX_history.csv, PREFIX_errors.csv and"
+        " PREFIX_feeders.csv (PREFIX a"
         " folder, or ending in /: gturret_stats.csv and so on inside it)",
         _csv_prefix,
         "PREFIX",
@@ -346,6 +356,8 @@ class HQOptions:
     def __post_init__(self) -> None:
         if self.turrets < 1:
             raise UsageError(f"turrets must be at least 1, not {self.turrets}")
+        if self.feeder_reserve < 0:
+            raise UsageError(f"feeder_reserve must be 0 or more canons, not {self.feeder_reserve}")
         for name in ("pub_port", "rc_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:

@@ -21,15 +21,18 @@ from pathlib import Path
 from gturret.errors import UsageError
 
 #: The CSV files of one prefix, in the order ``csv_paths`` gives them.
-CSV_KINDS = ("stats", "history", "errors")
+CSV_KINDS = ("stats", "history", "errors", "feeders")
 #: The prefix ``--csv FOLDER`` (or ``--csv PATH/``) writes inside the folder.
 CSV_FOLDER_PREFIX = "gturret"
 
 
-def csv_paths(prefix: Path) -> tuple[Path, Path, Path]:
-    """The stats, history and errors files for ``prefix`` (``out/run`` → ``out/run_stats.csv``)."""
-    stats, history, errors = (prefix.with_name(f"{prefix.name}_{kind}.csv") for kind in CSV_KINDS)
-    return stats, history, errors
+def csv_paths(prefix: Path) -> tuple[Path, Path, Path, Path]:
+    """The stats, history, errors and feeders files for ``prefix`` (``out/run`` →
+    ``out/run_stats.csv``)."""
+    stats, history, errors, feeders = (
+        prefix.with_name(f"{prefix.name}_{kind}.csv") for kind in CSV_KINDS
+    )
+    return stats, history, errors, feeders
 
 
 def csv_prefix(text: str) -> Path:

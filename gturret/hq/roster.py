@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 
 from gturret.hq.memory import MemorySummary, MemoryTrack, summarize
-from gturret.hq.messages import CanonCounts, Delivery, Pacing, Status
+from gturret.hq.messages import CanonCounts, Delivery, FeederReport, Pacing, Status
 from gturret.wire import State
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,11 @@ class TurretRecord:
     starts_sent: int = 0
     last_start_at: float | None = None
     memory: MemoryTrack = field(default_factory=MemoryTrack)
+    feeders: dict[str, FeederReport] = field(default_factory=dict)
+    canons_exhausted: int | None = None
+    #: Where our start order placed its canons among the fleet's (first, total), which
+    #: gives it its share of each fleet feeder's rows (docs/feeders.md).
+    canons_at: tuple[int, int] | None = None
 
     def active_canons(self) -> int | None:
         """Active canons if known: reported, or 0 for a turret that is not running."""
@@ -100,6 +105,8 @@ class Roster:
                 canon_counts=status.canon_counts,
                 pacing=status.pacing,
                 speaks_gturret=status.speaks_gturret,
+                feeders=status.feeders,
+                canons_exhausted=status.canons_exhausted,
                 joined_late=started,
                 found_running=not started and status.state == State.RUNNING,
             )
@@ -126,6 +133,9 @@ class Roster:
         record.canon_counts = status.canon_counts
         record.pacing = status.pacing or record.pacing
         record.speaks_gturret = status.speaks_gturret or record.speaks_gturret
+        record.feeders = status.feeders or record.feeders
+        if status.canons_exhausted is not None:
+            record.canons_exhausted = status.canons_exhausted
         record.last_seen = now
         self._observe_memory(record, status, now, started)
         return record
@@ -190,6 +200,44 @@ class Roster:
             killed=dict(sorted(killed.items())),
         )
 
+    def feeders(self) -> FeederSummary | None:
+        """Every turret's feeders added up by name; None if no turret reported one."""
+        by_name: dict[str, list[tuple[TurretRecord, FeederReport]]] = {}
+        for record in self._turrets.values():
+            for name, report in record.feeders.items():
+                by_name.setdefault(name, []).append((record, report))
+        if not by_name:
+            return None
+        totals = []
+        for name, reports in sorted(by_name.items()):
+            lefts = [report.left for _, report in reports]
+            totals.append(
+                FeederTotal(
+                    name=name,
+                    served=sum(report.served for _, report in reports),
+                    left=None if None in lefts else sum(n for n in lefts if n is not None),
+                    exhausted=sum(report.exhausted for _, report in reports),
+                    exhausted_at=tuple(
+                        sorted(
+                            (at, f"{record.name} ({record.uuid[:8]})")
+                            for record, report in reports
+                            for at in report.exhausted_at
+                        )
+                    ),
+                    stop_test=any(report.stop_test for _, report in reports),
+                )
+            )
+        exhausted = [r.canons_exhausted or 0 for r in self._turrets.values()]
+        return FeederSummary(tuple(totals), sum(exhausted))
+
+    def stop_test_feeder(self) -> str | None:
+        """The name of a feeder whose turret asks to end the test (``stop_test``)."""
+        for record in self._turrets.values():
+            for name, report in record.feeders.items():
+                if report.stop_test:
+                    return f"{name} on turret {record.name} ({record.uuid})"
+        return None
+
     def unsettled(self, since: float) -> list[TurretRecord]:
         """Turrets with no ready/killed/aborted status received after ``since``."""
         return [
@@ -236,6 +284,28 @@ class CanonSummary:
     never_completed: int
     never_started: int
     killed: dict[str, tuple[int, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class FeederTotal:
+    """One feeder over the fleet: rows served and left (None: a mode that never runs
+    out), how often it ran out and when (epoch seconds, turret), whether that ended
+    the test."""
+
+    name: str
+    served: int
+    left: int | None
+    exhausted: int
+    exhausted_at: tuple[tuple[float, str], ...]
+    stop_test: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FeederSummary:
+    """The fleet's feeders, and the canons that ended for want of rows."""
+
+    feeders: tuple[FeederTotal, ...]
+    canons_exhausted: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,6 +146,7 @@ def _findings(
         outcome=outcome,
         options=options,
         ports=ports,
+        feeders=roster.feeders(),
     )
 
 

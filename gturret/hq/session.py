@@ -19,6 +19,13 @@ The sequence (docs/protocol.md, with the reference HQ's gaps closed):
 Every ``status_request`` carries gturret's handshake (docs/protocol.md): our
 turrets then add their counters to each status, which the verdict needs.
 
+Each start order to one of our turrets says where its canons sit among the fleet's
+(``canons_at``: the turrets in start order, each its canons' worth of slots, then
+``--feeder-reserve`` slots): that places its share of each ``fleet`` feeder's rows
+(docs/feeders.md). A turret started again keeps its place; one that joins late takes
+the next free slots of the reserve (none left: no rows). A turret whose feeder ran
+out with ``on_exhausted: stop_test`` ends the test early.
+
 Reading never runs past the moment the loop must wake: a batch of up to ``BATCH``
 messages is handled until that time, and what is left of it waits, in order, for the
 next read; so a flood can cost a slower run, never a late stop. A message that fails
@@ -151,6 +158,9 @@ class Session:
         self._lag_warned: set[str] = set()
         self._lag_checked: dict[str, float] = {}
         self._backlog: deque[bytes] = deque()
+        #: The fleet's canon slots for feeders, and the next free one of the reserve.
+        self._slots = 0
+        self._next_slot = 0
         self.outcome = Outcome()
 
     def run(self) -> Outcome:
@@ -239,12 +249,14 @@ class Session:
         shares = self._roster.canon_shares(records)
         rampup = max((record.rampup or 0.0 for record in records), default=0.0)
         rate = self._options.arrival_rate
+        self._place_canons(records)
         for position, record in enumerate(records):
             order = wire.StartOrder(
                 start_at=start_at,
                 rampup=rampup,
                 ramp_phase=position / len(records),
                 arrival_rate=rate * shares[record.uuid] if rate else None,
+                canons_at=record.canons_at,
             )
             self._link.publish("start", wire.start_order_msg(order), record.uuid)
             if rate:
@@ -261,9 +273,10 @@ class Session:
         records = self._roster.records()
         ours = [record for record in records if record.speaks_gturret]
         shares = self._roster.canon_shares(ours)
+        self._place_canons(ours)
         for record in ours:
             share = rate * shares[record.uuid]
-            order = wire.StartOrder(arrival_rate=share)
+            order = wire.StartOrder(arrival_rate=share, canons_at=record.canons_at)
             self._link.publish("start", wire.start_order_msg(order), record.uuid)
             log.info(
                 "turret %s (%s): %s transactions/s", record.name, record.uuid, format_number(share)
@@ -275,6 +288,36 @@ class Session:
             len(plain),
         )
         return plain
+
+    def _place_canons(self, records: list[TurretRecord]) -> None:
+        """Give each turret its canon slots, in start order, then keep the reserve."""
+        firsts = []
+        first = 0
+        for record in records:
+            firsts.append(first)
+            first += record.canons or 0
+        self._next_slot = first
+        self._slots = max(1, first + self._options.feeder_reserve)
+        for record, at in zip(records, firsts, strict=True):
+            record.canons_at = (at, self._slots)
+
+    def _place_late(self, record: TurretRecord) -> tuple[int, int] | None:
+        """A late turret's slots: its own if it had some, else the reserve's next."""
+        if record.canons_at is None and self._slots:
+            first = self._next_slot
+            self._next_slot = min(self._slots, first + (record.canons or 0))
+            record.canons_at = (first, self._slots)
+            if first + (record.canons or 0) > self._slots:
+                log.warning(
+                    "turret %s (%s) joined late: fleet feeders have room for %d of its %d"
+                    " canons (--feeder-reserve %d)",
+                    record.name,
+                    record.uuid,
+                    self._slots - first,
+                    record.canons or 0,
+                    self._options.feeder_reserve,
+                )
+        return record.canons_at
 
     def _collect(self) -> None:
         t0 = self._t0 if self._t0 is not None else self._clock()
@@ -297,6 +340,14 @@ class Session:
                 self._request_statuses()
                 next_request = now + self._options.status_interval
                 self._warn_silent(now)
+            exhausted = self._roster.stop_test_feeder()
+            if exhausted is not None:
+                log.warning(
+                    "feeder %s ran out of rows (on_exhausted: stop_test): ending the test after %s",
+                    exhausted,
+                    format_duration(max(0.0, now - t0)),
+                )
+                return
             elapsed = self._sample(now)
             if self._progress.due(elapsed):
                 self._progress.show(self._snapshot(elapsed))
@@ -536,7 +587,10 @@ class Session:
         channel = record.uuid if mode == "direct" else ""
         context: Any = self._options.context
         self._link.publish("set_transaction_context", context, channel=channel)
-        self._link.publish("start", "open fire", channel=channel)
+        start: Any = "open fire"
+        if channel and record.speaks_gturret:
+            start = wire.start_order_msg(wire.StartOrder(canons_at=self._place_late(record)))
+        self._link.publish("start", start, channel=channel)
         record.starts_sent += 1
         record.last_start_at = now
         self.outcome.counts.late_starts += 1

@@ -9,11 +9,11 @@ quote them) goes out as :func:`gturret.text.display` text.
 
 from __future__ import annotations
 
-from gturret.figures import format_duration, plural
+from gturret.figures import format_duration, format_number, plural
 from gturret.hq.findings import Findings
 from gturret.hq.memory import MemorySummary, leak_warning, megabytes
 from gturret.hq.messages import Pacing
-from gturret.hq.roster import CanonSummary, DeliveryRow
+from gturret.hq.roster import CanonSummary, DeliveryRow, FeederSummary
 from gturret.hq.stats import LoopLagSummary, MetricSummary, Summary
 from gturret.text import display
 from gturret.wire import LATE_AFTER
@@ -183,6 +183,28 @@ def render_canons(canons: CanonSummary) -> str:
     return line
 
 
+def render_feeders(feeders: FeederSummary, started_at: float) -> list[str]:
+    """Each feeder's rows served and left, and when it first ran out (after the start)."""
+    lines = ["feeders:"]
+    for total in feeders.feeders:
+        line = f"  {display(total.name)}: {format_number(total.served)} rows served"
+        if total.left is not None:
+            line += f", {format_number(total.left)} left"
+        if total.exhausted:
+            at, turret = total.exhausted_at[0]
+            line += (
+                f"; ran out {plural(total.exhausted, 'time')}, first"
+                f" {format_duration(max(0.0, at - started_at))} after the start"
+                f" on {display(turret)}"
+            )
+            if total.stop_test:
+                line += " (on_exhausted stop_test: the test ended)"
+        lines.append(line)
+    if feeders.canons_exhausted:
+        lines.append(f"  {plural(feeders.canons_exhausted, 'canon')} ended for want of rows")
+    return lines
+
+
 def render_summary(findings: Findings) -> str:
     """The whole block printed at the end of a test (ends with a newline)."""
     summary, verdicts, verdict = findings.summary, findings.verdicts, findings.verdict
@@ -207,6 +229,9 @@ def render_summary(findings: Findings) -> str:
     if summary.memory is not None:
         parts.append("")
         parts += render_memory(summary.memory)
+    if findings.feeders is not None:
+        parts.append("")
+        parts += render_feeders(findings.feeders, findings.outcome.started_at)
     if summary.top_errors:
         parts.append("")
         parts.append(f"top errors ({plural(summary.error_kinds, 'kind')}):")
