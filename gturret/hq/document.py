@@ -18,6 +18,9 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
         "duration_s": 120.01,                       # start sent → stop sent
         "drain_s": 0.42,                            # stop sent → last message read
         "interrupted": false,                       # SIGTERM or SIGINT ended it early
+        "stopped_by": {"threshold": "p99<500ms:abort",   # null, or the :abort threshold
+                       "at_s": 12.0,                # that stopped the test, when (s after
+                       "detail": "transaction p99 = …"} | null,  # the start), and why
         "context": {},                              # set_transaction_context msg
         "bind": "127.0.0.1", "pub_port": 5000, "rc_port": 5001
       },
@@ -87,7 +90,9 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
       "thresholds": [{
         "expression": "p95<100ms", "timer": null, "metric": "p95", "op": "<",
         "limit": 100.0, "unit": "ms",  # ms, "%" (error_rate), "tx/s" or "MB" (rss_*)
-        "passed": true, "actual": 23.1 | null, "detail": "transaction p95 = …"
+        "passed": true, "actual": 23.1 | null, "detail": "transaction p95 = …",
+        "abort": false, "abort_after_s": 0.0,   # :abort[:DELAY]: may stop the test
+        "stopped_test_at_s": null               # s after the start, if it stopped it
       }],
       "messages": {"results": 1234,        # transactions, one by one or in intervals
                    "statuses": 40, "intervals": 10, "unknown": 0,
@@ -120,6 +125,7 @@ from gturret.hq.memory import leak_warning
 from gturret.hq.messages import Pacing
 from gturret.hq.reportfile import write_report
 from gturret.hq.roster import FeederSummary, TurretRecord
+from gturret.hq.session import Outcome
 from gturret.hq.stats import Summary
 from gturret.hq.thresholds import Verdict
 from gturret.text import valid_data
@@ -158,8 +164,9 @@ def _turret(record: TurretRecord) -> dict[str, Any]:
     }
 
 
-def _threshold(verdict: Verdict) -> dict[str, Any]:
+def _threshold(verdict: Verdict, outcome: Outcome) -> dict[str, Any]:
     threshold = verdict.threshold
+    stopped = outcome.stopped_by is not None and outcome.stopped_by.threshold == threshold
     return {
         "expression": threshold.expression,
         "timer": threshold.timer,
@@ -170,6 +177,19 @@ def _threshold(verdict: Verdict) -> dict[str, Any]:
         "passed": verdict.passed,
         "actual": verdict.actual,
         "detail": verdict.detail,
+        "abort": threshold.abort,
+        "abort_after_s": threshold.abort_after_s,
+        "stopped_test_at_s": outcome.stopped_at_s if stopped else None,
+    }
+
+
+def _stopped_by(outcome: Outcome) -> dict[str, Any] | None:
+    if outcome.stopped_by is None:
+        return None
+    return {
+        "threshold": outcome.stopped_by.threshold.expression,
+        "at_s": outcome.stopped_at_s,
+        "detail": outcome.stopped_by.detail,
     }
 
 
@@ -186,6 +206,7 @@ def build_document(findings: Findings, *, now: float) -> dict[str, Any]:
             "duration_s": outcome.duration_s,
             "drain_s": outcome.drain_s,
             "interrupted": outcome.interrupted,
+            "stopped_by": _stopped_by(outcome),
             "context": options.context,
             "bind": options.bind,
             "pub_port": findings.ports[0],
@@ -247,7 +268,7 @@ def build_document(findings: Findings, *, now: float) -> dict[str, Any]:
         },
         "results_by_turret": summary.results_by_turret,
         "time_series": [asdict(point) for point in summary.series],
-        "thresholds": [_threshold(v) for v in findings.verdicts],
+        "thresholds": [_threshold(v, outcome) for v in findings.verdicts],
         "messages": asdict(outcome.counts),
         "limits": {
             "timers_dropped": summary.timers_dropped,

@@ -82,6 +82,8 @@ def _threshold_case(threshold: dict[str, Any]) -> ET.Element:
         failure = ET.SubElement(case, "failure", type="threshold", message=threshold["detail"])
         limit = format_number(threshold["limit"])
         failure.text = f"measured: {measured}\nlimit: {threshold['op']} {limit} {unit}"
+        if threshold["stopped_test_at_s"] is not None:
+            failure.text += f"\nstopped the test at {threshold['stopped_test_at_s']:.1f}s"
     return case
 
 

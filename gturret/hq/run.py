@@ -33,7 +33,7 @@ from gturret.hq.session import Outcome, Session
 from gturret.hq.stats import Stats
 from gturret.hq.summary import render_summary
 from gturret.hq.thresholds import evaluate_all
-from gturret.hq.verdict import EarlyStop, judge
+from gturret.hq.verdict import EarlyStop, ThresholdStop, judge
 
 __all__ = ["HQOptions", "run_hq"]
 
@@ -132,6 +132,9 @@ def _findings(
         rejected=outcome.counts.rejected,
         early_stop=EarlyStop(outcome.duration_s, options.run_time, outcome.interrupted_by)
         if outcome.interrupted
+        else None,
+        threshold_stop=ThresholdStop(outcome.stopped_at_s, options.run_time, outcome.stopped_by)
+        if outcome.stopped_by is not None and outcome.stopped_at_s is not None
         else None,
     )
     return Findings(

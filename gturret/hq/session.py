@@ -5,7 +5,8 @@ The sequence (docs/protocol.md, with the reference HQ's gaps closed):
 1. ``status_request`` now and every ``status_interval`` until ``turrets`` turrets
    have reported (HQError after ``wait_timeout``);
 2. ``set_transaction_context`` and ``start``, back to back, to every turret;
-3. collect for ``run_time`` (or until a signal: :mod:`gturret.hq.interrupt`),
+3. collect for ``run_time`` (or until a signal: :mod:`gturret.hq.interrupt`, or an
+   ``:abort`` threshold that fails over the run so far, judged once a second),
    asking for statuses every ``status_interval`` (they carry ``canons_active``); a
    turret that reports ``ready`` during the run, new or one that missed the
    broadcast, gets the context and ``start`` again: as direct orders
@@ -60,6 +61,7 @@ from gturret.hq.options import HQOptions
 from gturret.hq.progress import Progress, Snapshot
 from gturret.hq.roster import MAX_TURRETS, Roster, TurretRecord
 from gturret.hq.stats import MAX_TURRET_NAMES, OTHER_TURRETS, Stats
+from gturret.hq.thresholds import Verdict, aborting, evaluate_so_far
 from gturret.wire import State
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,8 @@ UNREAD = "a message still unread when the drain ended (a flood)"
 FAILED = "a message the HQ failed on (a bug: see the log)"
 #: Seconds between two looks at the signal flag while the session waits for messages.
 INTERRUPT_CHECK_S = 0.1
+#: Seconds between two judgements of the ``:abort`` thresholds over the run so far.
+ABORT_CHECK_S = 1.0
 
 
 @dataclass(slots=True)
@@ -128,6 +132,10 @@ class Outcome:
     unsettled: list[TurretRecord] = field(default_factory=list)
     ended_at: float = 0.0
     counts: MessageCounts = field(default_factory=MessageCounts)
+    #: The ``:abort`` threshold that stopped the test, as judged then, and when
+    #: (seconds after the start).
+    stopped_by: Verdict | None = None
+    stopped_at_s: float | None = None
 
 
 class Session:
@@ -161,6 +169,7 @@ class Session:
         #: The fleet's canon slots for feeders, and the next free one of the reserve.
         self._slots = 0
         self._next_slot = 0
+        self._aborts = tuple(threshold for threshold in options.thresholds if threshold.abort)
         self.outcome = Outcome()
 
     def run(self) -> Outcome:
@@ -323,6 +332,7 @@ class Session:
         t0 = self._t0 if self._t0 is not None else self._clock()
         end = t0 + self._options.run_time
         next_request = t0 + self._options.status_interval
+        next_judgement = t0 + ABORT_CHECK_S
         while (now := self._clock()) < end:
             signal_name = self._signal()
             if signal_name is not None:
@@ -349,12 +359,36 @@ class Session:
                 )
                 return
             elapsed = self._sample(now)
+            if self._aborts and now >= next_judgement:
+                next_judgement = now + ABORT_CHECK_S
+                if self._crossed(elapsed):
+                    return
             if self._progress.due(elapsed):
                 self._progress.show(self._snapshot(elapsed))
             wake = min(
                 end, next_request, now + self._progress.next_due(elapsed), now + INTERRUPT_CHECK_S
             )
             self._read(wake - now)
+
+    def _crossed(self, elapsed: float) -> bool:
+        """Judge the ``:abort`` thresholds past their delay over the run so far; True
+        (after saying which, and when) if one failed: the test stops."""
+        due = tuple(threshold for threshold in self._aborts if elapsed >= threshold.abort_after_s)
+        if not due:
+            return False
+        verdicts = evaluate_so_far(due, self._stats, elapsed, self._roster.memory)
+        crossed = aborting(verdicts, elapsed)
+        if crossed is None:
+            return False
+        self.outcome.stopped_by, self.outcome.stopped_at_s = crossed, elapsed
+        log.warning(
+            "threshold %s failed at %s of %s: %s; stopping the test",
+            crossed.threshold.expression,
+            format_duration(elapsed),
+            format_duration(self._options.run_time),
+            crossed.detail,
+        )
+        return True
 
     def _stop(self) -> float:
         self._link.publish("stop", "premature stop")

@@ -203,6 +203,12 @@ class LatencyRecorder:
         """Per second over ``duration_s``: the summary's tx/s, and the progress line's."""
         return self.count / duration_s if duration_s > 0 else 0.0
 
+    def summarize_counts(self, duration_s: float) -> MetricSummary:
+        """Count, errors and rate alone: a summary with no percentile walked."""
+        rate = self.rate(duration_s)
+        error_rate = 100.0 * self.errors / self.count if self.count else None
+        return MetricSummary(self.name, self.count, self.errors, error_rate, rate, *([None] * 8))
+
     def summarize(self, duration_s: float) -> MetricSummary:
         rate = self.rate(duration_s)
         if not self.count:
@@ -470,12 +476,13 @@ class Stats:
         if not self.loop_lag.get_total_count():
             return None
         return LoopLagSummary(
-            _lag_figures(self.loop_lag),
-            {name: _lag_figures(h) for name, h in sorted(self.loop_lag_by_turret.items())},
+            lag_figures(self.loop_lag),
+            {name: lag_figures(h) for name, h in sorted(self.loop_lag_by_turret.items())},
         )
 
 
-def _lag_figures(histogram: HdrHistogram) -> LagFigures:
+def lag_figures(histogram: HdrHistogram) -> LagFigures:
+    """The p99 and max of a loop-lag histogram (the summary's, and a live judge's)."""
     return LagFigures(
         histogram.get_value_at_percentile(99.0) / 1000.0, histogram.get_max_value() / 1000.0
     )

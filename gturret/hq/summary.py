@@ -246,9 +246,15 @@ def render_summary(findings: Findings) -> str:
         parts.append("")
         parts.append("thresholds:")
         width = max(len(display(v.threshold.expression)) for v in verdicts)
+        stopped_by = findings.outcome.stopped_by
         parts += [
             f"  {'PASS' if v.passed else 'FAIL'}  {display(v.threshold.expression).ljust(width)}"
             f"  {display(v.detail)}"
+            + (
+                f"; stopped the test at {findings.outcome.stopped_at_s or 0.0:.1f}s"
+                if stopped_by is not None and stopped_by.threshold == v.threshold
+                else ""
+            )
             for v in verdicts
         ]
     if len(verdict.problems) > 1:

@@ -2,7 +2,7 @@
 
 Grammar (spaces allowed around the operator)::
 
-    [timer:NAME:]METRIC OP NUMBER[UNIT]
+    [timer:NAME:]METRIC OP NUMBER[UNIT][:abort[:DELAY]]
 
     METRIC  p50 p90 p95 p99 p99.9 min mean max   UNIT ms or s (required)
             error_rate                           UNIT % (optional; always percent)
@@ -17,6 +17,11 @@ how late the turrets' loops woke up over the whole test (all turrets together).
 ``rss_max`` is the highest memory (resident, MB = 2**20 bytes) a turret reported
 while running, ``rss_growth`` the largest growth of a turret's memory from its first
 status after the rampup to its last (``gturret.hq.memory``): the worst turret's.
+``:abort`` (k6's ``abortOnFail``) makes a threshold stop the test the moment it fails
+over the run so far (checked once a second, ``evaluate_so_far``); ``:abort:30s`` lets
+it do so only from 30 s after the start, once a warm-up is over. Such a threshold is
+judged at the end as every other.
+
 Why it exists: the CLI must refuse a bad expression before the test (exit 2) and
 judge a good one after it (exit 1 on failure). It must never read sockets or print:
 it returns verdicts and the caller shows them.
@@ -31,11 +36,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gturret.errors import ThresholdError
+from gturret.errors import ThresholdError, UsageError
 from gturret.figures import format_number
 
 if TYPE_CHECKING:
-    from gturret.hq.stats import MetricSummary, Summary
+    from gturret.hq.memory import MemorySummary
+    from gturret.hq.stats import MetricSummary, Stats, Summary
 
 _TIME_METRICS = {
     "p50": "p50_ms",
@@ -67,6 +73,8 @@ _PATTERN = re.compile(
 #: Every metric a threshold may name, in the order the help and docs/hq.md list them.
 METRICS = (*_TIME_METRICS, *_OTHER_METRICS, *_LOOP_LAG_METRICS, *_MEMORY_METRICS)
 _KNOWN = ", ".join(METRICS)
+#: Everything up to the last comparison operator: the limit and a suffix follow it.
+_LAST_OPERATOR = re.compile(r".*(?:<=|>=|<|>)", re.DOTALL)
 #: The turrets' own figures, never a timer's.
 _TURRET_METRICS = (*_LOOP_LAG_METRICS, *_MEMORY_METRICS)
 
@@ -81,6 +89,10 @@ class Threshold:
     op: str
     limit: float
     timer: str | None = None
+    #: ``:abort``: failing while the test runs stops it (k6's ``abortOnFail``).
+    abort: bool = False
+    #: ``:abort:DELAY``: seconds from the start before it may stop the test.
+    abort_after_s: float = 0.0
 
     @property
     def unit(self) -> str:
@@ -104,7 +116,8 @@ class Verdict:
 def parse_threshold(text: str) -> Threshold:
     """Parse one expression; ThresholdError with a one-line reason if it is not one."""
     expression = text.strip()
-    match = _PATTERN.fullmatch(expression)
+    rule, abort, abort_after_s = _split_abort(expression, text)
+    match = _PATTERN.fullmatch(rule)
     if match is None:
         raise ThresholdError(
             f"threshold {text!r} is not METRIC OP VALUE (e.g. p95<100ms, error_rate<1%, "
@@ -133,8 +146,38 @@ def parse_threshold(text: str) -> Threshold:
     if not math.isfinite(limit):
         raise ThresholdError(f"threshold {text!r}: the limit must be a finite number")
     return Threshold(
-        expression=expression, metric=metric, op=match["op"], limit=limit, timer=match["timer"]
+        expression=expression,
+        metric=metric,
+        op=match["op"],
+        limit=limit,
+        timer=match["timer"],
+        abort=abort,
+        abort_after_s=abort_after_s,
     )
+
+
+def _split_abort(expression: str, text: str) -> tuple[str, bool, float]:
+    """The rule, whether it aborts and its delay: what follows the limit after a colon
+    (the limit holds no colon; a timer's name, before the operator, may)."""
+    operator_at = _LAST_OPERATOR.match(expression)
+    tail_at = operator_at.end() if operator_at else 0
+    colon = expression.find(":", tail_at)
+    if colon < 0:
+        return expression, False, 0.0
+    rule, suffix = expression[:colon].rstrip(), expression[colon + 1 :].strip()
+    action, _, delay = suffix.partition(":")
+    if action.strip() != "abort":
+        raise ThresholdError(
+            f"threshold {text!r}: unknown suffix {':' + suffix!r} (known: :abort, :abort:30s)"
+        )
+    if not delay:
+        return rule, True, 0.0
+    from gturret.hq.options import parse_duration  # options parses thresholds: no cycle at import
+
+    try:
+        return rule, True, parse_duration(delay, name="the abort delay")
+    except UsageError as exc:
+        raise ThresholdError(f"threshold {text!r}: {exc}") from None
 
 
 def parse_thresholds(texts: list[str] | tuple[str, ...]) -> tuple[Threshold, ...]:
@@ -202,3 +245,66 @@ def _evaluate_memory(threshold: Threshold, summary: Summary) -> Verdict:
 def evaluate_all(thresholds: tuple[Threshold, ...], summary: Summary) -> tuple[Verdict, ...]:
     """Judge every threshold, in the order given."""
     return tuple(evaluate(threshold, summary) for threshold in thresholds)
+
+
+def evaluate_so_far(
+    thresholds: tuple[Threshold, ...],
+    stats: Stats,
+    elapsed_s: float,
+    memory: Callable[[], MemorySummary | None] | None = None,
+) -> tuple[Verdict, ...]:
+    """Judge ``thresholds`` over the run so far: what ``stats`` holds ``elapsed_s``
+    seconds after the start, by the same rules as at the end (``evaluate``).
+
+    The session calls it once a second to stop a test on an ``:abort`` threshold,
+    a live view to show each threshold passing or failing. Only what the thresholds
+    name is computed (a percentile walks a histogram: the transaction's, a named
+    timer's, the turrets' loop lag overall), so the cost is theirs alone;
+    ``memory`` (the roster's) is called only for an ``rss_*`` threshold.
+    """
+    from gturret.hq.stats import LoopLagSummary, Summary, lag_figures
+
+    named = {threshold.timer for threshold in thresholds if threshold.timer is not None}
+    judged = {threshold.metric for threshold in thresholds if threshold.timer is None}
+    recorder = stats.transaction
+    lag = stats.loop_lag
+    summary = Summary(
+        duration_s=elapsed_s,
+        transaction=(
+            recorder.summarize(elapsed_s)
+            if judged & set(_TIME_METRICS)
+            else recorder.summarize_counts(elapsed_s)
+        ),
+        timers={
+            name: stats.timers[name].summarize(elapsed_s) for name in named & set(stats.timers)
+        },
+        top_errors=(),
+        error_kinds=0,
+        series=(),
+        results_by_turret={},
+        timers_dropped=0,
+        clamped=0,
+        loop_lag=(
+            LoopLagSummary(lag_figures(lag), {})
+            if judged & set(_LOOP_LAG_METRICS) and lag.get_total_count()
+            else None
+        ),
+        memory=memory() if memory is not None and judged & set(_MEMORY_METRICS) else None,
+    )
+    return evaluate_all(thresholds, summary)
+
+
+def aborting(verdicts: tuple[Verdict, ...], elapsed_s: float) -> Verdict | None:
+    """The first ``:abort`` threshold of ``verdicts`` (judged over the run so far) that
+    failed on a measured figure, past its delay: the one that stops the test. A figure
+    not measured yet (no transaction so far) is not a crossing."""
+    for verdict in verdicts:
+        threshold = verdict.threshold
+        if (
+            threshold.abort
+            and not verdict.passed
+            and verdict.actual is not None
+            and elapsed_s >= threshold.abort_after_s
+        ):
+            return verdict
+    return None

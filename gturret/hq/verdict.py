@@ -26,7 +26,8 @@ each named on its own line in the summary and in the JSON report:
    range, not adding up: ``gturret.hq.messages``), came from a turret or a turret
    name past the HQ's caps, renamed a turret, or was left unread by a flood; the
    statistics hold only what could be counted, so they may be short;
-8. a threshold failed.
+8. a threshold failed; one marked ``:abort`` that failed while the test ran stopped
+   it, and is named with the time it did so.
 
 It must never compute statistics or print: it reads what was measured and says
 what it means.
@@ -118,6 +119,16 @@ class EarlyStop:
     signal: str
 
 
+@dataclass(frozen=True, slots=True)
+class ThresholdStop:
+    """A test an ``:abort`` threshold stopped: when (seconds after the start), of how
+    long, and the threshold's verdict over the run until then."""
+
+    at_s: float
+    run_time_s: float
+    verdict: Verdict
+
+
 def judge(
     summary: Summary,
     verdicts: tuple[Verdict, ...],
@@ -129,6 +140,7 @@ def judge(
     ended_at: float = 0.0,
     rejected: Mapping[str, int] | None = None,
     early_stop: EarlyStop | None = None,
+    threshold_stop: ThresholdStop | None = None,
 ) -> TestVerdict:
     """Apply every rule of the module docstring; ``ended_at`` is the session's clock;
     ``rejected``: messages not counted, by reason (``MessageCounts.rejected``)."""
@@ -166,6 +178,13 @@ def judge(
         for key, title, limit in RULES
     )
     problems = [problem for check in checks for problem in check.problems]
+    if threshold_stop is not None:
+        problems.insert(
+            0,
+            f"the threshold {threshold_stop.verdict.threshold.expression} stopped the test at"
+            f" {threshold_stop.at_s:.1f}s of {format_duration(threshold_stop.run_time_s)}:"
+            f" {threshold_stop.verdict.detail}",
+        )
     failed = [verdict for verdict in verdicts if not verdict.passed]
     if failed:
         names = ", ".join(verdict.threshold.expression for verdict in failed)
