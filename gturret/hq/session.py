@@ -54,6 +54,7 @@ from hdrh.histogram import HdrHistogram
 from gturret import wire
 from gturret.errors import HQError, RunInterrupted
 from gturret.figures import format_duration, format_number, plural
+from gturret.hq.histograms import percentiles
 from gturret.hq.interrupt import Interruption
 from gturret.hq.link import HQLink
 from gturret.hq.messages import Interval, Result, Status, classify
@@ -583,7 +584,7 @@ class Session:
         if now - self._lag_checked.get(record.uuid, now - LOOP_LAG_CHECK_S) < LOOP_LAG_CHECK_S:
             return
         self._lag_checked[record.uuid] = now
-        p99 = interval.get_value_at_percentile(99.0) / 1000.0
+        p99 = percentiles(interval, (99.0,))[99.0] / 1000.0
         if p99 < LOOP_LAG_WARN_MS:
             return
         self._lag_warned.add(record.uuid)

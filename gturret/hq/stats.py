@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from hdrh.histogram import HdrHistogram
 
+from gturret.hq.histograms import add, clear, percentiles
 from gturret.hq.memory import MemorySummary
 from gturret.hq.messages import Interval, Result, SeriesData
 from gturret.looplag import lag_histogram
@@ -167,7 +168,7 @@ class LatencyRecorder:
         self._total_s += series.sum_us / 1_000_000
         self._min_s = min(self._min_s, series.min_us / 1_000_000)
         self._max_s = max(self._max_s, series.max_us / 1_000_000)
-        self._histogram.add(series.histogram)
+        add(self._histogram, series.histogram)
 
     def record(self, seconds: float, error: bool) -> None:
         self.count += 1
@@ -185,16 +186,16 @@ class LatencyRecorder:
         """One percentile, held within the exact [min, max]; None with no data."""
         if not self.count:
             return None
-        micros = self._histogram.get_value_at_percentile(percentile)
+        micros = percentiles(self._histogram, (percentile,))[percentile]
         return self._within_range(micros / 1000.0)
 
-    def percentiles_ms(self, percentiles: Sequence[float]) -> dict[float, float]:
+    def percentiles_ms(self, wanted: Sequence[float]) -> dict[float, float]:
         """Several percentiles in one pass over the histogram (``percentile_ms`` walks it
         once each: five times the work for five); empty with no data."""
         if not self.count:
             return {}
-        values = self._histogram.get_percentile_to_value_dict(list(percentiles))
-        return {p: self._within_range(values[p] / 1000.0) for p in percentiles}
+        values = percentiles(self._histogram, wanted)
+        return {p: self._within_range(values[p] / 1000.0) for p in wanted}
 
     def _within_range(self, value_ms: float) -> float:
         return min(max(value_ms, self._min_s * 1000.0), self._max_s * 1000.0)
@@ -213,7 +214,7 @@ class LatencyRecorder:
         rate = self.rate(duration_s)
         if not self.count:
             return MetricSummary(self.name, 0, 0, None, rate, *([None] * 8))
-        values = self._histogram.get_percentile_to_value_dict(list(PERCENTILES))
+        values = percentiles(self._histogram, PERCENTILES)
         p50, p90, p95, p99, p999 = (
             self._within_range(values[percentile] / 1000.0) for percentile in PERCENTILES
         )
@@ -268,12 +269,12 @@ class SeriesRecorder:
         for key, histogram in ((TRANSACTION, self._histogram), (UNCORRECTED, self._uncorrected)):
             series = interval.series.get(key)
             if series is not None and series.histogram is not None:
-                histogram.add(series.histogram)
+                add(histogram, series.histogram)
 
     def record_loop_lag(self, at_s: float, interval: HdrHistogram) -> None:
         """A turret's loop-lag histogram that arrived ``at_s`` seconds after the start."""
         self._close_before(int(at_s))
-        self._loop_lag.add(interval)
+        add(self._loop_lag, interval)
 
     def advance(self, at_s: float, canons_active: int | None) -> None:
         """Close the seconds before ``at_s``; ``canons_active`` is the latest sample."""
@@ -287,12 +288,12 @@ class SeriesRecorder:
     def _current(self) -> SecondPoint:
         p50 = p95 = p99 = uncorrected = lag = None
         if self._tx:
-            values = self._histogram.get_percentile_to_value_dict([50.0, 95.0, 99.0])
+            values = percentiles(self._histogram, (50.0, 95.0, 99.0))
             p50, p95, p99 = (values[p] / 1000.0 for p in (50.0, 95.0, 99.0))
         if self._uncorrected.get_total_count():
-            uncorrected = self._uncorrected.get_value_at_percentile(95.0) / 1000.0
+            uncorrected = percentiles(self._uncorrected, (95.0,))[95.0] / 1000.0
         if self._loop_lag.get_total_count():
-            lag = self._loop_lag.get_value_at_percentile(99.0) / 1000.0
+            lag = percentiles(self._loop_lag, (99.0,))[99.0] / 1000.0
         return SecondPoint(
             self._second,
             self._tx,
@@ -315,7 +316,7 @@ class SeriesRecorder:
         self._tx = self._errors = 0
         for histogram in (self._histogram, self._uncorrected, self._loop_lag):
             if histogram.get_total_count():
-                histogram.reset()
+                clear(histogram)
 
 
 class Stats:
@@ -412,13 +413,16 @@ class Stats:
         """Add a turret's loop-lag histogram of one interval (in the second ``at_s``
         after the start, if the test has started); past ``MAX_LAG_TURRETS`` turrets,
         under ``OTHER_TURRETS``."""
-        self.loop_lag.add(interval)
+        add(self.loop_lag, interval)
         if at_s is not None:
             self.series.record_loop_lag(at_s, interval)
         by_turret = self.loop_lag_by_turret
         if turret not in by_turret and len(by_turret) >= MAX_LAG_TURRETS:
             turret = OTHER_TURRETS
-        by_turret.setdefault(turret, lag_histogram()).add(interval)
+        histogram = by_turret.get(turret)
+        if histogram is None:
+            histogram = by_turret[turret] = lag_histogram()
+        add(histogram, interval)
 
     def results_by_turret(self) -> dict[str, int]:
         """Results received so far, by turret name."""
@@ -484,5 +488,5 @@ class Stats:
 def lag_figures(histogram: HdrHistogram) -> LagFigures:
     """The p99 and max of a loop-lag histogram (the summary's, and a live judge's)."""
     return LagFigures(
-        histogram.get_value_at_percentile(99.0) / 1000.0, histogram.get_max_value() / 1000.0
+        percentiles(histogram, (99.0,))[99.0] / 1000.0, histogram.get_max_value() / 1000.0
     )
