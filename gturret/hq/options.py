@@ -41,7 +41,9 @@ thresholds (--threshold EXPR, repeatable): [timer:NAME:]METRIC OP VALUE, e.g.
   loop_lag_p99<20ms, rss_growth<100MB. METRIC: p50 p90 p95 p99 p99.9 min mean max
   (unit ms or s), error_rate (%), tx_per_s, loop_lag_p99 loop_lag_max (how late the
   turrets' loops woke; ms or s), rss_max rss_growth (a turret's memory; MB or GB);
-  the turrets' metrics take no timer:. OP: < <= > >=."""
+  the turrets' metrics take no timer:. OP: < <= > >=. A suffix :abort (or
+  :abort:30s, from 30 s on) also judges it each second over the run so far and
+  stops the test when it fails: p99<500ms:abort."""
 
 #: The verdict's exit statuses, every rule of ``gturret.hq.verdict`` named, as both
 #: commands' ``--help`` shows them (docs/hq.md's "The verdict" uses the same words).
