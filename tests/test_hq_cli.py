@@ -109,6 +109,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "duration_s",
         "drain_s",
         "interrupted",
+        "stopped_by",
         "context",
         "bind",
         "pub_port",
@@ -205,6 +206,9 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "passed",
         "actual",
         "detail",
+        "abort",
+        "abort_after_s",
+        "stopped_test_at_s",
     }
     assert set(document["messages"]) == {
         "results",
