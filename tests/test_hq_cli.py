@@ -101,6 +101,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "thresholds",
         "messages",
         "limits",
+        "feeders",
     }
     assert document["schema"] == "gturret-hq/1"
     assert set(document["test"]) == {
