@@ -30,6 +30,12 @@ WANT_COUNTERS = "counters"
 WANT_UNCORRECTED = "uncorrected"
 #: ... and aggregated results: one interval message a second instead of each result.
 WANT_AGGREGATE = "aggregate"
+#: ... and a journal: every data message carries its sender and sequence number, and
+#: is kept until the HQ acknowledges it (the ``journal`` command).
+WANT_JOURNAL = "journal"
+#: The keys a journaled data message ends with (docs/protocol.md, "Journal").
+SENDER = "sender"
+SEQ = "seq"
 #: The key that marks an interval message (``gturret.aggregate``): never in a status
 #: or a result.
 INTERVAL_KIND = "gturret_interval"
@@ -192,6 +198,64 @@ def _number(value: Any, *, low: float) -> float | None:
     except OverflowError:
         number = sys.float_info.max if value > 0 else -sys.float_info.max
     return number if low <= number < math.inf else None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalOrder:
+    """A ``journal`` command: what the HQ holds of each sender, and whether to resend.
+
+    ``acked[sender]`` is the highest seq N such that the HQ has committed every seq
+    <= N of that sender; ``resend`` asks each sender for everything it keeps above it.
+    """
+
+    acked: dict[str, int]
+    resend: bool = False
+
+    def acked_of(self, sender: str) -> int:
+        """The highest seq the HQ holds of ``sender`` (0: none, or a sender it never heard)."""
+        return self.acked.get(sender, 0)
+
+
+def journal_msg(order: JournalOrder) -> dict[str, Any]:
+    """The ``msg`` of a ``journal`` command."""
+    return {"acked": dict(order.acked), "resend": order.resend}
+
+
+def decode_journal(msg: Any) -> JournalOrder:
+    """Read a ``journal`` command's ``msg``; WireError unless it is exactly the object
+    of docs/protocol.md: ``acked`` an object of sender -> whole number >= 0, ``resend``
+    a bool. Unlike a start order nothing is taken in part: an ack read wrong would
+    drop data the HQ never got."""
+    if not isinstance(msg, dict):
+        raise WireError(f"journal with a {type(msg).__name__} msg, not an object")
+    acked = msg.get("acked")
+    if not isinstance(acked, dict):
+        raise WireError(f"journal's 'acked' is a {type(acked).__name__}, not an object")
+    for sender, seq in acked.items():
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise WireError(
+                f"journal's 'acked' gives {sender[:80]!r} {str(seq)[:40]}, not a whole number >= 0"
+            )
+    resend = msg.get("resend")
+    if not isinstance(resend, bool):
+        raise WireError(f"journal's 'resend' is a {type(resend).__name__}, not true or false")
+    return JournalOrder(acked=acked, resend=resend)
+
+
+def journal_tail(sender: str) -> bytes:
+    """The end of ``sender``'s journaled data messages, with ``%d`` for the seq: it
+    replaces a message's closing brace (``numbered``)."""
+    sender_text = json_text(sender).replace("%", "%%")
+    return f',"{SENDER}":{sender_text},"{SEQ}":%d}}'.encode()
+
+
+def numbered(frame: bytes, tail: bytes, seq: int) -> bytes:
+    """A data message (a JSON object) with its sender and ``seq`` added as its last keys.
+
+    Spliced onto the encoded bytes rather than encoded again: a result costs one
+    copy, and the message's other bytes stay exactly as they were.
+    """
+    return frame[:-1] + tail % seq
 
 
 def hq_wants(msg: Any) -> frozenset[str]:
