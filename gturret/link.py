@@ -244,7 +244,8 @@ class Link:
     ) -> None:
         self.outbox = outbox
         self._name = config.name
-        self._encode = wire.result_encoder(config.name)
+        self._uuid = uuid
+        self._encode = wire.result_encoder(config.name, sender=uuid)
         self._context = _batch_scheduled_context()
         self.route = route or Route.to_hq(config)
         self.hq = HQSockets(
@@ -273,7 +274,7 @@ class Link:
 
     def encode_uncorrected(self, wanted: bool) -> None:
         """Whether results of a paced run carry their uncorrected time (our HQ asks)."""
-        self._encode = wire.result_encoder(self._name, uncorrected=wanted)
+        self._encode = wire.result_encoder(self._name, uncorrected=wanted, sender=self._uuid)
 
     def journal(self, wanted: bool) -> None:
         """Whether data messages go out numbered and kept (our HQ journals), from now on."""
@@ -301,7 +302,8 @@ class Link:
         Messages asked for again (``resend``) go first, then the outbox. Stops early,
         keeping the rest queued, when ZeroMQ cannot take more (no HQ connected, or
         its queue is full). While the HQ journals, each data message is numbered as
-        ZeroMQ takes it and kept (``replay``): one refused keeps its place and seq.
+        ZeroMQ takes it and kept (``replay``): one refused keeps its place, and its
+        seq goes to it again at the next drain.
         """
         items = self.outbox.items
         send = _send
@@ -309,6 +311,12 @@ class Link:
         status_push = self._status_push
         encode = self._encode
         journal = self._journal
+        numbered = wire.numbered
+        # The seq the next data message takes; 0: not numbered (no journal).
+        seq = 0 if journal is None else journal.seq_sent + 1
+        tail = b"" if journal is None else journal.tail
+        kept: list[bytes] = []
+        keep = kept.append
         deadline = perf_counter() + budget
         sent = 0
         try:
@@ -317,29 +325,29 @@ class Link:
             while items:
                 item = items[0]
                 if isinstance(item, tuple):
-                    frame = encode(item)
+                    frame = encode(item, seq)
                     count = 1
                 elif isinstance(item, bytes):
                     send(status_push, item, NOBLOCK)
                     items.popleft()
                     continue
                 else:
-                    frame = item.frame
+                    frame = numbered(item.frame, tail, seq) if seq else item.frame
                     count = item.count
-                if journal is None:
-                    send(push, frame, NOBLOCK)
-                else:
-                    frame = journal.number(frame)
-                    send(push, frame, NOBLOCK)
-                    journal.keep(frame)
+                send(push, frame, NOBLOCK)
                 items.popleft()
                 sent += count
+                if seq:
+                    seq += 1
+                    keep(frame)
                 if not sent & 255 and perf_counter() > deadline:
                     break
         except zmq.Again:
             pass
         finally:
             self.outbox.sent += sent
+            if journal is not None and kept:
+                journal.keep(kept)
         return not items and not self._resending
 
     def _send_again(self, deadline: float) -> None:

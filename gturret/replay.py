@@ -8,10 +8,12 @@ each data message (an interval, or a result in per-result mode) goes out numbere
 here until a ``journal`` command acknowledges them; a resumed HQ asks for the rest
 and gets the same bytes again, oldest first.
 
-Keeping must cost the hot path one append: the seqs of the kept messages are always
-consecutive (kept in order, dropped from the oldest end), so only the frames are
-stored and the seq of each is known from its place. Bounded by ``replay_buffer_mb``:
-past it the oldest go, counted (``replay_dropped``) and logged once, lost for good.
+Keeping must cost the hot path one append: the link numbers each message as ZeroMQ
+takes it and hands over the batch of one drain at once; the seqs of the kept
+messages are always consecutive (kept in order, dropped from the oldest end), so
+only the frames are stored and the seq of each is known from its place. Bounded by
+``replay_buffer_mb``: past it the oldest go, counted (``replay_dropped``) and logged
+once, lost for good.
 It must never touch a socket: the link sends what it numbers and what it replays.
 """
 
@@ -47,16 +49,12 @@ class ReplayBuffer:
         self.limit = int(limit_mb * MB)
         self.dropped = 0
 
-    def number(self, frame: bytes) -> bytes:
-        """``frame`` with this sender and the next seq; ``keep`` it once ZeroMQ took it
-        (a frame ZeroMQ refused is numbered again next time, with the same seq)."""
-        return wire.numbered(frame, self.tail, self.seq_sent + 1)
-
-    def keep(self, frame: bytes) -> None:
-        """Keep a frame ``number`` made and ZeroMQ took: it is seq ``seq_sent + 1``."""
-        self.seq_sent += 1
-        self.frames.append(frame)
-        self.size += len(frame) + FRAME_OVERHEAD
+    def keep(self, frames: list[bytes]) -> None:
+        """Keep frames ZeroMQ took, numbered ``seq_sent + 1`` on (``wire.numbered`` with
+        ``tail``): one call per drain of the outbox, not per message."""
+        self.seq_sent += len(frames)
+        self.frames.extend(frames)
+        self.size += sum(map(len, frames)) + FRAME_OVERHEAD * len(frames)
         if self.size > self.limit:
             self._drop_oldest()
 

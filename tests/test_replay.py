@@ -14,9 +14,13 @@ import time
 import pytest
 
 from gturret import wire
+from gturret.config import load_config
+from gturret.link import Link
+from gturret.outbox import Outbox
 from gturret.replay import FRAME_OVERHEAD, MB, ReplayBuffer
 from tests.support.fake_hq import FakeHQ
 from tests.support.turret_process import write_turret
+from tests.support.waiting import wait_until
 
 AGGREGATED = (wire.WANT_COUNTERS, wire.WANT_AGGREGATE, wire.WANT_JOURNAL)
 PER_RESULT = (wire.WANT_COUNTERS, wire.WANT_JOURNAL)
@@ -32,10 +36,10 @@ NAP = """
 
 
 def _kept(buffer: ReplayBuffer, *frames: bytes) -> list[bytes]:
-    numbered = []
-    for frame in frames:
-        numbered.append(buffer.number(frame))
-        buffer.keep(numbered[-1])
+    """Number ``frames`` as the link does and hand them over in one batch."""
+    first = buffer.seq_sent + 1
+    numbered = [wire.numbered(frame, buffer.tail, first + n) for n, frame in enumerate(frames)]
+    buffer.keep(numbered)
     return numbered
 
 
@@ -45,14 +49,6 @@ def test_a_buffer_numbers_from_one_and_splices_sender_and_seq_onto_the_message()
     assert json.loads(first) == {"a": 1, "sender": "t-1", "seq": 1}
     assert json.loads(second) == {"a": 2, "sender": "t-1", "seq": 2}
     assert buffer.counters() == {"seq_sent": 2, "replay_dropped": 0, "replay_kept": 2}
-
-
-def test_a_frame_numbered_but_not_kept_keeps_its_seq_for_the_next_try():
-    """ZeroMQ refused it: the same message goes again later, with the same number."""
-    buffer = ReplayBuffer("t", 64)
-    numbered = buffer.number(b'{"a":1}')
-    assert numbered == buffer.number(b'{"a":1}') == b'{"a":1,"sender":"t","seq":1}'
-    assert buffer.seq_sent == 0 and buffer.kept == 0
 
 
 def test_an_ack_lets_go_of_every_seq_up_to_it_and_a_resend_gives_the_rest_oldest_first():
@@ -71,10 +67,34 @@ def test_past_its_bound_the_oldest_go_and_are_counted(caplog):
     frame = b'{"x":"' + b"y" * 200 + b'"}'
     size = len(frame) + len(b',"sender":"t","seq":10}') - 1 + FRAME_OVERHEAD
     buffer = ReplayBuffer("t", 3 * size / MB)
-    frames = _kept(buffer, *[frame] * 10)
+    frames = [_kept(buffer, frame)[0] for _ in range(10)]
     assert buffer.counters() == {"seq_sent": 10, "replay_dropped": 7, "replay_kept": 3}
     assert buffer.after(0) == frames[7:] and buffer.first == 8
     assert sum("replay buffer full" in r.message for r in caplog.records) == 1
+
+
+def test_a_message_zeromq_refuses_keeps_its_seq_for_the_next_drain(tmp_path):
+    """With no HQ connected ZeroMQ takes nothing (IMMEDIATE): nothing is numbered for
+    good, so the HQ that comes gets seq 1, 2, 3, with no gap for the refusals."""
+    gone = FakeHQ()
+    ports = (gone.pub_port, gone.rc_port)
+    gone.close()
+    config = load_config(str(write_turret(tmp_path, NAP, ports)))
+    outbox = Outbox(100)
+    link = Link(config, "t-1", outbox)
+    try:
+        link.journal(True)
+        for n in range(3):
+            outbox.put_result((n, 0.0, 0.001, "", {}))
+        assert not link.drain() and not link.drain()
+        assert link.replay.seq_sent == 0 and outbox.queued == 3
+        with FakeHQ(*ports, wants=PER_RESULT) as hq:
+            wait_until(link.drain, "the outbox drained into the new HQ")
+            hq.collect_until(lambda hq: len(hq.results) == 3, "three results")
+    finally:
+        link.close(0)
+    assert hq.seqs("t-1") == [1, 2, 3] and [m["elapsed"] for m in hq.results] == [0, 1, 2]
+    assert link.replay.counters() == {"seq_sent": 3, "replay_dropped": 0, "replay_kept": 3}
 
 
 def _journaled(hq: FakeHQ) -> list[dict]:
@@ -148,3 +168,128 @@ def test_a_resend_after_the_hq_died_brings_every_seq_back(spawn_turret, tmp_path
         )
     assert sent >= 3 and ready["replay_dropped"] == 0
     assert set(second.seqs(uuid)) == set(range(1, sent + 1))
+
+
+def test_past_replay_buffer_mb_the_oldest_are_dropped_counted_and_not_resent(
+    spawn_turret, tmp_path
+):
+    """A buffer of 2 KB holds a few intervals (about 600 bytes each): the rest go,
+    counted, logged once; a resend gives back only what is kept, the newest."""
+    with FakeHQ(wants=AGGREGATED) as hq:
+        turret = spawn_turret(
+            str(write_turret(tmp_path, NAP, hq, canons=5, replay_buffer_mb=0.002))
+        )
+        uuid = hq.register()["uuid"]
+        hq.send("start", "open fire")
+        hq.wait_status("running")
+        hq.collect_until(lambda hq: len(hq.seqs()) >= 8, "eight intervals")
+        hq.send("stop", "premature stop")
+        ready = hq.wait_status("ready")
+        sent, kept = ready["seq_sent"], ready["replay_kept"]
+        before = len(hq.results)
+        hq.send_journal({uuid: 0}, resend=True)
+        hq.collect_until(lambda hq: len(hq.results) >= before + kept, "the kept intervals again")
+    assert ready["replay_dropped"] == sent - kept and 1 <= kept <= sent - 3
+    assert sum(len(raw) for raw in hq.raw[-kept:]) <= 2000
+    assert hq.seqs(uuid)[before:] == list(range(sent - kept + 1, sent + 1))
+    assert turret.log.count("replay buffer full") == 1
+
+
+def test_a_fleet_numbers_each_workers_data_and_reports_every_sender(spawn_turret, tmp_path):
+    """Two workers push their own intervals, each numbered from 1 under its own uuid;
+    the parent's status carries both in ``senders``; one broadcast ack reaches both."""
+    with FakeHQ(wants=AGGREGATED) as hq:
+        spawn_turret(str(write_turret(tmp_path, NAP, hq, canons=4)), "--processes", "2")
+        uuid = hq.register(timeout=30)["uuid"]
+        ready = _fire(hq, 2.2)
+        workers = {f"{uuid}/0", f"{uuid}/1"}
+        assert hq.senders() == workers == set(ready["senders"])
+        for worker in workers:
+            seqs = hq.seqs(worker)
+            assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 2
+            assert ready["senders"][worker] == {
+                "seq_sent": len(seqs),
+                "replay_dropped": 0,
+                "replay_kept": len(seqs),
+            }
+        assert ready["seq_sent"] == ready["replay_kept"] == len(hq.seqs())
+        hq.send_journal({worker: len(hq.seqs(worker)) for worker in workers})
+        hq.send("status_request")
+        after = hq.wait_status("ready")
+    assert after["replay_kept"] == 0
+    assert {entry["replay_kept"] for entry in after["senders"].values()} == {0}
+
+
+@pytest.mark.parametrize("processes", [1, 2], ids=["turret", "fleet"])
+def test_bad_journal_commands_are_counted_and_ignored(spawn_turret, tmp_path, processes):
+    bad = [
+        None,
+        "ack everything",
+        [],
+        {"resend": True},
+        {"acked": [], "resend": False},
+        {"acked": {"x": -1}, "resend": False},
+        {"acked": {"x": 1.5}, "resend": False},
+        {"acked": {"x": True}, "resend": False},
+        {"acked": {"x": "3"}, "resend": False},
+        {"acked": {}},
+        {"acked": {}, "resend": "yes"},
+        {"acked": {}, "resend": 1},
+    ]
+    with FakeHQ(wants=AGGREGATED) as hq:
+        turret = spawn_turret(
+            str(write_turret(tmp_path, NAP, hq, canons=4)), "--processes", str(processes)
+        )
+        uuid = hq.register(timeout=30)["uuid"]
+        hq.send("start", "open fire")
+        hq.wait_status("running")
+        hq.collect_until(lambda hq: hq.seqs(), "a first interval")
+        for msg in bad:
+            hq.send("journal", msg)
+        # Nothing above was an ack: a bad one taken in part would have dropped data.
+        hq.send("status_request")
+        status = hq.wait_status("running")
+        hq.send("stop", "premature stop")
+        ready = hq.wait_status("ready")
+    assert status["frames_ignored"] == len(bad)
+    assert ready["replay_kept"] == ready["seq_sent"] == len(hq.seqs()) >= 2
+    assert turret.proc.poll() is None and "bad journal command ignored" in turret.log
+    assert uuid
+
+
+@pytest.mark.parametrize(
+    "wants",
+    [(wire.WANT_COUNTERS, wire.WANT_AGGREGATE), (wire.WANT_COUNTERS,), ()],
+    ids=["aggregated", "per-result", "reference"],
+)
+def test_without_journal_in_want_the_messages_are_as_before(spawn_turret, tmp_path, wants):
+    """No sender, no seq, no journal counters: a result is byte for byte what the
+    codec makes of its six keys, and an interval has exactly its keys."""
+    with FakeHQ(wants=wants, asks_counters=bool(wants)) as hq:
+        spawn_turret(str(write_turret(tmp_path, NAP, hq, canons=5)))
+        hq.register()
+        ready = _fire(hq, 1.2)
+    assert hq.results and not hq.seqs()
+    assert not {"seq_sent", "replay_kept", "replay_dropped", "senders"} & set(ready)
+    data = [raw for raw in hq.raw if not wire.is_status(wire.decode_message(raw))]
+    assert not any(b'"sender"' in raw or b'"seq"' in raw for raw in data)
+    for raw in data:
+        message = json.loads(raw)
+        if wire.INTERVAL_KIND in message:
+            assert set(message) == INTERVAL_KEYS
+        else:
+            assert raw == wire.encode_result(*(message[key] for key in wire.RESULT_KEYS))
+
+
+INTERVAL_KEYS = {
+    wire.INTERVAL_KIND,
+    "turret_name",
+    "began_s",
+    "ended_s",
+    "epoch",
+    "count",
+    "errors",
+    "error_texts",
+    "timers_dropped",
+    "series",
+}
