@@ -257,6 +257,30 @@ def test_bad_journal_commands_are_counted_and_ignored(spawn_turret, tmp_path, pr
     assert uuid
 
 
+def test_a_status_request_without_journal_stops_the_numbers_and_one_with_it_goes_on(
+    spawn_turret, tmp_path
+):
+    """Each status_request re-states what the HQ wants: an HQ that does not journal
+    gets plain messages; the next that does gets the seqs on from where they were."""
+    with FakeHQ(wants=AGGREGATED) as hq:
+        spawn_turret(str(write_turret(tmp_path, NAP, hq, canons=5)))
+        uuid = hq.register()["uuid"]
+        first = _fire(hq, 1.2)["seq_sent"]
+        hq.wants = (wire.WANT_COUNTERS, wire.WANT_AGGREGATE)
+        hq.send("status_request")
+        hq.wait_status("ready")
+        numbered = len(hq.results)
+        _fire(hq, 1.2)
+        plain = hq.results[numbered:]
+        hq.wants = AGGREGATED
+        hq.send("status_request")
+        hq.wait_status("ready")
+        last = _fire(hq, 1.2)
+    assert plain and not any(wire.SEQ in message for message in plain)
+    assert hq.seqs(uuid) == list(range(1, last["seq_sent"] + 1))
+    assert last["seq_sent"] > first >= 1
+
+
 @pytest.mark.parametrize(
     "wants",
     [(wire.WANT_COUNTERS, wire.WANT_AGGREGATE), (wire.WANT_COUNTERS,), ()],
