@@ -98,6 +98,14 @@ class TurretConfig:
         "dropped, counted and logged",
         whole=True,
     )
+    replay_buffer_mb: float = _setting(
+        64,
+        0,
+        1_000_000,
+        "megabytes of data messages kept for an HQ that journals until it acknowledges"
+        " them, to send again to an HQ that resumes; past it the oldest are dropped,"
+        " counted and logged",
+    )
     hq_timeout: float = _setting(
         0,
         0,

@@ -51,7 +51,10 @@ class StatusCounters(CanonCounts):
     memory now and at its highest (:func:`process_memory`; a fleet's: its
     processes' added up). ``processes`` is set by a fleet parent only. ``feeders``
     holds each feeder's rows served and left and when it ran out
-    (:meth:`gturret.feeders.Feeder.report`).
+    (:meth:`gturret.feeders.Feeder.report`). The journal's counters (``seq_sent``,
+    ``replay_dropped``, ``replay_kept`` and ``senders``, the same per sender) are set
+    only while the HQ journals; a fleet's add up its workers' and ``senders`` holds
+    each worker's entry.
     """
 
     canons_active: int = 0
@@ -65,6 +68,10 @@ class StatusCounters(CanonCounts):
     rss_peak_bytes: int = 0
     processes: int | None = None
     feeders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seq_sent: int | None = None
+    replay_dropped: int | None = None
+    replay_kept: int | None = None
+    senders: dict[str, dict[str, int]] | None = None
 
     def as_status_keys(self) -> dict[str, Any]:
         """The keys a status carries: the protocol version, then every known counter."""
@@ -79,13 +86,16 @@ class StatusCounters(CanonCounts):
 
     @classmethod
     def combined(cls, parts: Iterable[StatusCounters]) -> StatusCounters:
-        """Counters of several processes as one turret's: added up, the worst stall kept."""
+        """Counters of several processes as one turret's: added up, the worst stall
+        kept, every sender's journal entry."""
         total = cls()
         for part in parts:
             for name in cls.__dataclass_fields__:
                 value = getattr(part, name)
                 if isinstance(value, int) and name != "processes":
-                    setattr(total, name, getattr(total, name) + value)
+                    setattr(total, name, (getattr(total, name) or 0) + value)
+            if part.senders is not None:
+                total.senders = {**(total.senders or {}), **part.senders}
             total.loop_blocked_s = max(total.loop_blocked_s, part.loop_blocked_s)
             for phase, killed in part.canons_killed.items():
                 into = total.canons_killed.setdefault(phase, {"count": 0, "longest_s": 0.0})
@@ -128,6 +138,7 @@ class TurretFace:
             "start": self.start_test,
             "stop": self.stop_test,
             "kill": lambda msg: self.kill("kill command"),
+            "journal": self._on_journal,
         }
 
     # What each side says: how it opens, takes a turn, starts, stops, kills, aborts and
@@ -177,6 +188,10 @@ class TurretFace:
         raise NotImplementedError
 
     def kill(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def journal(self, order: wire.JournalOrder) -> None:
+        """Let go of what the HQ acknowledged, and push again what it asks for."""
         raise NotImplementedError
 
     def take_loop_lag(self) -> str | None:
@@ -261,6 +276,14 @@ class TurretFace:
         # of ours gets the six keys only.
         self.hq_wants = wire.hq_wants(msg)
         self.answer_status_request()
+
+    def _on_journal(self, msg: Any) -> None:
+        try:
+            order = wire.decode_journal(msg)
+        except WireError as exc:
+            self.ignore(f"bad journal command ignored: {exc}")
+            return
+        self.journal(order)
 
     def _on_set_transaction_context(self, msg: Any) -> None:
         if not isinstance(msg, dict):

@@ -190,6 +190,10 @@ class Fleet(TurretFace):
         if self._asked_at is None:
             self._asked_at = monotonic()
 
+    def journal(self, order: wire.JournalOrder) -> None:
+        """Relay to every worker: each reads its own entry (its own sender id)."""
+        self._relay("journal", wire.journal_msg(order))
+
     def set_context(self, context: dict[str, Any]) -> None:
         # Checked by the face, so that a bad one is counted once, not once per worker.
         self._relay("set_transaction_context", context)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
@@ -48,6 +49,7 @@ from gturret import wire
 from gturret.config import TurretConfig
 from gturret.keys import HandshakeFailure, HandshakeWatch, TurretKeys, curve_client
 from gturret.outbox import Outbox
+from gturret.replay import ReplayBuffer
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +244,8 @@ class Link:
     ) -> None:
         self.outbox = outbox
         self._name = config.name
-        self._encode = wire.result_encoder(config.name)
+        self._uuid = uuid
+        self._encode = wire.result_encoder(config.name, sender=uuid)
         self._context = _batch_scheduled_context()
         self.route = route or Route.to_hq(config)
         self.hq = HQSockets(
@@ -261,46 +264,101 @@ class Link:
                 self._context, self.route.statuses, self.route.curve, CLOSE_LINGER_MS, True
             )
         )
+        #: Every data message pushed while the HQ journals, until it acknowledges it.
+        self.replay = ReplayBuffer(uuid, config.replay_buffer_mb)
+        self._journal: ReplayBuffer | None = None
+        self._resending: deque[bytes] = deque()
         self._pusher: gevent.Greenlet | None = None
         self._dropped_logged = 0
         self._drop_log_at = 0.0
 
     def encode_uncorrected(self, wanted: bool) -> None:
         """Whether results of a paced run carry their uncorrected time (our HQ asks)."""
-        self._encode = wire.result_encoder(self._name, uncorrected=wanted)
+        self._encode = wire.result_encoder(self._name, uncorrected=wanted, sender=self._uuid)
+
+    def journal(self, wanted: bool) -> None:
+        """Whether data messages go out numbered and kept (our HQ journals), from now on."""
+        self._journal = self.replay if wanted else None
+
+    @property
+    def journaling(self) -> bool:
+        return self._journal is not None
+
+    def resend(self, acked: int) -> None:
+        """Push again every kept message above seq ``acked``, oldest first, ahead of
+        new data (a resend asked again starts over: the HQ drops what it has twice)."""
+        self._resending = deque(self.replay.after(acked))
+        if self._resending:
+            log.info(
+                "the HQ asks for what it missed: sending again %d data messages, seq %d to %d",
+                len(self._resending),
+                self.replay.seq_sent - len(self._resending) + 1,
+                self.replay.seq_sent,
+            )
 
     def drain(self, budget: float = PUSH_BUDGET) -> bool:
         """Send queued messages for up to ``budget`` seconds; True when the outbox is empty.
 
-        Stops early, keeping the rest queued, when ZeroMQ cannot take more (no HQ
-        connected, or its queue is full).
+        Messages asked for again (``resend``) go first, then the outbox. Stops early,
+        keeping the rest queued, when ZeroMQ cannot take more (no HQ connected, or
+        its queue is full). While the HQ journals, each data message is numbered as
+        ZeroMQ takes it and kept (``replay``): one refused keeps its place, and its
+        seq goes to it again at the next drain.
         """
         items = self.outbox.items
         send = _send
         push = self.hq.push
         status_push = self._status_push
         encode = self._encode
+        journal = self._journal
+        numbered = wire.numbered
+        # The seq the next data message takes; 0: not numbered (no journal).
+        seq = 0 if journal is None else journal.seq_sent + 1
+        tail = b"" if journal is None else journal.tail
+        kept: list[bytes] = []
+        keep = kept.append
         deadline = perf_counter() + budget
         sent = 0
         try:
+            if self._resending:
+                self._send_again(deadline)
             while items:
                 item = items[0]
                 if isinstance(item, tuple):
-                    send(push, encode(item), NOBLOCK)
-                    sent += 1
+                    frame = encode(item, seq)
+                    count = 1
                 elif isinstance(item, bytes):
                     send(status_push, item, NOBLOCK)
+                    items.popleft()
+                    continue
                 else:
-                    send(push, item.frame, NOBLOCK)
-                    sent += item.count
+                    frame = numbered(item.frame, tail, seq) if seq else item.frame
+                    count = item.count
+                send(push, frame, NOBLOCK)
                 items.popleft()
+                sent += count
+                if seq:
+                    seq += 1
+                    keep(frame)
                 if not sent & 255 and perf_counter() > deadline:
                     break
         except zmq.Again:
             pass
         finally:
             self.outbox.sent += sent
-        return not items
+            if journal is not None and kept:
+                journal.keep(kept)
+        return not items and not self._resending
+
+    def _send_again(self, deadline: float) -> None:
+        """Send what a resend asked for until done or ``deadline``; zmq.Again passes up."""
+        resending = self._resending
+        push = self.hq.push
+        while resending:
+            _send(push, resending[0], NOBLOCK)
+            resending.popleft()
+            if not len(resending) & 255 and perf_counter() > deadline:
+                return
 
     def flush(self, timeout: float) -> bool:
         """Drain until the outbox is empty or ``timeout`` seconds pass; True if empty."""

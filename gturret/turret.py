@@ -191,19 +191,37 @@ class Turret(TurretFace):
             rss_bytes=rss,
             rss_peak_bytes=rss_peak,
             feeders=battery.feeders.report() if battery and battery.feeders else {},
+            **self._journal_counters(),
         )
+
+    def _journal_counters(self) -> dict[str, Any]:
+        """While the HQ journals: this process's seq and replay buffer, at the top and
+        as the one entry of ``senders`` (the shape a fleet's status has too)."""
+        if not self.link.journaling:
+            return {}
+        mine = self.link.replay.counters()
+        return {**mine, "senders": {self.uuid: mine}}
 
     def take_loop_lag(self) -> str | None:
         return self.loop_lag.take()
 
     def answer_status_request(self) -> None:
-        """Answer at once; results of a paced run carry the uncorrected time if asked."""
+        """Answer at once; results of a paced run carry the uncorrected time if asked,
+        and data messages go out numbered and kept while the HQ journals."""
         self.link.encode_uncorrected(wire.WANT_UNCORRECTED in self.hq_wants)
+        self.link.journal(wire.WANT_JOURNAL in self.hq_wants)
         self.send_status()
 
     def push_status(self, frame: bytes) -> None:
         self.outbox.put_status(frame)
         self.link.drain()
+
+    def journal(self, order: wire.JournalOrder) -> None:
+        """Drop what the HQ holds of ours; push again what it lacks if it asks."""
+        acked = order.acked_of(self.uuid)
+        self.link.replay.ack(acked)
+        if order.resend:
+            self.link.resend(acked)
 
     def _halt_canons(self) -> None:
         """Stop canons from starting new transactions (safe from the watchdog thread)."""

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import ujson
 
@@ -30,6 +29,12 @@ WANT_COUNTERS = "counters"
 WANT_UNCORRECTED = "uncorrected"
 #: ... and aggregated results: one interval message a second instead of each result.
 WANT_AGGREGATE = "aggregate"
+#: ... and a journal: every data message carries its sender and sequence number, and
+#: is kept until the HQ acknowledges it (the ``journal`` command).
+WANT_JOURNAL = "journal"
+#: The keys a journaled data message ends with (docs/protocol.md, "Journal").
+SENDER = "sender"
+SEQ = "seq"
 #: The key that marks an interval message (``gturret.aggregate``): never in a status
 #: or a result.
 INTERVAL_KIND = "gturret_interval"
@@ -194,6 +199,69 @@ def _number(value: Any, *, low: float) -> float | None:
     return number if low <= number < math.inf else None
 
 
+@dataclass(frozen=True, slots=True)
+class JournalOrder:
+    """A ``journal`` command: what the HQ holds of each sender, and whether to resend.
+
+    ``acked[sender]`` is the highest seq N such that the HQ has committed every seq
+    <= N of that sender; ``resend`` asks each sender for everything it keeps above it.
+    """
+
+    acked: dict[str, int]
+    resend: bool = False
+
+    def acked_of(self, sender: str) -> int:
+        """The highest seq the HQ holds of ``sender`` (0: none, or a sender it never heard)."""
+        return self.acked.get(sender, 0)
+
+
+def journal_msg(order: JournalOrder) -> dict[str, Any]:
+    """The ``msg`` of a ``journal`` command."""
+    return {"acked": dict(order.acked), "resend": order.resend}
+
+
+def decode_journal(msg: Any) -> JournalOrder:
+    """Read a ``journal`` command's ``msg``; WireError unless it is exactly the object
+    of docs/protocol.md: ``acked`` an object of sender -> whole number >= 0, ``resend``
+    a bool. Unlike a start order nothing is taken in part: an ack read wrong would
+    drop data the HQ never got."""
+    if not isinstance(msg, dict):
+        raise WireError(f"journal with a {type(msg).__name__} msg, not an object")
+    acked = msg.get("acked")
+    if not isinstance(acked, dict):
+        raise WireError(f"journal's 'acked' is a {type(acked).__name__}, not an object")
+    for sender, seq in acked.items():
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise WireError(
+                f"journal's 'acked' gives {sender[:80]!r} {str(seq)[:40]}, not a whole number >= 0"
+            )
+    resend = msg.get("resend")
+    if not isinstance(resend, bool):
+        raise WireError(f"journal's 'resend' is a {type(resend).__name__}, not true or false")
+    return JournalOrder(acked=acked, resend=resend)
+
+
+def journal_tail(sender: str) -> bytes:
+    """The end of ``sender``'s journaled data messages, with ``%d`` for the seq: it
+    replaces a message's closing brace (``numbered``)."""
+    return _journal_tail(sender).encode()
+
+
+def _journal_tail(sender: str) -> str:
+    sender_text = json_text(sender).replace("%", "%%")
+    return f',"{SENDER}":{sender_text},"{SEQ}":%d}}'
+
+
+def numbered(frame: bytes, tail: bytes, seq: int) -> bytes:
+    """A data message (a JSON object, not empty) with its sender and ``seq`` added as
+    its last keys.
+
+    Spliced onto the encoded bytes rather than encoded again: a result costs one
+    copy, and the message's other bytes stay exactly as they were.
+    """
+    return frame[:-1] + tail % seq
+
+
 def hq_wants(msg: Any) -> frozenset[str]:
     """What a ``status_request``'s ``msg`` asks for beyond the six status keys.
 
@@ -258,15 +326,24 @@ ResultRecord = (
 UNCORRECTED = "uncorrected_time"
 
 
+class ResultEncoder(Protocol):
+    """Encodes one result record; given a ``seq`` (a journaling HQ), numbered too."""
+
+    def __call__(self, record: ResultRecord, seq: int = 0) -> bytes: ...
+
+
 def result_encoder(
-    turret_name: str, *, uncorrected: bool = False
-) -> Callable[[ResultRecord], bytes]:
+    turret_name: str, *, uncorrected: bool = False, sender: str = ""
+) -> ResultEncoder:
     """An encoder of result records for one turret: the turret's hot path.
 
     A record is (elapsed, epoch, scriptrun_time, error, timers), and for a paced run
     also the uncorrected time (``run()`` alone; ``scriptrun_time`` then counts from
     when the transaction was due). With ``uncorrected`` (an HQ of ours asked for
     it) that time rides as a seventh key; otherwise results keep the six keys.
+    Called with a ``seq`` (> 0), the result ends with ``sender`` and that seq, as
+    ``numbered`` would make it, in the same one formatting: a journaling HQ's
+    results cost next to nothing more.
 
     Encoding is most of a turret's work per transaction, so the parts that never
     change (the keys, the turret's name) go into a template once, the times are
@@ -277,12 +354,18 @@ def result_encoder(
     """
     name = json_text(turret_name).replace("%", "%%")
     head = '{"turret_name":' + name + ',"elapsed":%.6f,"epoch":%.6f,"scriptrun_time":%.9f,'
-    template = (head + '"error":%s,"custom_timers":%s}').encode()
-    with_uncorrected = (head + '"error":%s,"custom_timers":%s,"' + UNCORRECTED + '":%.9f}').encode()
+    plain = head + '"error":%s,"custom_timers":%s'
+    with_time = plain + ',"' + UNCORRECTED + '":%.9f'
+    tail = _journal_tail(sender)
+    template, template_numbered = (plain + "}").encode(), (plain + tail).encode()
+    with_uncorrected, with_uncorrected_numbered = (
+        (with_time + "}").encode(),
+        (with_time + tail).encode(),
+    )
     no_error = b'""'
     no_timers = b"{}"
 
-    def encode(record: ResultRecord) -> bytes:
+    def encode(record: ResultRecord, seq: int = 0) -> bytes:
         error, timers = record[3], record[4]
         fields = (
             record[0],
@@ -292,7 +375,11 @@ def result_encoder(
             json_text(timers).encode() if timers else no_timers,
         )
         if uncorrected and len(record) == 6:
+            if seq:
+                return with_uncorrected_numbered % (*fields, record[5], seq)
             return with_uncorrected % (*fields, record[5])
+        if seq:
+            return template_numbered % (*fields, seq)
         return template % fields
 
     return encode

@@ -27,6 +27,10 @@ GROUPED = re.compile(r"(?<![\d.])(?<!\d,)\d{1,3}(?:,\d{3})+(?!\d|,\d)")
 #: Large numbers in the docs that are not bench figures, each with what it is.
 NOT_BENCH = {
     "5,653": "the open-model example's own run, the command shown beside it",
+    **dict.fromkeys(
+        ("1,030", "1,270", "2,295", "2,612", "6,352", "8,209", "20,238", "274,678"),
+        "python -m bench.replay_cost's own output: replay buffer sizes (docs/protocol.md)",
+    ),
     "1,048,576": "a common hard limit on open files under systemd, not a measurement",
     "100,000": "what 100 turrets of 10 canons sleeping 10 ms would make: the bench's ideal",
     "2,000": "the canons of the scale tests in make test-system",

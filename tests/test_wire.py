@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 import sys
 
@@ -165,3 +166,44 @@ def test_a_start_order_with_huge_integers_reads_them_as_the_largest_float():
     )
     assert order.rampup == order.arrival_rate == sys.float_info.max
     assert order.start_at is None
+
+
+def test_a_journal_command_reads_back_as_sent():
+    order = wire.JournalOrder({"t-1": 7, "t-2/0": 0}, resend=True)
+    command = wire.decode_command(wire.encode_command("journal", wire.journal_msg(order)))
+    assert wire.decode_journal(command.msg) == order
+    assert order.acked_of("t-1") == 7 and order.acked_of("never heard of") == 0
+
+
+@pytest.mark.parametrize(
+    ("msg", "why"),
+    [
+        (None, "NoneType msg, not an object"),
+        ({"resend": True}, "'acked' is a NoneType, not an object"),
+        ({"acked": [1], "resend": True}, "'acked' is a list"),
+        ({"acked": {"t": -1}, "resend": True}, "gives 't' -1, not a whole number >= 0"),
+        ({"acked": {"t": 1.0}, "resend": True}, "gives 't' 1.0"),
+        ({"acked": {"t": False}, "resend": True}, "gives 't' False"),
+        ({"acked": {"t": None}, "resend": True}, "gives 't' None"),
+        ({"acked": {}}, "'resend' is a NoneType, not true or false"),
+        ({"acked": {}, "resend": 0}, "'resend' is a int"),
+    ],
+)
+def test_a_journal_command_that_is_not_the_documented_object_raises(msg, why):
+    with pytest.raises(WireError, match=re.escape(why)):
+        wire.decode_journal(msg)
+
+
+@pytest.mark.parametrize("uncorrected", [False, True])
+def test_a_numbered_result_is_the_plain_one_with_sender_and_seq_last(uncorrected):
+    """The same bytes as ``numbered`` splices onto the plain result: one rule."""
+    sender = '100% "odd" st' + "atus/1"
+    encode = wire.result_encoder("nav", uncorrected=uncorrected, sender=sender)
+    record = (1.5, 1453731738.2, 0.25, "HTTP status 503", {"login": 0.1}, 0.125)
+    raw = encode(record, 42)
+    assert raw == wire.numbered(encode(record), wire.journal_tail(sender), 42)
+    assert b"status" not in raw
+    message = json.loads(raw)
+    assert list(message)[-2:] == ["sender", "seq"]
+    assert (message["sender"], message["seq"]) == (sender, 42)
+    assert ("uncorrected_time" in message) is uncorrected

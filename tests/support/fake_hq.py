@@ -23,13 +23,21 @@ class FakeHQ:
     """An HQ on real sockets: publishes commands, collects statuses and results.
 
     Its ``status_request`` asks for counters with gturret's handshake, as our HQ
-    does; ``asks_counters=False`` makes it send ``msg: null``, as the reference HQ.
+    does, or for ``wants`` when given (``journal``, say); ``asks_counters=False``
+    makes it send ``msg: null``, as the reference HQ. Given ports, it binds those:
+    an HQ that died and came back on the same address.
     """
 
     def __init__(
-        self, pub_port: int | None = None, rc_port: int | None = None, *, asks_counters: bool = True
+        self,
+        pub_port: int | None = None,
+        rc_port: int | None = None,
+        *,
+        asks_counters: bool = True,
+        wants: tuple[str, ...] = (wire.WANT_COUNTERS,),
     ) -> None:
         self.asks_counters = asks_counters
+        self.wants = wants
         self.context = zmq.Context()
         self.pub = self.context.socket(zmq.PUB)
         self.pub.setsockopt(zmq.LINGER, 0)
@@ -43,11 +51,27 @@ class FakeHQ:
 
     def send(self, command: str, msg: Any = None, channel: str = "") -> None:
         if command == "status_request" and msg is None and self.asks_counters:
-            msg = wire.status_request_msg(wire.WANT_COUNTERS)
+            msg = wire.status_request_msg(*self.wants)
         self.pub.send(wire.encode_command(command, msg, channel))
 
     def send_raw(self, frame: bytes) -> None:
         self.pub.send(frame)
+
+    def send_journal(self, acked: dict[str, int], resend: bool = False) -> None:
+        """Acknowledge (and ask again for what is above) each sender's seq, as our HQ."""
+        self.send("journal", wire.journal_msg(wire.JournalOrder(acked, resend)))
+
+    def seqs(self, sender: str | None = None) -> list[int]:
+        """The seq of every data message received (of ``sender`` only, if given), in order."""
+        return [
+            message[wire.SEQ]
+            for message in self.results
+            if wire.SEQ in message and sender in (None, message[wire.SENDER])
+        ]
+
+    def senders(self) -> set[str]:
+        """Every sender that numbered a data message received."""
+        return {message[wire.SENDER] for message in self.results if wire.SENDER in message}
 
     def poll(self, timeout: float) -> dict[str, Any] | None:
         """Receive one message within ``timeout`` seconds, file it, and return it."""
