@@ -52,7 +52,7 @@ from h2.events import Event as H2Event
 from h2.exceptions import StreamClosedError
 from h2.settings import SettingCodes, Settings
 
-from gturret.http._connection import MAX_HEAD, READ_SIZE, StaleConnection, reason
+from gturret.http._connection import MAX_HEAD, READ_SIZE, StaleConnection, _send, reason
 from gturret.http._errors import ConnectionError, ReadTimeout
 from gturret.http._models import Response
 
@@ -360,7 +360,7 @@ class H2Connection:
         try:
             data = self._machine.data_to_send()
             while data:
-                self.sock.sendall(data)
+                _send(self.sock, data)
                 data = self._machine.data_to_send()
         except BaseException as exc:
             self._lose(f"connection broken while sending: {reason(exc)}")
