@@ -138,10 +138,11 @@ def nginx_h2(cpu: str) -> Iterator[H2Target]:
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
         port, h2c, https = free_port(), free_port(), free_port()
-        listen = f"listen 127.0.0.1:{port} backlog={connections()};"
-        more = (
-            f"{listen}\n        listen 127.0.0.1:{h2c} http2;\n"
-            f"        listen 127.0.0.1:{https} ssl http2;\n"
+        backlog = f"backlog={connections()}"
+        listen = f"listen 127.0.0.1:{port} {backlog};"
+        more = (  # every port's backlog takes all the canons' connects at once
+            f"{listen}\n        listen 127.0.0.1:{h2c} http2 {backlog};\n"
+            f"        listen 127.0.0.1:{https} ssl http2 {backlog};\n"
             f"        ssl_certificate {root}/cert.pem;\n"
             f"        ssl_certificate_key {root}/key.pem;"
         )
