@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from time import perf_counter
 from typing import Any
 
@@ -116,6 +116,9 @@ class Battery:
         self.firing = False
         self.started_at = 0.0
         self.setup_failures = 0
+        #: Canons asked to leave (``set_canons`` lowered them): each canon that has
+        #: completed a transaction takes one and ends before its next.
+        self.retiring = 0
         self.tickets: Queue[float | None] | None = None if plan.schedule is None else Queue()
         self.interval: Interval | None = Interval(0.0) if plan.aggregate else None
         self._group = Group()
@@ -150,7 +153,7 @@ class Battery:
         self.firing = True
         self._ramp = gevent.spawn(self._ramp_up)
         if self.plan.schedule is not None:
-            self._pacer = gevent.spawn(self._pace, self.plan.schedule)
+            self._pacer = gevent.spawn(self._pace, self.plan.schedule, self.started_at)
 
     def close_interval(self) -> Interval | None:
         """Hand over the interval recorded so far and begin the next (aggregate mode)."""
@@ -159,7 +162,51 @@ class Battery:
             self.interval = Interval(perf_counter() - self.started_at)
         return closed
 
-    def _pace(self, schedule: Schedule) -> None:
+    def set_rate(self, rate: float) -> bool:
+        """Steering: pace at ``rate`` (the turret's, of which this process runs its
+        share) from now on; False in the closed model, which has no rate to change.
+
+        The pacer starts again on a constant schedule from now (the config's stages
+        are over once a person took the wheel); tickets already issued stay queued.
+        """
+        schedule = self.plan.schedule
+        if schedule is None or self.tickets is None:
+            return False
+        share = self.plan.share
+        steered = Schedule(rate, (), schedule.arrival, seed=schedule.seed)
+        schedule = steered.share(share.index, share.count)
+        self.plan = replace(self.plan, schedule=schedule)
+        if self._pacer is not None:
+            self._pacer.kill()
+        if self.firing:
+            self._pacer = gevent.spawn(self._pace, schedule, max(perf_counter(), self.started_at))
+        return True
+
+    def set_canons(self, canons: int) -> None:
+        """Steering: run this process's share of ``canons`` from now on.
+
+        The rampup, if still under way, ends: new canons are spawned at once, and
+        fewer canons are asked to leave, each after the transaction it is in (a canon
+        that has completed none yet stays until it has: never counted as starved).
+        """
+        if self._ramp is not None:
+            self._ramp.kill()
+        self.plan = replace(self.plan, canons=canons)
+        self.mine = self.plan.share.of(canons)
+        wanted = len(self.mine)
+        staying = len(self._group) - self.retiring
+        if wanted < staying:
+            self.retiring += staying - wanted
+            return
+        kept = min(self.retiring, wanted - staying)
+        self.retiring -= kept
+        for _ in range(wanted - staying - kept):
+            if not self.firing:
+                return
+            self._group.spawn(fire, self)
+            self.counts.canons_spawned += 1
+
+    def _pace(self, schedule: Schedule, origin: float) -> None:
         """Issue a ticket (its due time) for each arrival; drop those too late to start.
 
         Tickets wait in a queue for a free canon. One already ``max_lateness`` late
@@ -174,7 +221,7 @@ class Battery:
         max_lateness = self.plan.max_lateness
         pause_at = perf_counter() + PACE_BUDGET
         for offset in schedule.due_times():
-            due = self.started_at + offset
+            due = origin + offset
             now = perf_counter()
             if due > now:
                 gevent.sleep(max(RAMP_MIN_WAIT, due - now))

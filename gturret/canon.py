@@ -54,6 +54,7 @@ class Battery(Protocol):
     drain: Callable[[], object]
     counts: CanonCounts
     firing: bool
+    retiring: int
     started_at: float
     tickets: Queue[float | None] | None
     interval: Interval | None
@@ -113,6 +114,9 @@ def fire(battery: Battery, index: int = 0) -> None:
     late = 0.0
     due: float | None = None
     while battery.firing:
+        if completed and battery.retiring:
+            battery.retiring -= 1
+            return
         if tickets is not None:
             due = tickets.get()
             if due is None:

@@ -132,6 +132,8 @@ class TurretFace:
         self.frames_ignored = 0
         self.hq_wants: frozenset[str] = frozenset()
         self.kill_reason: str | None = None
+        #: The canons this turret runs: its config's, until a ``set_canons`` order.
+        self.canons = config.canons
         self._handlers: dict[str, Callable[[Any], None]] = {
             "status_request": self._on_status_request,
             "set_transaction_context": self._on_set_transaction_context,
@@ -139,6 +141,8 @@ class TurretFace:
             "stop": self.stop_test,
             "kill": lambda msg: self.kill("kill command"),
             "journal": self._on_journal,
+            wire.SET_ARRIVAL_RATE: self._on_set_arrival_rate,
+            wire.SET_CANONS: self._on_set_canons,
         }
 
     # What each side says: how it opens, takes a turn, starts, stops, kills, aborts and
@@ -192,6 +196,14 @@ class TurretFace:
 
     def journal(self, order: wire.JournalOrder) -> None:
         """Let go of what the HQ acknowledged, and push again what it asks for."""
+        raise NotImplementedError
+
+    def set_arrival_rate(self, rate: float) -> None:
+        """Steering: the open model's rate, from now on (this turret's share)."""
+        raise NotImplementedError
+
+    def set_canons(self, canons: int) -> None:
+        """Steering: the canons this turret runs, from now on."""
         raise NotImplementedError
 
     def take_loop_lag(self) -> str | None:
@@ -291,6 +303,20 @@ class TurretFace:
             return
         self.set_context(msg)
 
+    def _on_set_arrival_rate(self, msg: Any) -> None:
+        rate = wire.decode_arrival_rate(msg)
+        if rate is None:
+            self.ignore("set_arrival_rate without a rate (a number >= 0) ignored")
+            return
+        self.set_arrival_rate(rate)
+
+    def _on_set_canons(self, msg: Any) -> None:
+        canons = wire.decode_canons(msg)
+        if canons is None:
+            self.ignore("set_canons without canons (a whole number >= 1) ignored")
+            return
+        self.set_canons(canons)
+
     def status_frame(self, state: State | None = None) -> bytes:
         """Our status in ``state`` (the current one by default), as this HQ wants it."""
         extra = None
@@ -309,7 +335,7 @@ class TurretFace:
             uuid=self.uuid,
             rampup=rampup,
             script=self.config.raw["script"],
-            cannons=self.config.canons,
+            cannons=self.canons,
             extra=extra,
         )
 

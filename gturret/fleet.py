@@ -208,6 +208,16 @@ class Fleet(TurretFace):
         if self.state is State.READY and self._asked_at is None:
             self._asked_at = monotonic()
 
+    def set_arrival_rate(self, rate: float) -> None:
+        """Relay: each worker paces its share of the turret's rate."""
+        self._relay(wire.SET_ARRIVAL_RATE, wire.arrival_rate_msg(rate))
+
+    def set_canons(self, canons: int) -> None:
+        """Relay: each worker runs its share of the turret's canons."""
+        self.canons = canons
+        self._relay(wire.SET_CANONS, wire.canons_msg(canons))
+        self.send_status()
+
     def _read_workers(self) -> str | None:
         """File the workers' subscriptions and statuses, following their state; why lost."""
         while (raw := receive(self._orders)) is not None:

@@ -26,7 +26,7 @@ import gevent
 from gturret import wire
 from gturret.aggregate import INTERVAL
 from gturret.battery import KILL_TIMEOUT, WHOLE, Battery, FiringPlan, Share
-from gturret.config import MAX_ARRIVAL_RATE, MAX_RAMPUP, TurretConfig
+from gturret.config import MAX_ARRIVAL_RATE, MAX_CANONS, MAX_RAMPUP, TurretConfig
 from gturret.counts import CanonCounts
 from gturret.dispatch import StatusCounters, TurretFace, process_memory
 from gturret.errors import HandshakeError
@@ -237,7 +237,11 @@ class Turret(TurretFace):
             return
         order = _within_limits(wire.decode_start(msg))
         plan = _plan_for(
-            self.config, order, self.share, aggregate=wire.WANT_AGGREGATE in self.hq_wants
+            self.config,
+            order,
+            self.share,
+            aggregate=wire.WANT_AGGREGATE in self.hq_wants,
+            canons=self.canons,
         )
         feeders = self._feeders_for(order)
         if self.state is not State.READY:  # aborted: a fleet feeder without its place
@@ -299,6 +303,31 @@ class Turret(TurretFace):
             return
         self._cease_fire(self.config.stop_grace, STOP_FLUSH_TIMEOUT)
         self.set_state(State.READY)
+
+    def set_arrival_rate(self, rate: float) -> None:
+        """Steering: the battery paces at ``rate`` from now on (capped as a start's)."""
+        rate = _within_limits(wire.StartOrder(arrival_rate=rate)).arrival_rate or 0.0
+        if self.state is not State.RUNNING or self.battery is None:
+            log.info("set_arrival_rate while %s: ignored", self.state.value)
+            return
+        if not self.battery.set_rate(rate):
+            log.warning(
+                "set_arrival_rate ignored: this test runs the closed model (no arrival"
+                " rate); start it with one to steer its rate"
+            )
+            return
+        log.info("arrival rate now %s transactions/s", format_number(rate))
+
+    def set_canons(self, canons: int) -> None:
+        """Steering: run ``canons`` from now on (this test's, and the next tests')."""
+        if canons > MAX_CANONS:
+            log.warning("set_canons asks for %d canons: capped at %d", canons, MAX_CANONS)
+            canons = MAX_CANONS
+        before, self.canons = self.canons, canons
+        if self.state is State.RUNNING and self.battery is not None:
+            self.battery.set_canons(canons)
+        log.info("canons now %d (were %d)", canons, before)
+        self.send_status()
 
     def kill(self, reason: str) -> None:
         """Cease fire, report ``killed`` and leave ``serve``, all within ``KILL_WITHIN``."""
@@ -402,12 +431,13 @@ def _within_limits(order: wire.StartOrder) -> wire.StartOrder:
 
 
 def _plan_for(
-    config: TurretConfig, order: wire.StartOrder, share: Share, aggregate: bool
+    config: TurretConfig, order: wire.StartOrder, share: Share, aggregate: bool, canons: int
 ) -> FiringPlan:
-    """How this process's canons fire: the config, as the start order amends it."""
+    """How this process's canons fire (``canons`` of them: the config's, unless
+    steered), as the start order amends the config."""
     schedule = _schedule_for(config, order)
     return FiringPlan(
-        canons=config.canons,
+        canons=canons,
         rampup=config.rampup if order.rampup is None else order.rampup,
         share=share,
         schedule=None if schedule is None else schedule.share(share.index, share.count),

@@ -262,6 +262,41 @@ def numbered(frame: bytes, tail: bytes, seq: int) -> bytes:
     return frame[:-1] + tail % seq
 
 
+#: gturret's steering commands: direct orders from an HQ of ours to one of our
+#: turrets while it runs (docs/protocol.md, "Steering"); a reference turret never
+#: gets them. ``set_arrival_rate``: the turret's new rate (transactions/s, its share
+#: of the fleet's), from now on; ``set_canons``: the canons it runs from now on.
+SET_ARRIVAL_RATE = "set_arrival_rate"
+SET_CANONS = "set_canons"
+
+
+def arrival_rate_msg(rate: float) -> dict[str, Any]:
+    """The ``msg`` of a ``set_arrival_rate`` order."""
+    return {"gturret": PROTOCOL_VERSION, "arrival_rate": rate}
+
+
+def canons_msg(canons: int) -> dict[str, Any]:
+    """The ``msg`` of a ``set_canons`` order."""
+    return {"gturret": PROTOCOL_VERSION, "canons": canons}
+
+
+def decode_arrival_rate(msg: Any) -> float | None:
+    """The rate of a ``set_arrival_rate`` msg (finite, >= 0), or None if it has none."""
+    if not isinstance(msg, dict) or not isinstance(msg.get("gturret"), int):
+        return None
+    return _number(msg.get("arrival_rate"), low=0.0)
+
+
+def decode_canons(msg: Any) -> int | None:
+    """The canons of a ``set_canons`` msg (a whole number >= 1), or None if it has none."""
+    if not isinstance(msg, dict) or not isinstance(msg.get("gturret"), int):
+        return None
+    canons = msg.get("canons")
+    if isinstance(canons, bool) or not isinstance(canons, int) or canons < 1:
+        return None
+    return canons
+
+
 def hq_wants(msg: Any) -> frozenset[str]:
     """What a ``status_request``'s ``msg`` asks for beyond the six status keys.
 
