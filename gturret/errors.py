@@ -18,6 +18,8 @@ broke" (exit 1) by class alone, without parsing messages.
     │   └── ThresholdError  a ``gturret-hq --threshold`` expression it cannot read
     ├── WireError           a frame from the HQ that is not a valid command;
     │                       logged and ignored, never fatal
+    ├── SteeringError       a change the console asked for that the test cannot take
+    │                       now; the request is refused, the test goes on
     └── HQError             our HQ could not run a test at all (a port it cannot
         │                   bind, turrets that never report); exit 2
         └── RunInterrupted  a signal before the test started; exit 130
@@ -100,6 +102,11 @@ class HQError(GturretError):
 
 class RunInterrupted(HQError):
     """SIGTERM or SIGINT before the test started: no test ran (exit status 130)."""
+
+
+class SteeringError(GturretError):
+    """A change the console (or its API) asked for that the test cannot take now: the
+    request is refused with this message, and the test goes on unchanged."""
 
 
 class CanonInterrupted(Exception):

@@ -84,6 +84,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "schema",
         "generated_at",
         "test",
+        "events",
         "verdict",
         "turrets",
         "unsettled_turrets",
@@ -104,6 +105,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "feeders",
     }
     assert document["schema"] == "gturret-hq/1"
+    assert document["events"] == []  # no console: nobody changed the test
     assert set(document["test"]) == {
         "started_at",
         "run_time_s",

@@ -24,7 +24,8 @@ from markupsafe import Markup
 
 def chart_data(document: dict[str, Any]) -> dict[str, Any]:
     """The series of the two charts, one value per second of the time series
-    (``None`` where nothing was measured), and when the stop was sent."""
+    (``None`` where nothing was measured), when the stop was sent, and the events
+    (changes made in the console: a dashed line each)."""
     points = document["time_series"]
 
     def column(key: str) -> list[Any]:
@@ -42,6 +43,9 @@ def chart_data(document: dict[str, Any]) -> dict[str, Any]:
     return {
         "seconds": column("second"),
         "stop_s": document["test"]["duration_s"],
+        "events": [
+            {"at_s": event["at_s"], "kind": event["kind"]} for event in document.get("events", [])
+        ],
         "throughput": throughput,
         "canons": column("canons_active") if known("canons_active") else None,
         "latency": latency,

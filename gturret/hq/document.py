@@ -24,6 +24,9 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
         "context": {},                              # set_transaction_context msg
         "bind": "127.0.0.1", "pub_port": 5000, "rc_port": 5001
       },
+      "events": [{"at_s": 12.5, "kind": "rate",    # changes made in the console (--web)
+                  "detail": "arrival rate 50 → 200 transactions/s"}],  # kind: start, stop,
+                                                    # rate or canons; [] without a console
       "verdict": {"passed": true, "exit_status": 0, "reason": "all 2 thresholds passed",
                   "problems": [],             # every failed rule (gturret/hq/verdict.py)
                   "checks": [{"key": "delivery", "title": "no results were lost",
@@ -212,6 +215,10 @@ def build_document(findings: Findings, *, now: float) -> dict[str, Any]:
             "pub_port": findings.ports[0],
             "rc_port": findings.ports[1],
         },
+        "events": [
+            {"at_s": event.at_s, "kind": event.kind, "detail": event.detail}
+            for event in outcome.events
+        ],
         "verdict": {
             "passed": verdict.passed,
             "exit_status": verdict.exit_status,

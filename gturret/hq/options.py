@@ -57,6 +57,9 @@ VERDICT_HELP = """\
   (without an error_rate threshold); messages were rejected (malformed, out of
   range, past a cap, or left unread); a threshold failed"""
 
+#: The shortest ``--web-token`` taken: a guessable token guards nothing.
+MIN_WEB_TOKEN = 16
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -334,6 +337,40 @@ class HQOptions:
         metavar="ADDR",
         test=True,
     )
+    web_port: int | None = _option(
+        "--web",
+        None,
+        "serve the live console on this port (http://ADDR:PORT/): watch the test, start"
+        " and stop it, change its arrival rate and our turrets' canons; the test waits"
+        " for Start there unless --autostart (0: any free port, logged)",
+        metavar="PORT",
+        test=True,
+        argtype=int,
+    )
+    web_bind: str = _option(
+        "--web-bind",
+        "127.0.0.1",
+        "address for --web (default %(default)s); any other needs a token: --web-token,"
+        " or one generated and printed once with the console's address",
+        metavar="ADDR",
+        test=True,
+    )
+    web_token: str | None = _option(
+        "--web-token",
+        None,
+        "the token every change through the console needs (at least 16 characters);"
+        " without it, a --web-bind other than 127.0.0.1 gets a generated one",
+        metavar="TOKEN",
+        test=True,
+    )
+    autostart: bool = _option(
+        "--autostart",
+        False,
+        "with --web: start the test at once, as without a console (which then watches,"
+        " stops and steers it)",
+        action="store_true",
+        test=True,
+    )
     per_result: bool = _option(
         "--per-result",
         False,
@@ -367,6 +404,15 @@ class HQOptions:
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             port = self.metrics_port
             raise UsageError(f"metrics_port must be a TCP port (0-65535, 0: any free), not {port}")
+        if self.web_port is not None and not 0 <= self.web_port <= 65535:
+            raise UsageError(
+                f"--web must be a TCP port (0-65535, 0: any free), not {self.web_port}"
+            )
+        if self.web_token is not None and len(self.web_token) < MIN_WEB_TOKEN:
+            raise UsageError(
+                f"--web-token must be at least {MIN_WEB_TOKEN} characters: it is all that"
+                " stands between the network and the test's controls"
+            )
         if self.pub_port and self.pub_port == self.rc_port:
             raise UsageError(f"the PUB and PULL ports must differ (both are {self.pub_port})")
         for name in (
@@ -386,7 +432,7 @@ class HQOptions:
         if self.late_start not in LATE_START_MODES:
             modes = ", ".join(LATE_START_MODES)
             raise UsageError(f"late_start must be one of {modes}, not {self.late_start!r}")
-        for name in ("bind", "metrics_bind"):
+        for name in ("bind", "metrics_bind", "web_bind"):
             if not getattr(self, name):
                 raise UsageError(f"{name} must be an IP address, e.g. 127.0.0.1")
         if (self.secret_key is None) != (self.turret_keys is None):

@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import gevent
 
 from gturret.errors import ExitStatus, HQError, RunInterrupted
 from gturret.figures import format_duration, plural
@@ -29,11 +31,14 @@ from gturret.hq.options import HQOptions
 from gturret.hq.progress import Progress
 from gturret.hq.reportfile import csv_paths
 from gturret.hq.roster import Roster
-from gturret.hq.session import Outcome, Session
+from gturret.hq.session import INTERRUPT_CHECK_S, Outcome, Session
 from gturret.hq.stats import Stats
 from gturret.hq.summary import render_summary
 from gturret.hq.thresholds import evaluate_all
 from gturret.hq.verdict import EarlyStop, ThresholdStop, judge
+
+if TYPE_CHECKING:
+    from gturret.hq.console import Console
 
 __all__ = ["HQOptions", "run_hq"]
 
@@ -63,18 +68,34 @@ def run_hq(
     stats, roster = Stats(latency_by_turret=options.metrics_port is not None), Roster()
     progress = Progress(out, enabled=options.progress, plain_interval=options.progress_interval)
     session = Session(
-        link, options, stats, roster, progress, on_start=on_start, interruption=interruption
+        link,
+        options,
+        stats,
+        roster,
+        progress,
+        on_start=on_start,
+        interruption=interruption,
+        steer=options.web_port is not None,
     )
     if interruption is not None:
         interruption.before_exit(link.last_stop)
     ports = (link.pub_port, link.rc_port)
-    metrics = None
+    metrics = console = None
     try:
         if options.metrics_port is not None:
             from gturret.hq.metricsserver import MetricsServer
 
             metrics = MetricsServer(options.metrics_bind, options.metrics_port, stats, roster)
             metrics.start()
+        if options.web_port is not None:
+            from gturret.hq.console import Console
+
+            def so_far() -> Findings:
+                outcome = replace(session.outcome, duration_s=session.elapsed())
+                return _findings(session.options, ports, outcome, stats, roster)
+
+            console = Console(options, session, roster, so_far)
+            console.start()
         log.info(
             "HQ bound: commands (PUB) on %s, results (PULL) on %s%s; waiting for %s "
             "(--wait-timeout %s)",
@@ -91,9 +112,11 @@ def run_hq(
         outcome = session.run()
     except RunInterrupted as exc:
         log.warning("%s", exc)
+        _stop(console)
         return ExitStatus.INTERRUPTED
     except HQError as exc:
         log.error("%s", exc)
+        _stop(console)
         return ExitStatus.USAGE
     finally:
         if interruption is not None:
@@ -104,12 +127,26 @@ def run_hq(
         if metrics is not None:
             metrics.stop()
 
-    findings = _findings(options, ports, outcome, stats, roster)
+    findings = _findings(session.options, ports, outcome, stats, roster)
     out.write(render_summary(findings))
     out.flush()
-    if not _write_reports(options, findings, now=time.time()):
+    document = build_document(findings, now=time.time())
+    written = _write_reports(session.options, document, findings.summary.errors)
+    if console is not None:
+        console.finish(document, written or {})
+        if not options.autostart and interruption is not None and interruption.signal is None:
+            log.info("the test is over; the console shows its end until Ctrl-C")
+            while interruption.signal is None:
+                gevent.sleep(INTERRUPT_CHECK_S)
+        console.stop()
+    if written is None:
         return ExitStatus.USAGE
     return findings.verdict.exit_status
+
+
+def _stop(console: Console | None) -> None:
+    if console is not None:
+        console.stop()
 
 
 def _findings(
@@ -153,13 +190,14 @@ def _findings(
     )
 
 
-def _write_reports(options: HQOptions, findings: Findings, *, now: float) -> bool:
-    """Write the asked-for reports of ``findings`` (generated at ``now``); False (after
-    logging why) if one could not be written. The CSV takes every error text kept from
-    the findings (the document holds the top 10). The log line of each names the files
-    it wrote (the CSV's three, not its prefix)."""
-    document = build_document(findings, now=now)
-    errors = findings.summary.errors
+def _write_reports(
+    options: HQOptions, document: dict[str, Any], errors: tuple[tuple[str, int], ...]
+) -> dict[str, Path] | None:
+    """Write the asked-for reports of ``document``; the files written, by kind (json,
+    html, junit, csv_stats, csv_history, csv_errors), or None (after logging why) if
+    one could not be written. The CSV takes every error text kept (``errors``: the
+    document holds the top 10). The log line of each names the files it wrote (the
+    CSV's three, not its prefix)."""
     writers: list[tuple[str, Path, Sequence[Path], Callable[[Path, dict[str, Any]], None]]] = []
     if options.json_path is not None:
         writers.append(("JSON", options.json_path, (options.json_path,), write_json))
@@ -178,12 +216,18 @@ def _write_reports(options: HQOptions, findings: Findings, *, now: float) -> boo
         writers.append(
             ("CSV", prefix, csv_paths(prefix), lambda path, doc: write_csv(path, doc, errors))
         )
-    written = True
+    written: dict[str, Path] = {}
+    failed = False
     for kind, path, files, write in writers:
         try:
             write(path, document)
             log.info("%s report written to %s", kind, ", ".join(str(file) for file in files))
         except OSError as exc:
             log.error("cannot write the %s report %s: %s", kind, path, exc)
-            written = False
-    return written
+            failed = True
+            continue
+        if kind == "CSV":
+            written.update(zip(("csv_stats", "csv_history", "csv_errors"), files, strict=True))
+        else:
+            written[kind.lower()] = path
+    return None if failed else written

@@ -43,16 +43,18 @@ counted as a status, a result, or unknown) and never crash on what a turret send
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
 from gturret import wire
-from gturret.errors import HQError, RunInterrupted
+from gturret.config import MAX_CANONS
+from gturret.errors import HQError, RunInterrupted, SteeringError
 from gturret.figures import format_duration, format_number, plural
 from gturret.hq.histograms import percentiles
 from gturret.hq.interrupt import Interruption
@@ -121,6 +123,26 @@ class MessageCounts:
     rejected: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A change a person made to the running test (the console or its API): ``at_s``
+    seconds after the start; ``kind`` is start, rate, canons or stop."""
+
+    at_s: float
+    kind: str
+    detail: str
+
+
+class Phase:
+    """Where the session is, as the console shows it."""
+
+    WAITING = "waiting for turrets"
+    READY = "ready to start"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    DONE = "done"
+
+
 @dataclass(slots=True)
 class Outcome:
     """What happened, beyond the statistics."""
@@ -137,6 +159,8 @@ class Outcome:
     #: (seconds after the start).
     stopped_by: Verdict | None = None
     stopped_at_s: float | None = None
+    #: The changes made while it ran, in order (``steer``: the console).
+    events: list[Event] = field(default_factory=list)
 
 
 class Session:
@@ -152,7 +176,10 @@ class Session:
         clock: Callable[[], float] = time.monotonic,
         on_start: Callable[[], None] | None = None,
         interruption: Interruption | None = None,
+        steer: bool = False,
     ) -> None:
+        """``steer``: a console steers this test (Start waits for it unless
+        ``options.autostart``; stop, rate and canons may change while it runs)."""
         self._link = link
         self._options = options
         self._stats = stats
@@ -171,18 +198,129 @@ class Session:
         self._slots = 0
         self._next_slot = 0
         self._aborts = tuple(threshold for threshold in options.thresholds if threshold.abort)
+        self._go = not steer or options.autostart
+        self._steered_start = False
+        self._stop_asked = False
+        self.phase = Phase.WAITING
         self.outcome = Outcome()
+
+    @property
+    def options(self) -> HQOptions:
+        """The options of this test: as given, with what the console's Start set."""
+        return self._options
+
+    def elapsed(self) -> float:
+        """Seconds since the start (0 before it; the run's duration once stopped)."""
+        if self._t0 is None:
+            return 0.0
+        if not self._running:
+            return self.outcome.duration_s
+        return max(0.0, self._clock() - self._t0)
 
     def run(self) -> Outcome:
         """The whole sequence; HQError when the turrets never came."""
         self._wait_for_turrets()
+        self.phase = Phase.READY
+        self._wait_for_go()
         self._start()
+        self.phase = Phase.RUNNING
         try:
             self._collect()
         finally:
+            self.phase = Phase.STOPPING
             stopped_at = self._stop()
         self._drain(stopped_at)
+        self.phase = Phase.DONE
         return self.outcome
+
+    # Steering: called by the console's requests, in their greenlets on this loop.
+
+    def begin(self, run_time: float, arrival_rate: float, context: dict[str, Any]) -> None:
+        """Start the test with these (the console's Start); SteeringError if not ready."""
+        if self.phase != Phase.READY or self._go:
+            raise SteeringError(f"the test cannot start: it is {self.phase}")
+        self._options = replace(
+            self._options, run_time=run_time, arrival_rate=arrival_rate, context=context
+        )
+        self._go = True
+
+    def end(self) -> None:
+        """Stop the test now (the console's Stop); SteeringError unless it runs."""
+        if self.phase != Phase.RUNNING or self._stop_asked:
+            raise SteeringError(f"the test cannot stop: it is {self.phase}")
+        self._stop_asked = True
+
+    def change_rate(self, rate: float) -> None:
+        """Pace the fleet at ``rate`` transactions/s from now on: each of our turrets
+        gets its share (by its share of the canons) in a direct ``set_arrival_rate``.
+        SteeringError unless the test runs paced, with turrets of ours."""
+        if self.phase != Phase.RUNNING:
+            raise SteeringError(f"the rate cannot change: the test is {self.phase}")
+        ours = [record for record in self._roster.records() if record.speaks_gturret]
+        paced = self._options.arrival_rate > 0 or any(record.pacing for record in ours)
+        if not ours or not paced:
+            raise SteeringError(
+                "the rate cannot change: this test runs the closed model (each canon"
+                " starts its next transaction when the last ends); start it with an"
+                " arrival rate to steer the rate"
+            )
+        if not 0 <= rate < math.inf:
+            raise SteeringError(f"the rate must be 0 or more transactions/s, not {rate}")
+        shares = self._roster.canon_shares(ours)
+        for record in ours:
+            self._link.publish(
+                wire.SET_ARRIVAL_RATE,
+                wire.arrival_rate_msg(rate * shares[record.uuid]),
+                record.uuid,
+            )
+        before = self._options.arrival_rate
+        self._options = replace(self._options, arrival_rate=rate)
+        self._event(
+            "rate",
+            f"arrival rate {format_number(before)} → {format_number(rate)} transactions/s",
+        )
+
+    def change_canons(self, uuid: str, canons: int) -> None:
+        """Give turret ``uuid`` ``canons`` canons from now on (a direct ``set_canons``).
+        SteeringError for an unknown turret, a reference one, or a count out of range."""
+        if self.phase not in (Phase.READY, Phase.RUNNING):
+            raise SteeringError(f"canons cannot change: the test is {self.phase}")
+        record = next((r for r in self._roster.records() if r.uuid == uuid), None)
+        if record is None:
+            raise SteeringError(f"no turret {uuid!r} has reported")
+        if not record.speaks_gturret:
+            raise SteeringError(
+                f"turret {record.name} is a reference turret (oct-turrets): it knows no"
+                " set_canons, and a direct order it does not know would crash it;"
+                " its canons stay as its config says"
+            )
+        if not 1 <= canons <= MAX_CANONS:
+            raise SteeringError(f"canons must be 1 to {MAX_CANONS}, not {canons}")
+        self._link.publish(wire.SET_CANONS, wire.canons_msg(canons), uuid)
+        before = record.canons
+        self._event("canons", f"turret {record.name} ({uuid[:8]}): canons {before} → {canons}")
+
+    def _event(self, kind: str, detail: str) -> None:
+        at_s = self.elapsed()
+        self.outcome.events.append(Event(round(at_s, 3), kind, detail))
+        log.info("%s at %s: %s", kind, format_duration(at_s), detail)
+
+    def _wait_for_go(self) -> None:
+        """Until the console's Start (at once without a console, or with autostart)."""
+        if self._go:
+            return
+        log.info("waiting for Start in the console")
+        next_request = self._clock()
+        while not self._go:
+            signal_name = self._signal()
+            if signal_name is not None:
+                raise RunInterrupted(f"{signal_name} while waiting for Start: no test ran")
+            now = self._clock()
+            if now >= next_request:
+                self._request_statuses()
+                next_request = now + self._options.status_interval
+            self._read(min(next_request - now, INTERRUPT_CHECK_S))
+        self._steered_start = True
 
     def _wait_for_turrets(self) -> None:
         wanted = self._options.turrets
@@ -245,12 +383,23 @@ class Session:
         self.outcome.started_at = time.time() + lead
         for record in records:
             record.starts_sent, record.last_start_at = 1, self._t0
+        if self._steered_start:
+            self._event("start", self._start_detail())
         log.info(
             "started %s (%s canons)%s; collecting for %s",
             plural(len(self._roster), "turret"),
             self._roster.canons_total() or "?",
             f" together in {lead:g}s" if lead else "",
             format_duration(self._options.run_time),
+        )
+
+    def _start_detail(self) -> str:
+        options = self._options
+        rate = options.arrival_rate
+        return (
+            f"run time {format_duration(options.run_time)}, "
+            + (f"arrival rate {format_number(rate)} transactions/s" if rate else "closed model")
+            + (f", context {options.context}" if options.context else "")
         )
 
     def _start_together(self, records: list[TurretRecord], start_at: float) -> None:
@@ -335,6 +484,9 @@ class Session:
         next_request = t0 + self._options.status_interval
         next_judgement = t0 + ABORT_CHECK_S
         while (now := self._clock()) < end:
+            if self._stop_asked:
+                self._event("stop", "stopped in the console")
+                return
             signal_name = self._signal()
             if signal_name is not None:
                 self.outcome.interrupted = True

@@ -35,6 +35,24 @@
     ctx.restore();
   }
 
+  // A dashed line, named by its kind, at each change made in the live console.
+  function eventLines(u) {
+    (data.events || []).forEach(function (event) {
+      var x = u.valToPos(event.at_s, "x", true);
+      if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
+      var ctx = u.ctx;
+      ctx.save();
+      ctx.strokeStyle = ctx.fillStyle = "#8e24aa";
+      ctx.setLineDash([5, 4]);
+      ctx.beginPath();
+      ctx.moveTo(x, u.bbox.top);
+      ctx.lineTo(x, u.bbox.top + u.bbox.height);
+      ctx.stroke();
+      ctx.fillText(event.kind, x + 3, u.bbox.top + 12);
+      ctx.restore();
+    });
+  }
+
   function syncZoom(u) {
     var min = u.scales.x.min, max = u.scales.x.max;
     Object.keys(charts).forEach(function (name) {
@@ -59,7 +77,7 @@
         { label: "seconds since start", incrs: seconds },
         { label: unit.trim() || "per second", size: 60 },
       ],
-      hooks: { draw: [stopLine], setScale: [function (u, key) { if (key === "x") syncZoom(u); }] },
+      hooks: { draw: [stopLine, eventLines], setScale: [function (u, key) { if (key === "x") syncZoom(u); }] },
     };
     Object.keys(series).forEach(function (label) {
       values.push(series[label]);

@@ -1,0 +1,205 @@
+"""What the console shows, built once a second while someone watches, and who watches.
+
+Why it exists: the console must tell the same truth as the reports, so each frame is
+the report document itself (:func:`gturret.hq.document.build_document`) of the
+findings so far, gathered by the same function as the final ones
+(``gather``: :mod:`gturret.hq.run`), plus what only a live view has: the phase, the
+events, each turret's last heard and tx/s, each error text's last seen. At the end
+the frame holds the very document the JSON report was written from.
+
+Building a frame walks histograms, so it happens once a second, in one greenlet,
+only while at least one client listens, and is shared by all of them: ten browsers
+cost what one does. Each client is a bounded queue; a client too slow to take its
+frames is let go rather than kept growing. A client that goes away ends its
+request, which takes its queue out; the last one out ends the greenlet. It must
+never write to the statistics nor send a command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from gevent.queue import Full, Queue
+
+from gturret.hq.document import build_document
+from gturret.hq.findings import Findings
+from gturret.hq.roster import Roster
+from gturret.hq.session import Phase, Session
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two frames.
+PERIOD_S = 1.0
+#: Frames a client may have waiting before it counts as gone.
+CLIENT_BACKLOG = 5
+#: The last points of the time series each frame repeats (the open second changes
+#: until it closes; a closed one never does).
+TAIL_POINTS = 3
+
+
+class Feed:
+    """The frames of one console and the queues of its clients."""
+
+    def __init__(
+        self,
+        session: Session,
+        roster: Roster,
+        gather: Callable[[], Findings],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._session = session
+        self._roster = roster
+        self._gather = gather
+        self._clock = clock
+        self._clients: set[Queue[str | None]] = set()
+        self._pusher: gevent.Greenlet | None = None
+        self._final: dict[str, Any] | None = None
+        self._reports: dict[str, str] = {}
+        self._last_counts: tuple[float, dict[str, int]] | None = None
+        self._turret_rates: dict[str, float] = {}
+        self._error_counts: dict[str, int] = {}
+        self._error_seen: dict[str, float] = {}
+        self.frames_pushed = 0
+
+    @property
+    def clients(self) -> int:
+        """Clients listening now."""
+        return len(self._clients)
+
+    @property
+    def pushing(self) -> bool:
+        """True while the greenlet that builds frames runs."""
+        return self._pusher is not None and not self._pusher.dead
+
+    def subscribe(self) -> Queue[str | None]:
+        """A new client's queue, its first frame (the whole series) already in it."""
+        queue: Queue[str | None] = Queue(CLIENT_BACKLOG)
+        queue.put(self.frame_text(whole=True))
+        self._clients.add(queue)
+        if not self.pushing:
+            self._pusher = gevent.spawn(self._push)
+        return queue
+
+    def listening(self, queue: Queue[str | None]) -> bool:
+        """False once ``queue``'s client was let go (too slow) or left."""
+        return queue in self._clients
+
+    def unsubscribe(self, queue: Queue[str | None]) -> None:
+        """A client went away: its queue goes (the pusher ends with the last one)."""
+        self._clients.discard(queue)
+
+    def finish(self, document: dict[str, Any], reports: dict[str, str]) -> None:
+        """The test is over: every later frame holds ``document``, the one the reports
+        were written from, and ``reports`` (kind → path); pushed to every client now."""
+        self._final = document
+        self._reports = reports
+        self._broadcast(self.frame_text(whole=True))
+
+    def close(self) -> None:
+        """End every client's stream (the HQ is leaving)."""
+        for queue in list(self._clients):
+            with contextlib.suppress(Full):
+                queue.put_nowait(None)
+        if self._pusher is not None:
+            self._pusher.kill(block=False)
+
+    def _push(self) -> None:
+        next_at = self._clock()
+        while self._clients:
+            if self._final is None:
+                self._broadcast(self.frame_text(whole=False))
+                self.frames_pushed += 1
+            next_at += PERIOD_S
+            gevent.sleep(max(0.0, next_at - self._clock()))
+
+    def _broadcast(self, text: str) -> None:
+        for queue in list(self._clients):
+            try:
+                queue.put_nowait(text)
+            except Full:
+                log.info("a console client took no frame for %d s: let go", CLIENT_BACKLOG)
+                self._clients.discard(queue)
+
+    def frame_text(self, *, whole: bool) -> str:
+        """One frame as JSON text: ``whole`` with every point of the series."""
+        return json.dumps(self.frame(whole=whole), allow_nan=False, ensure_ascii=False)
+
+    def frame(self, *, whole: bool) -> dict[str, Any]:
+        """What the console shows now (the module docstring says what it holds)."""
+        session = self._session
+        document = self._final
+        if document is None:
+            document = build_document(self._gather(), now=time.time())
+        points = document.pop("time_series")
+        elapsed = document["test"]["duration_s"] if self._final else session.elapsed()
+        frame = {
+            "phase": session.phase,
+            "elapsed_s": elapsed,
+            "arrival_rate": session.options.arrival_rate,
+            "events": [
+                {"at_s": e.at_s, "kind": e.kind, "detail": e.detail} for e in session.outcome.events
+            ],
+            "points": points if whole else points[-TAIL_POINTS:],
+            "turrets_live": self._turrets(document, elapsed),
+            "errors_seen": self._errors(document, elapsed),
+            "reports": self._reports,
+            "listeners": len(self._clients),
+            "frames_pushed": self.frames_pushed,
+            "document": document,
+        }
+        document["time_series"] = points
+        return frame
+
+    def _turrets(self, document: dict[str, Any], elapsed: float) -> list[dict[str, Any]]:
+        """Each turret's row: the roster's, with its last heard and its name's tx/s."""
+        now = self._clock()
+        received = document["results_by_turret"]
+        if self._session.phase == Phase.RUNNING:
+            if self._last_counts is not None and elapsed > self._last_counts[0]:
+                since, counts = self._last_counts
+                self._turret_rates = {
+                    name: (count - counts.get(name, 0)) / (elapsed - since)
+                    for name, count in received.items()
+                }
+            self._last_counts = (elapsed, dict(received))
+        lag = (document["loop_lag"] or {}).get("turrets", {})
+        delivery = {row["name"]: row for row in document["delivery"]}
+        rows = []
+        for record in self._roster.records():
+            row = delivery.get(record.name, {})
+            figures = lag.get(f"{record.name} ({record.uuid[:8]})") or {}
+            rows.append(
+                {
+                    "uuid": record.uuid,
+                    "name": record.name,
+                    "state": record.state,
+                    "canons": record.canons,
+                    "canons_active": record.canons_active,
+                    "ours": record.speaks_gturret,
+                    "last_heard_s": round(max(0.0, now - record.last_seen), 1),
+                    "tx_per_s": self._turret_rates.get(record.name, 0.0),
+                    "loop_lag_p99_ms": figures.get("p99_ms"),
+                    "produced": row.get("produced"),
+                    "received": row.get("received"),
+                    "dropped": row.get("dropped"),
+                    "lost": row.get("lost"),
+                }
+            )
+        return rows
+
+    def _errors(self, document: dict[str, Any], elapsed: float) -> dict[str, float]:
+        """Seconds into the test each error text of the top ten last grew (while watched)."""
+        for entry in document["errors"]["top"]:
+            text, count = entry["error"], entry["count"]
+            if count != self._error_counts.get(text):
+                self._error_counts[text] = count
+                self._error_seen[text] = round(elapsed, 1)
+        return {
+            entry["error"]: self._error_seen[entry["error"]] for entry in document["errors"]["top"]
+        }
