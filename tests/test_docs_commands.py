@@ -90,6 +90,15 @@ NOT_HERE = {
     " renders, validates and runs each pod with docker",
     "kubectl wait --for=condition=complete job/gturret-hq": "no cluster runs here",
     "kubectl logs job/gturret-hq": "no cluster runs here",
+    "gturret-hq --turrets 3 --web 8765": "waits for a person to press Start, on the fixed port"
+    " 8765; tests/test_hq_console.py runs the console on a free port",
+    "gturret-hq --turrets 3 --web 8765 --autostart --run-time 10m": "ten minutes on the fixed"
+    " port 8765; tests/test_hq_console.py runs --autostart consoles on free ports",
+    "gturret example_scripts/config.json --standalone --web 8765": "waits for a person to"
+    " press Start; tests/test_hq_console_browser.py presses it in Chromium",
+    "curl -s -X POST -H 'Content-Type: application/json' -d '{\"arrival_rate\": 200}'"
+    " http://127.0.0.1:8765/api/rate": "needs a console running a paced test on port 8765;"
+    " tests/test_hq_console.py posts the same",
 }
 
 #: How each command that runs here is run: ``plain`` to its end (exit 0), ``test`` to its

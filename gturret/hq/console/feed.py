@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two frames.
 PERIOD_S = 1.0
+#: While the test runs, frames go out this long after each whole second of it: the
+#: session closes a second of the series within its 0.1 s wake-up, so each frame
+#: carries the second that just ended (a change shows a second sooner).
+SETTLE_S = 0.15
 #: Frames a client may have waiting before it counts as gone.
 CLIENT_BACKLOG = 5
 #: The last points of the time series each frame repeats (the open second changes
@@ -110,13 +115,19 @@ class Feed:
             self._pusher.kill(block=False)
 
     def _push(self) -> None:
-        next_at = self._clock()
         while self._clients:
             if self._final is None:
                 self._broadcast(self.frame_text(whole=False))
                 self.frames_pushed += 1
-            next_at += PERIOD_S
-            gevent.sleep(max(0.0, next_at - self._clock()))
+            gevent.sleep(self._until_next())
+
+    def _until_next(self) -> float:
+        """Seconds to the next frame: ``SETTLE_S`` past the next whole second of the
+        test while it runs (at most ``PERIOD_S + SETTLE_S``), else ``PERIOD_S``."""
+        if self._session.phase != Phase.RUNNING:
+            return PERIOD_S
+        elapsed = self._session.elapsed()
+        return math.floor(elapsed - SETTLE_S) + 1 + SETTLE_S - elapsed
 
     def _broadcast(self, text: str) -> None:
         for queue in list(self._clients):

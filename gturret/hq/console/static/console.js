@@ -105,7 +105,7 @@
         value: function (u, v) { return v == null ? "–" : v.toFixed(right || !unit ? 0 : 2) + unit; },
       });
     });
-    var axes = [{ label: "seconds since start" }, { label: unit.trim() || "per second", size: 60 }];
+    var axes = [{ label: "seconds since start", incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600] }, { label: unit.trim() || "per second", size: 60 }];
     var scales = { x: { time: false } };
     if (rightAxis) {
       axes.push({ scale: "right", side: 1, label: rightAxis, grid: { show: false } });
@@ -133,8 +133,10 @@
     p95: "p95_ms", p99: "p99_ms", "p95 uncorrected": "p95_uncorrected_ms",
     "loop lag p99": "loop_lag_p99_ms",
   };
-  function drawCharts() {
+  function drawCharts(done) {
     var points = state.points.filter(function (p) { return p; });
+    // While the test runs, its last second is still open: drawn once it closes.
+    if (!done) points = points.slice(0, -1);
     var seconds = points.map(function (p) { return p.second; });
     Object.keys(state.charts).forEach(function (id) {
       var chart = state.charts[id];
@@ -180,8 +182,10 @@
     text($("total-tx"), doc.transaction.count);
     text($("total-errors"), doc.transaction.errors);
     text($("total-rate"), fmt(doc.transaction.tx_per_s, 1));
-    drawCharts();
+    drawCharts(done);
 
+    $("thresholds").classList.toggle("hidden", doc.thresholds.length === 0);
+    text($("no-thresholds"), doc.thresholds.length ? "" : "No thresholds: give them with --threshold.");
     rows("thresholds", doc.thresholds, function (row, t) {
       cell(row, t.expression);
       cell(row, t.actual == null ? "–" : fmt(t.actual, 2) + " " + t.unit);
