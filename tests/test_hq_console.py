@@ -5,11 +5,13 @@ real HTTP, and real turret processes (or a fake turret on real sockets)."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 
 import pytest
 
 from gturret import wire
+from gturret.hq.console.feed import until_next_frame
 from gturret.hq.console.guard import Guard
 from tests.support.console_client import Console, console_address, next_frame
 from tests.support.fake_turret import FakeTurret
@@ -25,6 +27,7 @@ NAP = """
             time.sleep(0.005)
 """
 TOKEN = "a-token-of-twenty-chars"
+CONSOLE_PORT = re.compile(r"console on http://127\.0\.0\.1:(\d+)/")
 
 
 def _end(hq: HQProcess) -> tuple[int, str, str]:
@@ -234,3 +237,33 @@ def test_the_guard_of_a_console_with_a_token():
     assert guard.refusal({**host, "QUERY_STRING": f"token={TOKEN}"}, changes=False) is None
     # The query string carries the token for the event stream only, never for a change.
     assert guard.refusal({**host, "QUERY_STRING": f"token={TOKEN}"}, changes=True)[0][:3] == "401"
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "cost", "wait"),
+    [
+        (5.0, 0.001, 0.15),  # just past a whole second: this one's frame, once it settled
+        (5.2, 0.001, 0.95),  # the next second's
+        (5.2, 0.015, 0.95),  # a frame at the budget: still one a second
+        (5.2, 0.035, 2.95),  # 35 ms a frame: every third second, 1.2 % of a core
+        (None, 0.001, 1.0),  # not running: a second apart
+        (None, 0.035, 3.0),
+    ],
+)
+def test_frames_follow_the_seconds_of_the_test_within_their_cpu_budget(elapsed, cost, wait):
+    assert until_next_frame(elapsed, cost) == pytest.approx(wait)
+
+
+def test_a_standalone_run_serves_the_same_console(spawn_turret, tmp_path):
+    report = tmp_path / "report.json"
+    config = write_turret(tmp_path, NAP, canons=2)
+    turret = spawn_turret(
+        str(config), "--standalone", "--web", "0", "--autostart", "--run-time", "3s",
+        "--json", str(report), "--no-progress",
+    )  # fmt: skip
+    turret.wait_log("console on http://127.0.0.1:")
+    port = int(CONSOLE_PORT.search(turret.log)[1])
+    state = Console("127.0.0.1", port).wait(lambda s: s["phase"] == "running", "running")
+    assert state["turrets_live"][0]["ours"]
+    assert turret.wait(60) in (0, 1), turret.log  # --autostart: it ends on its own
+    assert json.loads(report.read_text())["events"] == []

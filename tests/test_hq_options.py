@@ -62,6 +62,9 @@ def test_parse_context() -> None:
         ({"metrics_bind": ""}, "metrics_bind must be an IP address"),
         ({"metrics_port": 70000}, "metrics_port must be a TCP port"),
         ({"late_start": "sometimes"}, "late_start must be one of direct, broadcast, off"),
+        ({"web_port": 70000}, "--web must be a TCP port"),
+        ({"web_bind": ""}, "web_bind must be an IP address"),
+        ({"web_token": "short"}, "--web-token must be at least 16 characters"),
     ],
 )
 def test_options_are_validated(kwargs: dict[str, object], message: str) -> None:

@@ -9,7 +9,10 @@ the frame holds the very document the JSON report was written from.
 
 Building a frame walks histograms, so it happens once a second, in one greenlet,
 only while at least one client listens, and is shared by all of them: ten browsers
-cost what one does. Each client is a bounded queue; a client too slow to take its
+cost what one does. Where a frame costs more than ``CPU_BUDGET`` of a core at one a
+second (a fleet of many turrets: each turret's loop-lag percentile is a walk of its
+histogram), frames skip whole seconds until it does not: the console never takes
+the HQ's time from its collector. Each client is a bounded queue; a client too slow to take its
 frames is let go rather than kept growing. A client that goes away ends its
 request, which takes its queue out; the last one out ends the greenlet. It must
 never write to the statistics nor send a command.
@@ -41,11 +44,27 @@ PERIOD_S = 1.0
 #: session closes a second of the series within its 0.1 s wake-up, so each frame
 #: carries the second that just ended (a change shows a second sooner).
 SETTLE_S = 0.15
+#: The share of one core the frames may take (their building, measured each time).
+CPU_BUDGET = 0.015
 #: Frames a client may have waiting before it counts as gone.
 CLIENT_BACKLOG = 5
 #: The last points of the time series each frame repeats (the open second changes
 #: until it closes; a closed one never does).
 TAIL_POINTS = 3
+
+
+def until_next_frame(elapsed: float | None, cost: float) -> float:
+    """Seconds from now to the next frame, the last having cost ``cost`` CPU seconds.
+
+    While the test runs (``elapsed``: seconds into it), ``SETTLE_S`` past a whole
+    second of it, so each frame carries the second that just ended; otherwise a
+    ``PERIOD_S`` later. Whole seconds more while one frame a second would cost more
+    than ``CPU_BUDGET`` of a core.
+    """
+    skip = max(0, math.ceil(cost / CPU_BUDGET / PERIOD_S) - 1)
+    if elapsed is None:
+        return PERIOD_S * (1 + skip)
+    return math.floor(elapsed - SETTLE_S) + 1 + SETTLE_S - elapsed + skip * PERIOD_S
 
 
 class Feed:
@@ -116,18 +135,15 @@ class Feed:
 
     def _push(self) -> None:
         while self._clients:
+            cost = 0.0
             if self._final is None:
-                self._broadcast(self.frame_text(whole=False))
+                began = time.thread_time()
+                text = self.frame_text(whole=False)
+                cost = time.thread_time() - began
+                self._broadcast(text)
                 self.frames_pushed += 1
-            gevent.sleep(self._until_next())
-
-    def _until_next(self) -> float:
-        """Seconds to the next frame: ``SETTLE_S`` past the next whole second of the
-        test while it runs (at most ``PERIOD_S + SETTLE_S``), else ``PERIOD_S``."""
-        if self._session.phase != Phase.RUNNING:
-            return PERIOD_S
-        elapsed = self._session.elapsed()
-        return math.floor(elapsed - SETTLE_S) + 1 + SETTLE_S - elapsed
+            running = self._session.phase == Phase.RUNNING
+            gevent.sleep(until_next_frame(self._session.elapsed() if running else None, cost))
 
     def _broadcast(self, text: str) -> None:
         for queue in list(self._clients):
