@@ -203,7 +203,10 @@ class Battery:
         for _ in range(wanted - staying - kept):
             if not self.firing:
                 return
-            self._group.spawn(fire, self)
+            # The next index of this share, as the rampup would have given it (its
+            # feeders' per-canon rows follow it).
+            share = self.plan.share
+            self._group.spawn(fire, self, share.index + self.counts.canons_spawned * share.count)
             self.counts.canons_spawned += 1
 
     def _pace(self, schedule: Schedule, origin: float) -> None:
