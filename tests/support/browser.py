@@ -26,7 +26,8 @@ class Browser:
     """One headless Chromium and one page (``with Browser(chromium) as page: …``)."""
 
     def __init__(self, chromium: Path, width: int = 1200, height: int = 900) -> None:
-        self._profile = tempfile.TemporaryDirectory()
+        # Chromium's helper processes may still write to the profile as it is removed.
+        self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         commands_read, self._commands = os.pipe()
         self._answers, answers_write = os.pipe()
 
