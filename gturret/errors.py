@@ -15,7 +15,8 @@ broke" (exit 1) by class alone, without parsing messages.
     │   │                   a feed("name") the config lacks
     │   ├── KeyFileError    a CurveZMQ key file: missing, malformed, readable by others
     │   ├── HandshakeError  a peer that refused our keys, or our lack of them
-    │   └── ThresholdError  a ``gturret-hq --threshold`` expression it cannot read
+    │   ├── ThresholdError  a ``gturret-hq --threshold`` expression it cannot read
+    │   └── JournalError    a run journal that is missing, foreign, newer or corrupt
     ├── WireError           a frame from the HQ that is not a valid command;
     │                       logged and ignored, never fatal
     └── HQError             our HQ could not run a test at all (a port it cannot
@@ -92,6 +93,10 @@ class WireError(GturretError):
 
 class ThresholdError(UsageError):
     """A ``--threshold`` expression the HQ cannot parse."""
+
+
+class JournalError(UsageError):
+    """A run journal (``--journal``, ``--resume``, ``report``) that cannot be used."""
 
 
 class HQError(GturretError):
