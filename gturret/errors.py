@@ -15,7 +15,8 @@ broke" (exit 1) by class alone, without parsing messages.
     │   │                   a feed("name") the config lacks
     │   ├── KeyFileError    a CurveZMQ key file: missing, malformed, readable by others
     │   ├── HandshakeError  a peer that refused our keys, or our lack of them
-    │   └── ThresholdError  a ``gturret-hq --threshold`` expression it cannot read
+    │   ├── ThresholdError  a ``gturret-hq --threshold`` expression it cannot read
+    │   └── JournalError    a run journal that is missing, foreign, newer or corrupt
     ├── WireError           a frame from the HQ that is not a valid command;
     │                       logged and ignored, never fatal
     ├── SteeringError       a change the console asked for that the test cannot take
@@ -94,6 +95,10 @@ class WireError(GturretError):
 
 class ThresholdError(UsageError):
     """A ``--threshold`` expression the HQ cannot parse."""
+
+
+class JournalError(UsageError):
+    """A run journal (``--journal``, ``--resume``, ``report``) that cannot be used."""
 
 
 class HQError(GturretError):

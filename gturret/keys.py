@@ -39,6 +39,10 @@ ZAP_DOMAIN = b"gturret"
 KEY_LENGTH = 40
 #: Seconds a handshake failure without detail waits for a detailed one to explain it.
 VAGUE_FAILURE_WAIT = 0.5
+#: Failures without detail in a row on one endpoint (no handshake succeeding between)
+#: that make one to report: a peer that refuses us does so at each retry, while an HQ
+#: killed during a handshake (its run then resumed: docs/journal.md) closes it once.
+VAGUE_FAILURES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,13 +235,16 @@ class HandshakeWatch:
 
     def __init__(self, sockets: list[zmq.Socket[Any]]) -> None:
         self._sockets = sockets
-        self._monitors = [socket.get_monitor_socket(_FAILED) for socket in sockets]
+        watched = _FAILED | zmq.EVENT_HANDSHAKE_SUCCEEDED
+        self._monitors = [socket.get_monitor_socket(watched) for socket in sockets]
         self._vague: tuple[float, HandshakeFailure] | None = None
+        self._vague_counts: dict[str, int] = {}
 
     def settled(self) -> HandshakeFailure | None:
         """The failure to report, if any: a detailed one at once; one without detail
         (a peer that closed mid-handshake, as when a turret's key is not the one the
-        HQ expects) once ``VAGUE_FAILURE_WAIT`` passed with nothing better."""
+        HQ expects) once it happened ``VAGUE_FAILURES`` times in a row and
+        ``VAGUE_FAILURE_WAIT`` passed with nothing better."""
         failures = self.failures()
         detailed = [failure for failure in failures if failure.detailed]
         if detailed:
@@ -245,12 +252,19 @@ class HandshakeWatch:
         now = monotonic()
         if failures and self._vague is None:
             self._vague = (now, failures[0])
-        if self._vague is not None and now - self._vague[0] >= VAGUE_FAILURE_WAIT:
+        for failure in failures:
+            self._vague_counts[failure.endpoint] = self._vague_counts.get(failure.endpoint, 0) + 1
+        if (
+            self._vague is not None
+            and max(self._vague_counts.values(), default=0) >= VAGUE_FAILURES
+            and now - self._vague[0] >= VAGUE_FAILURE_WAIT
+        ):
             return self._vague[1]
         return None
 
     def failures(self) -> list[HandshakeFailure]:
-        """The failures since the last call."""
+        """The failures since the last call; a handshake that succeeds (on any of the
+        sockets) forgets the failures without detail before it."""
         found: list[HandshakeFailure] = []
         for monitor in self._monitors:
             while True:
@@ -259,6 +273,10 @@ class HandshakeWatch:
                 except zmq.Again:
                     break
                 event = parse_monitor_message(frames)
+                if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                    found = [failure for failure in found if failure.detailed]
+                    self._vague, self._vague_counts = None, {}
+                    continue
                 endpoint = event["endpoint"]
                 found.append(
                     HandshakeFailure(

@@ -66,6 +66,13 @@ NOT_HERE = {
     " over by scp; tests/test_curve.py runs keyed HQs and turrets on loopback",
     "gturret config.json --processes -1": "on the turret host eu-1, whose config.json names"
     " the HQ at 10.0.0.5",
+    "gturret-hq --turrets 10 --run-time 2h --journal run.journal --html report.html": "ten"
+    " turrets for two hours; tests/test_hq_resume.py journals, kills and resumes real HQs",
+    "gturret-hq --resume run.journal --html report.html": "needs the run above, its HQ"
+    " killed; tests/test_hq_resume.py resumes real HQs",
+    "gturret-hq report run.journal --json s.json --html r.html --junit j.xml --csv out/run": (
+        "needs the run above; tests/test_hq_journal.py reports from real journals"
+    ),
     "docker build -t gturret .": "pulls python:3.11-slim, which these machines cannot;"
     " make test-system builds the image as make image does (tests/support/docker_engine.py)",
     "make image": ENGINE,

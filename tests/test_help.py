@@ -45,6 +45,7 @@ RULE_WORDS = {
     "schedule": "the schedule was not kept",
     "errors": "a transaction failed",
     "messages": "messages were rejected",
+    "journal": "the journal does not hold the whole run",
     "thresholds": "a threshold failed",
 }
 

@@ -159,8 +159,9 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "schedule",
         "errors",
         "messages",
+        "journal",
     ]
-    assert checks[-2] == {
+    assert checks[-3] == {
         "key": "errors",
         "title": "no transaction failed (without an error_rate threshold)",
         "limit": "0 failed transactions, unless an error_rate threshold allows some",
@@ -221,6 +222,7 @@ def test_json_report_schema(tmp_path: Path) -> None:
         "stray_results",
         "unnamed_results",
         "late_starts",
+        "duplicates",
         "rejected",
     }
     assert document["messages"]["rejected"] == {}

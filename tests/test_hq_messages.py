@@ -6,6 +6,7 @@ import pytest
 import ujson
 from hdrh.histogram import HdrHistogram
 
+from gturret.hq.ledger import SenderCounts
 from gturret.hq.messages import (
     Delivery,
     FeederReport,
@@ -15,7 +16,15 @@ from gturret.hq.messages import (
     Unknown,
     classify,
 )
-from gturret.wire import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, encode_result, encode_status
+from gturret.wire import (
+    HIGHEST_US,
+    LOWEST_US,
+    SIGNIFICANT_DIGITS,
+    encode_result,
+    encode_status,
+    journal_tail,
+    numbered,
+)
 
 
 def test_status() -> None:
@@ -140,6 +149,37 @@ def test_an_interval_is_decoded_once_and_a_bad_histogram_makes_it_unknown():
         message = classify(_interval_frame(histogram))
         assert isinstance(message, Unknown), histogram
         assert message.reason == "an interval whose series are malformed or do not add up"
+
+
+def test_a_numbered_result_carries_its_sender_and_seq() -> None:
+    raw = numbered(encode_result("t", 1.0, 2.0, 0.25, "", {}), journal_tail("u-1/0"), 7)
+    assert classify(raw) == Result("t", 0.25, "", {}, sender="u-1/0", seq=7)
+
+
+def test_a_malformed_sender_or_seq_makes_a_data_message_unknown() -> None:
+    result = encode_result("t", 1.0, 2.0, 0.25, "", {})
+    for tail in (b',"sender":"u","seq":0}', b',"sender":"u","seq":true}', b',"sender":5,"seq":1}'):
+        assert isinstance(classify(result[:-1] + tail), Unknown)
+
+
+def test_a_status_carries_each_senders_journal_counters() -> None:
+    counters = {"seq_sent": 9, "replay_dropped": 1, "replay_kept": 3}
+    raw = encode_status(
+        turret="t",
+        status="running",
+        uuid="u",
+        rampup=0,
+        script="s.py",
+        cannons=1,
+        extra={"senders": {"u": counters}},
+    )
+    message = classify(raw)
+    assert isinstance(message, Status)
+    assert message.senders == {"u": SenderCounts(9, 1, 3)}
+    bad = raw.replace(b'"seq_sent":9', b'"seq_sent":-1')
+    assert bad != raw
+    bad_status = classify(bad)
+    assert isinstance(bad_status, Status) and bad_status.senders is None
 
 
 FEEDER = {"served": 10, "left": 5, "exhausted": 1, "exhausted_at": [1.5], "stop_test": False}

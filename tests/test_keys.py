@@ -7,6 +7,7 @@ Real processes for the commands (``gturret-keys``, ``gturret``, ``gturret-hq``);
 from __future__ import annotations
 
 import argparse
+import socket
 import stat
 import subprocess
 import sys
@@ -19,7 +20,10 @@ import zmq.auth
 from gturret.config import load_config
 from gturret.errors import ConfigError, UsageError
 from gturret.hq.options import OPTIONS, add_arguments, options_from_args
+from gturret.keys import VAGUE_FAILURE_WAIT
 from tests.support.curve import Keys
+from tests.support.fake_hq import FakeHQ
+from tests.support.peers import free_ports
 from tests.support.turret_process import run_cli, write_turret
 
 KEYS = Path(sys.executable).with_name("gturret-keys")
@@ -152,3 +156,45 @@ def test_key_paths_are_relative_to_the_config_file(tmp_path: Path, keys: Keys) -
                 tmp_path, SCRIPT, **{**keys.turret_config(), "hq_public_key": "keys/none.key"}
             )
         )
+
+
+#: A ZMTP 3.0 greeting of the NULL mechanism (rfc.zeromq.org/spec/23): the HQ's side
+#: of a handshake, cut there as by a SIGKILL.
+ZMTP_GREETING = b"\xff" + b"\0" * 8 + b"\x7f\x03\x00" + b"NULL".ljust(20, b"\0") + b"\0" * 32
+
+
+def _listen(port: int) -> socket.socket:
+    """A plain TCP server on ``port``, to take one connection and close it mid-handshake."""
+    server = socket.create_server(("127.0.0.1", port))
+    server.settimeout(30)
+    return server
+
+
+def test_an_hq_that_dies_during_one_handshake_does_not_stop_the_turret(
+    tmp_path: Path, spawn_turret
+) -> None:
+    """An HQ killed mid-handshake (then resumed: docs/journal.md) closes one handshake;
+    the turret must wait for the next HQ, not take it for a refusal of its keys."""
+    pub_port, rc_port = free_ports(2)
+    servers = [_listen(port) for port in (pub_port, rc_port)]
+    turret = spawn_turret(str(write_turret(tmp_path, SCRIPT, (pub_port, rc_port))))
+    for server in servers:
+        peer, _ = server.accept()
+        peer.sendall(ZMTP_GREETING)
+        received = b""
+        while len(received) < len(ZMTP_GREETING):
+            received += peer.recv(64)
+        peer.close()
+        server.close()
+    hq = FakeHQ(pub_port, rc_port)
+    try:
+        hq.register(timeout=20)
+        hq.collect(2 * VAGUE_FAILURE_WAIT)  # the window in which a refusal would settle
+        before = len(hq.statuses)
+        hq.send("status_request")
+        hq.wait_status("ready")
+        assert len(hq.statuses) > before
+        assert turret.proc.poll() is None, turret.log
+        assert "during the handshake" not in turret.log
+    finally:
+        hq.close()

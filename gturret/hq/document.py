@@ -102,6 +102,7 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
                    "stray_results": 0,     # results read before the start (not counted)
                    "unnamed_results": 0,   # results without turret_name (oct-turrets 0.2.8)
                    "late_starts": 0,       # starts for turrets ready mid-run (--late-start)
+                   "duplicates": 0,        # numbered messages received again (journal)
                    "rejected": {"an interval with more errors than transactions": 1}},
                                            # not counted, by reason (verdict rule "messages")
       "limits": {"timers_dropped": 0,      # timer values past the 200-timer cap

@@ -34,12 +34,15 @@ from hdrh.histogram import HdrHistogram
 
 from gturret.errors import WireError
 from gturret.hq.histograms import INTERVAL_LAYOUT, LOOP_LAG_LAYOUT, read_histogram
+from gturret.hq.ledger import SenderCounts
 from gturret.wire import (
     INTERVAL_KIND,
     MAX_ERROR_TEXTS,
     MAX_TIMERS,
     RESULT_KEYS,
     SCHEDULE_LAG,
+    SENDER,
+    SEQ,
     TIMER_PREFIX,
     TRANSACTION,
     UNCORRECTED,
@@ -64,6 +67,9 @@ MAX_NAME = 200
 MAX_UUID = 100
 MAX_STATE = 32
 MAX_SCRIPT = 1000
+#: Senders one status may name (a fleet's workers), and the counters each carries.
+MAX_SENDERS = 1000
+SENDER_COUNTERS = ("seq_sent", "replay_dropped", "replay_kept")
 #: Phases in which a status may say canons were killed, and the longest phase name.
 MAX_PHASES = 8
 MAX_PHASE_NAME = 32
@@ -171,6 +177,8 @@ class Status:
     #: The turret's resident memory now and at its highest, in bytes (ours, when asked).
     rss_bytes: int | None = None
     rss_peak_bytes: int | None = None
+    #: Each sender's journal counters (seq_sent, replay_dropped, replay_kept), when asked.
+    senders: dict[str, SenderCounts] | None = None
     #: Its feeders, by name (ours, when asked), and canons ended for want of rows.
     feeders: dict[str, FeederReport] = field(default_factory=dict)
     canons_exhausted: int | None = None
@@ -193,6 +201,9 @@ class Result:
     #: A paced run: the time in ``run()`` alone (``scriptrun_time`` counts from when
     #: the transaction was due), when we asked for it.
     uncorrected: float | None = None
+    #: Who pushed it and its number, when the HQ journals (``gturret.hq.ledger``).
+    sender: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +229,9 @@ class Interval:
     error_texts: dict[str, int]
     series: dict[str, SeriesData]
     timers_dropped: int
+    #: Who pushed it and its number, when the HQ journals (``gturret.hq.ledger``).
+    sender: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,12 +253,26 @@ def classify(raw: bytes) -> Message:
         return Unknown("not a JSON object")
     if is_status(message):
         return _status(message)
+    numbered = _numbered(message)
+    if numbered is None:
+        return Unknown("a data message whose sender or seq is malformed")
     if message.get(INTERVAL_KIND) == 1:
-        return _interval(message)
+        return _interval(message, *numbered)
     keys = frozenset(message)
     if is_result(message) or keys in (_UNNAMED_RESULT_KEYS, _PACED_RESULT_KEYS):
-        return _result(message)
+        return _result(message, *numbered)
     return Unknown("a JSON object that is neither a status nor a result")
+
+
+def _numbered(message: dict[str, Any]) -> tuple[str | None, int | None] | None:
+    """Take ``sender`` and ``seq`` out of a data message: both or neither (None if
+    malformed: a sender that is not short text, a seq that is not a count from 1)."""
+    if SENDER not in message and SEQ not in message:
+        return (None, None)
+    sender, seq = message.pop(SENDER, None), message.pop(SEQ, None)
+    if _text(sender, MAX_UUID) is None or isinstance(seq, bool) or not _count(seq):
+        return None
+    return sender, seq
 
 
 def _count(value: Any, most: int = MAX_COUNT) -> int | None:
@@ -329,9 +357,27 @@ def _status(message: dict[str, Any]) -> Message:
         speaks_gturret=isinstance(message.get("gturret"), int),
         rss_bytes=_memory(message.get("rss_bytes")),
         rss_peak_bytes=_memory(message.get("rss_peak_bytes")),
+        senders=_senders(message.get("senders")),
         feeders=feeders,
         canons_exhausted=_count(message.get("canons_exhausted")),
     )
+
+
+def _senders(reported: Any) -> dict[str, SenderCounts] | None:
+    """A status's ``senders`` map (docs/protocol.md, "Journal"); None if absent or
+    malformed (then nothing is concluded from it), at most ``MAX_SENDERS`` of them."""
+    if not isinstance(reported, dict) or len(reported) > MAX_SENDERS:
+        return None
+    senders = {}
+    for sender, counters in reported.items():
+        if _text(sender, MAX_UUID) is None or not isinstance(counters, dict):
+            return None
+        counts = [_count(counters.get(key)) for key in SENDER_COUNTERS]
+        if any(count is None for count in counts):
+            return None
+        seq_sent, dropped, kept = (count or 0 for count in counts)
+        senders[sender] = SenderCounts(seq_sent, dropped, kept)
+    return senders
 
 
 def _feeders(reported: Any) -> dict[str, FeederReport] | None:
@@ -390,7 +436,9 @@ def _killed(reported: Any) -> dict[str, tuple[int, float]] | None:
     return killed
 
 
-def _interval(message: dict[str, Any]) -> Message:
+def _interval(
+    message: dict[str, Any], sender: str | None = None, seq: int | None = None
+) -> Message:
     name = _text(message.get("turret_name"), MAX_NAME)
     count = _count(message.get("count"), MAX_SERIES_COUNT)
     errors = _count(message.get("errors"), MAX_SERIES_COUNT)
@@ -427,6 +475,8 @@ def _interval(message: dict[str, Any]) -> Message:
         error_texts=error_texts,
         series=series,
         timers_dropped=dropped,
+        sender=sender,
+        seq=seq,
     )
 
 
@@ -514,7 +564,7 @@ def _delivery(message: dict[str, Any]) -> Delivery | None:
     return Delivery(produced, sent, dropped, queued)
 
 
-def _result(message: dict[str, Any]) -> Message:
+def _result(message: dict[str, Any], sender: str | None = None, seq: int | None = None) -> Message:
     scriptrun_time = _seconds(message["scriptrun_time"])
     if scriptrun_time is None:
         return Unknown(f"a result whose scriptrun_time is not seconds in [0, {MAX_SECONDS:g}]")
@@ -549,4 +599,6 @@ def _result(message: dict[str, Any]) -> Message:
         custom_timers=timers,
         bad_timers=bad_timers,
         uncorrected=_seconds(uncorrected),
+        sender=sender,
+        seq=seq,
     )

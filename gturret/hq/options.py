@@ -55,7 +55,9 @@ VERDICT_HELP = """\
   were lost; canons starved (never completed a transaction); the schedule was not
   kept (open model: transactions dropped, too late to start); a transaction failed
   (without an error_rate threshold); messages were rejected (malformed, out of
-  range, past a cap, or left unread); a threshold failed"""
+  range, past a cap, or left unread); the journal does not hold the whole run
+  (messages a turret sent never received, or the journal could not be written); a
+  threshold failed"""
 
 #: The shortest ``--web-token`` taken: a guessable token guards nothing.
 MIN_WEB_TOKEN = 16
@@ -388,6 +390,30 @@ class HQOptions:
         action="store_true",
         test=True,
     )
+    journal_path: Path | None = _option(
+        "--journal",
+        None,
+        "journal the run to this SQLite file, to resume it (--resume) or report it"
+        " (gturret-hq report) if this HQ dies; gturret-hq journals beside the first"
+        " report by default (docs/journal.md)",
+        metavar="PATH",
+        test=True,
+        argtype=Path,
+    )
+    no_journal: bool = _option(
+        "--no-journal",
+        False,
+        "do not journal the run (gturret-hq's default journal beside the reports)",
+        action="store_true",
+    )
+    resume: Path | None = _option(
+        "--resume",
+        None,
+        "resume the run of this journal after its HQ died: same ports and settings,"
+        " to its original end, then report the whole run (report flags may be given)",
+        metavar="PATH",
+        argtype=Path,
+    )
     status_interval: float = 1.0
     progress_interval: float = 5.0
     out: TextIO | None = None
@@ -435,11 +461,19 @@ class HQOptions:
         for name in ("bind", "metrics_bind", "web_bind"):
             if not getattr(self, name):
                 raise UsageError(f"{name} must be an IP address, e.g. 127.0.0.1")
+        if self.no_journal and self.journal_path is not None:
+            raise UsageError("--journal and --no-journal contradict each other: give one")
         if (self.secret_key is None) != (self.turret_keys is None):
             raise UsageError(
                 "--secret-key and --turret-keys go together: the HQ's key pair, and the"
                 " folder of the turret public keys it accepts"
             )
+
+    @property
+    def reports(self) -> tuple[Path, ...]:
+        """The report files asked for, in the order of their flags (the CSV by prefix)."""
+        paths = (self.json_path, self.html_path, self.junit_path, self.csv_prefix)
+        return tuple(path for path in paths if path is not None)
 
     @property
     def keys(self) -> HQKeys | None:

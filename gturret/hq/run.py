@@ -21,15 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
-from gturret.errors import ExitStatus, HQError, RunInterrupted
+from gturret.errors import ExitStatus, HQError, JournalError, RunInterrupted
 from gturret.figures import format_duration, plural
 from gturret.hq.document import build_document, write_json
 from gturret.hq.findings import Findings
 from gturret.hq.interrupt import Interruption
+from gturret.hq.journal import Journal
 from gturret.hq.link import HQLink
 from gturret.hq.options import HQOptions
 from gturret.hq.progress import Progress
 from gturret.hq.reportfile import csv_paths
+from gturret.hq.resume import options_from, replay, settings_of
 from gturret.hq.roster import Roster
 from gturret.hq.session import INTERRUPT_CHECK_S, Outcome, Session
 from gturret.hq.stats import Stats
@@ -60,13 +62,17 @@ def run_hq(
     bound, ``on_start()`` right after the start is sent; ``interruption`` holds the
     signals the caller's handlers received."""
     out = options.out or sys.stdout
+    resumed: Journal | None = None
     try:
+        if options.resume is not None:
+            resumed = _resumable(options.resume)
         link = HQLink(options.bind, options.pub_port, options.rc_port, options.keys)
-    except HQError as exc:
+    except (HQError, JournalError) as exc:
         log.error("%s", exc)
         return ExitStatus.USAGE
     stats, roster = Stats(latency_by_turret=options.metrics_port is not None), Roster()
     progress = Progress(out, enabled=options.progress, plain_interval=options.progress_interval)
+    base = None if resumed is None else time.monotonic() - (time.time() - resumed.epoch)
     session = Session(
         link,
         options,
@@ -76,10 +82,26 @@ def run_hq(
         on_start=on_start,
         interruption=interruption,
         steer=options.web_port is not None,
+        base=base,
     )
+    ports = (link.pub_port, link.rc_port)
+    try:
+        journal = resumed or _new_journal(options, ports)
+    except JournalError as exc:
+        link.close()
+        log.error("%s", exc)
+        return ExitStatus.USAGE
+    if resumed is not None and base is not None:
+        replay(resumed, session, base)
+        log.info(
+            "resuming the run of %s: %s replayed from it",
+            resumed.path,
+            plural(len(roster), "turret"),
+        )
+    if journal is not None:
+        session.attach(journal)
     if interruption is not None:
         interruption.before_exit(link.last_stop)
-    ports = (link.pub_port, link.rc_port)
     metrics = console = None
     try:
         if options.metrics_port is not None:
@@ -92,7 +114,7 @@ def run_hq(
 
             def so_far() -> Findings:
                 outcome = replace(session.outcome, duration_s=session.elapsed())
-                return _findings(session.options, ports, outcome, stats, roster)
+                return _findings(session.options, ports, outcome, stats, roster, session, None)
 
             console = Console(options, session, roster, so_far)
             console.start()
@@ -109,7 +131,7 @@ def run_hq(
         )
         if on_bound is not None:
             on_bound(*ports)
-        outcome = session.run()
+        session.run()
     except RunInterrupted as exc:
         log.warning("%s", exc)
         _stop(console)
@@ -126,12 +148,83 @@ def run_hq(
         link.close(KILL_LINGER_S if options.kill_turrets else 0.0)
         if metrics is not None:
             metrics.stop()
+        if journal is not None:
+            journal.close()
 
-    findings = _findings(session.options, ports, outcome, stats, roster)
+    broken = None if journal is None else journal.broken
+    findings = _findings(session.options, ports, session.outcome, stats, roster, session, broken)
+    return _report(session.options, findings, console, interruption)
+
+
+def report_journal(path: Path, **outputs: Any) -> int:
+    """``gturret-hq report PATH``: the summary and the reports ``outputs`` asks for
+    (``resume.OUTPUTS``; none: the journal's own), from the journal of a finished run."""
+    try:
+        journal = Journal.open(path)
+        outcome = journal.meta("outcome")
+        if outcome is None:
+            raise JournalError(
+                f"the run in {path} has no end (its HQ died?): resume it with"
+                f" gturret-hq --resume {path}"
+            )
+        options = options_from(journal, **outputs) if outputs else options_from(journal)
+        stats = Stats(latency_by_turret=options.metrics_port is not None)
+        roster = Roster()
+        session = Session(
+            None,
+            options,
+            stats,
+            roster,
+            Progress(sys.stdout, enabled=False, plain_interval=options.progress_interval),
+        )
+        replay(journal, session, base=0.0)
+        session.restore_outcome(outcome)
+        settings = journal.meta("settings")
+        journal.release()
+    except JournalError as exc:
+        log.error("%s", exc)
+        return ExitStatus.USAGE
+    ports = (settings["pub_port"], settings["rc_port"])
+    findings = _findings(options, ports, session.outcome, stats, roster, session, None)
+    return _report(options, findings)
+
+
+def _resumable(path: Path) -> Journal:
+    """The journal of a run to resume; JournalError for one whose run has ended."""
+    journal = Journal.open(path)
+    if journal.meta("outcome") is not None:
+        raise JournalError(f"the run in {path} has ended: report it with gturret-hq report {path}")
+    return journal
+
+
+def _new_journal(options: HQOptions, ports: tuple[int, int]) -> Journal | None:
+    """The journal ``--journal`` asks for, its settings written; None without one."""
+    if options.journal_path is None:
+        return None
+    journal = Journal.create(options.journal_path)
+    journal.set_meta("settings", settings_of(options, ports))
+    journal.commit()
+    log.info(
+        "journal: %s (if this HQ dies: gturret-hq --resume %s)",
+        options.journal_path,
+        options.journal_path,
+    )
+    return journal
+
+
+def _report(
+    options: HQOptions,
+    findings: Findings,
+    console: Console | None = None,
+    interruption: Interruption | None = None,
+) -> int:
+    """Show the summary and write the reports of ``findings``; the exit status. With a
+    ``console`` it shows the end too, until Ctrl-C unless the test started itself."""
+    out = options.out or sys.stdout
     out.write(render_summary(findings))
     out.flush()
     document = build_document(findings, now=time.time())
-    written = _write_reports(session.options, document, findings.summary.errors)
+    written = _write_reports(options, document, findings.summary.errors)
     if console is not None:
         console.finish(document, written or {})
         if not options.autostart and interruption is not None and interruption.signal is None:
@@ -150,9 +243,16 @@ def _stop(console: Console | None) -> None:
 
 
 def _findings(
-    options: HQOptions, ports: tuple[int, int], outcome: Outcome, stats: Stats, roster: Roster
+    options: HQOptions,
+    ports: tuple[int, int],
+    outcome: Outcome,
+    stats: Stats,
+    roster: Roster,
+    session: Session,
+    journal_broken: str | None,
 ) -> Findings:
-    """Everything the test found, judged: what the summary and every report show."""
+    """Everything the test found (``outcome``: the session's, or so far), judged: what
+    the summary, every report and the console show."""
     summary = replace(stats.summarize(outcome.duration_s), memory=roster.memory())
     verdicts = evaluate_all(options.thresholds, summary)
     turrets = tuple(roster.records())
@@ -170,6 +270,8 @@ def _findings(
         early_stop=EarlyStop(outcome.duration_s, options.run_time, outcome.interrupted_by)
         if outcome.interrupted
         else None,
+        losses=session.ledger.losses(),
+        journal_broken=journal_broken,
         threshold_stop=ThresholdStop(outcome.stopped_at_s, options.run_time, outcome.stopped_by)
         if outcome.stopped_by is not None and outcome.stopped_at_s is not None
         else None,

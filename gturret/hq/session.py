@@ -47,7 +47,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
@@ -58,13 +58,15 @@ from gturret.errors import HQError, RunInterrupted, SteeringError
 from gturret.figures import format_duration, format_number, plural
 from gturret.hq.histograms import percentiles
 from gturret.hq.interrupt import Interruption
+from gturret.hq.journal import Journal, Kind
+from gturret.hq.ledger import GAP_S, Ledger
 from gturret.hq.link import HQLink
 from gturret.hq.messages import Interval, Result, Status, classify
 from gturret.hq.options import HQOptions
 from gturret.hq.progress import Progress, Snapshot
 from gturret.hq.roster import MAX_TURRETS, Roster, TurretRecord
 from gturret.hq.stats import MAX_TURRET_NAMES, OTHER_TURRETS, Stats
-from gturret.hq.thresholds import Verdict, aborting, evaluate_so_far
+from gturret.hq.thresholds import Verdict, aborting, evaluate_so_far, parse_threshold
 from gturret.wire import State
 
 log = logging.getLogger(__name__)
@@ -80,9 +82,16 @@ LATE_RESULTS_S = 1.0
 #: while the test runs; not waited for after the stop).
 SILENT_S = 5.0
 #: What every status_request asks of our turrets (the reference ones ignore it):
-#: with ``--per-result``, every result; by default one aggregated message a second.
+#: with ``--per-result``, every result; by default one aggregated message a second;
+#: and, when the HQ journals, numbered data messages kept until acknowledged.
 PER_RESULT = wire.status_request_msg(wire.WANT_COUNTERS, wire.WANT_UNCORRECTED)
 AGGREGATED = wire.status_request_msg(wire.WANT_COUNTERS, wire.WANT_UNCORRECTED, wire.WANT_AGGREGATE)
+PER_RESULT_JOURNALED = wire.status_request_msg(
+    wire.WANT_COUNTERS, wire.WANT_UNCORRECTED, wire.WANT_JOURNAL
+)
+AGGREGATED_JOURNALED = wire.status_request_msg(
+    wire.WANT_COUNTERS, wire.WANT_UNCORRECTED, wire.WANT_AGGREGATE, wire.WANT_JOURNAL
+)
 #: A turret's loop lag (p99 of an interval, ms) from which the HQ warns while it runs.
 LOOP_LAG_WARN_MS = 10.0
 #: Seconds between two reads of one turret's loop-lag p99 (a turret sends one a second).
@@ -118,6 +127,8 @@ class MessageCounts:
     stray_results: int = 0
     unnamed_results: int = 0
     late_starts: int = 0
+    #: Numbered data messages received again (a turret's resend): dropped, not counted.
+    duplicates: int = 0
     #: Messages not counted (or not as sent), by reason: ``unknown`` ones by the check
     #: they failed, and those past the caps.
     rejected: dict[str, int] = field(default_factory=dict)
@@ -168,7 +179,7 @@ class Session:
 
     def __init__(
         self,
-        link: HQLink,
+        link: HQLink | None,
         options: HQOptions,
         stats: Stats,
         roster: Roster,
@@ -177,6 +188,8 @@ class Session:
         on_start: Callable[[], None] | None = None,
         interruption: Interruption | None = None,
         steer: bool = False,
+        journal: Journal | None = None,
+        base: float | None = None,
     ) -> None:
         """``steer``: a console steers this test (Start waits for it unless
         ``options.autostart``; stop, rate and canons may change while it runs)."""
@@ -203,6 +216,19 @@ class Session:
         self._stop_asked = False
         self.phase = Phase.WAITING
         self.outcome = Outcome()
+        #: The journal's clock: an entry's ``at`` is ``now - base`` (``Journal.epoch``).
+        self._base = clock() if base is None else base
+        self._journal = journal
+        self._sampled: tuple[int, int | None] | None = None
+        self._resent_at: float | None = None
+        self._stopped_at: float | None = None
+        self.ledger = Ledger()
+
+    @property
+    def _hq(self) -> HQLink:
+        if self._link is None:
+            raise HQError("a session replaying a journal has no link to the turrets")
+        return self._link
 
     @property
     def options(self) -> HQOptions:
@@ -218,19 +244,73 @@ class Session:
         return max(0.0, self._clock() - self._t0)
 
     def run(self) -> Outcome:
-        """The whole sequence; HQError when the turrets never came."""
-        self._wait_for_turrets()
-        self.phase = Phase.READY
-        self._wait_for_go()
-        self._start()
+        """The whole sequence; HQError when the turrets never came. A resumed session
+        (``base`` given, its journal replayed) is past its start: it asks its turrets to
+        resend what it lacks and collects to the original end."""
+        if self._t0 is None:
+            self._wait_for_turrets()
+            self.phase = Phase.READY
+            self._wait_for_go()
+            self._start()
+        else:
+            self._adopt()
         self.phase = Phase.RUNNING
-        try:
-            self._collect()
-        finally:
+        if self._stopped_at is None:
+            try:
+                self._collect()
+            finally:
+                self.phase = Phase.STOPPING
+                stopped_at = self._stop()
+        else:
             self.phase = Phase.STOPPING
-            stopped_at = self._stop()
+            stopped_at = self._resend_stop(self._stopped_at)
         self._drain(stopped_at)
         self.phase = Phase.DONE
+        if self._journal is not None:
+            self._journal.set_meta("outcome", self.outcome_record())
+            self._commit(self._clock(), force=True)
+        return self.outcome
+
+    def outcome_record(self) -> dict[str, Any]:
+        """The outcome as the journal keeps it: times on its clock, turrets by uuid."""
+        outcome = self.outcome
+        return {
+            "started_at": outcome.started_at,
+            "duration_s": outcome.duration_s,
+            "drain_s": outcome.drain_s,
+            "interrupted": outcome.interrupted,
+            "interrupted_by": outcome.interrupted_by,
+            "unsettled": [record.uuid for record in outcome.unsettled],
+            "ended_at": outcome.ended_at - self._base,
+            "counts": asdict(outcome.counts),
+            "stopped_by": None
+            if outcome.stopped_by is None
+            else {
+                "expression": outcome.stopped_by.threshold.expression,
+                "passed": outcome.stopped_by.passed,
+                "actual": outcome.stopped_by.actual,
+                "detail": outcome.stopped_by.detail,
+            },
+            "stopped_at_s": outcome.stopped_at_s,
+            "events": [asdict(event) for event in outcome.events],
+        }
+
+    def restore_outcome(self, record: dict[str, Any]) -> Outcome:
+        """The outcome a finished run's journal kept (``outcome_record``), on this clock."""
+        turrets = {turret.uuid: turret for turret in self._roster.records()}
+        self.outcome = Outcome(
+            started_at=record["started_at"],
+            duration_s=record["duration_s"],
+            drain_s=record["drain_s"],
+            interrupted=record["interrupted"],
+            interrupted_by=record["interrupted_by"],
+            unsettled=[turrets[uuid] for uuid in record["unsettled"] if uuid in turrets],
+            ended_at=record["ended_at"] + self._base,
+            counts=MessageCounts(**record["counts"]),
+            stopped_by=_threshold_verdict(record.get("stopped_by")),
+            stopped_at_s=record.get("stopped_at_s"),
+            events=[Event(**event) for event in record.get("events", [])],
+        )
         return self.outcome
 
     # Steering: called by the console's requests, in their greenlets on this loop.
@@ -242,6 +322,10 @@ class Session:
         self._options = replace(
             self._options, run_time=run_time, arrival_rate=arrival_rate, context=context
         )
+        if self._journal is not None:
+            settings = dict(self._journal.meta("settings"))
+            settings.update(run_time=run_time, arrival_rate=arrival_rate, context=context)
+            self._journal.set_meta("settings", settings)
         self._go = True
 
     def end(self) -> None:
@@ -268,7 +352,7 @@ class Session:
             raise SteeringError(f"the rate must be 0 or more transactions/s, not {rate}")
         shares = self._roster.canon_shares(ours)
         for record in ours:
-            self._link.publish(
+            self._hq.publish(
                 wire.SET_ARRIVAL_RATE,
                 wire.arrival_rate_msg(rate * shares[record.uuid]),
                 record.uuid,
@@ -296,7 +380,7 @@ class Session:
             )
         if not 1 <= canons <= MAX_CANONS:
             raise SteeringError(f"canons must be 1 to {MAX_CANONS}, not {canons}")
-        self._link.publish(wire.SET_CANONS, wire.canons_msg(canons), uuid)
+        self._hq.publish(wire.SET_CANONS, wire.canons_msg(canons), uuid)
         before = record.canons
         self._event("canons", f"turret {record.name} ({uuid[:8]}): canons {before} → {canons}")
 
@@ -347,24 +431,125 @@ class Session:
         return None if self._interruption is None else self._interruption.signal
 
     def _request_statuses(self) -> None:
-        self._link.publish("status_request", PER_RESULT if self._options.per_result else AGGREGATED)
+        if self._journal is None:
+            request = PER_RESULT if self._options.per_result else AGGREGATED
+        else:
+            per_result = self._options.per_result
+            request = PER_RESULT_JOURNALED if per_result else AGGREGATED_JOURNALED
+        self._hq.publish("status_request", request)
+
+    def take(self, raw: bytes, now: float) -> None:
+        """Handle one message as if read at ``now``: a journal's entry replayed."""
+        self._handle_safely(raw, now)
+
+    def started(self, t0: float, started_at: float) -> None:
+        """Replay the start of a journaled run (``t0`` on this session's clock,
+        ``started_at`` wall-clock): what follows counts in the test."""
+        self._t0 = t0
+        self.outcome.started_at = started_at
+        for record in self._roster.records():
+            record.starts_sent, record.last_start_at = 1, t0
+
+    def stopped(self, now: float) -> None:
+        """Replay the stop: a run resumed after it only drains (``_resend_stop``)."""
+        self._stopped_at = now
+
+    def started_late(self, uuid: str, now: float) -> None:
+        """Replay a late start of turret ``uuid`` (``_start_if_idle``)."""
+        for record in self._roster.records():
+            if record.uuid == uuid:
+                record.starts_sent += 1
+                record.last_start_at = now
+
+    def attach(self, journal: Journal) -> None:
+        """Journal from now on (a resumed run, once its journal is replayed)."""
+        self._journal = journal
+
+    def sample(self, elapsed: float, canons_active: int | None) -> None:
+        """Replay one sample of the per-second series."""
+        self._stats.series.advance(elapsed, canons_active)
+
+    def _commit(self, now: float, *, force: bool = False) -> None:
+        """Commit the journal when due (or ``force``), then acknowledge what it holds."""
+        journal = self._journal
+        if journal is None or not (force or journal.due(now)):
+            return
+        for record in self._roster.records():
+            journal.turret(record.uuid, record.name, record.canons, record.script)
+        # Acknowledged: what is committed, or held in memory by an HQ whose journal broke
+        # (it runs on without one); nothing while the file is busy.
+        if journal.commit() or journal.broken is not None:
+            self._acknowledge(resend=self.ledger.behind(now) and self._may_resend(now))
+
+    def _adopt(self) -> None:
+        """Take over the turrets of a resumed run: each known uuid counts as heard
+        from now (given ``SILENT_S`` to answer, as a turret of this run, not one found
+        running), and every turret is asked to resend what this HQ does not hold."""
+        now = self._clock()
+        for record in self._roster.records():
+            record.last_seen = now
+        # No turret that says ready is started while adopting: the run may be past its
+        # end or its stop (``_running`` then says so).
+        self._running = False
+        self._hear_from_adopted(now)
+        self._running = self._stopped_at is None
+        journal = self._journal
+        if journal is not None and (journal.commit() or journal.broken is not None):
+            self._acknowledge(resend=True)
+        self._resent_at = now = self._clock()
+        log.info(
+            "resumed at %s of %s: adopting %s",
+            format_duration(max(0.0, now - (self._t0 or now))),
+            format_duration(self._options.run_time),
+            plural(len(self._roster), "turret"),
+        )
+
+    def _hear_from_adopted(self, since: float) -> None:
+        """Ask for statuses until every adopted turret has answered (its SUB socket has
+        joined again: a command published before would be lost) or ``SILENT_S`` passed."""
+        deadline = since + SILENT_S
+        next_request = since
+        while (now := self._clock()) < deadline and any(
+            record.last_seen <= since for record in self._roster.records()
+        ):
+            if now >= next_request:
+                self._request_statuses()
+                next_request = now + self._options.status_interval / 4
+            self._read(min(deadline, next_request) - now)
+
+    def _may_resend(self, now: float) -> bool:
+        """At most one resend every ``GAP_S``: the turrets need time to answer it."""
+        if self._resent_at is not None and now - self._resent_at < GAP_S:
+            return False
+        self._resent_at = now
+        return True
+
+    def _acknowledge(self, *, resend: bool) -> None:
+        """Broadcast what the HQ holds (``journal``, docs/protocol.md): only to a fleet
+        that speaks gturret (oct-turrets 0.2.8 ignore an unknown broadcast command)."""
+        if self._journal is None or not any(r.speaks_gturret for r in self._roster.records()):
+            return
+        order = wire.JournalOrder(acked=self.ledger.acked(), resend=resend)
+        if resend:
+            log.info("asking the turrets to resend what this HQ does not hold")
+        self._hq.publish("journal", wire.journal_msg(order))
 
     def _missing_turrets_message(self, wanted: int) -> str:
         seen = ", ".join(f"{r.name} ({r.uuid})" for r in self._roster.records()) or "none"
-        refused = "; ".join(self._link.handshake_problems)
+        refused = "; ".join(self._hq.handshake_problems)
         return (
             f"only {len(self._roster)} of {wanted} turrets reported within "
             f"{format_duration(self._options.wait_timeout)} (--wait-timeout); seen: {seen}. "
             + (
                 f"Handshakes failed: {refused}."
                 if refused
-                else f"Point turrets at hq_publisher {self._link.pub_port} and hq_rc "
-                f"{self._link.rc_port} on this host."
+                else f"Point turrets at hq_publisher {self._hq.pub_port} and hq_rc "
+                f"{self._hq.rc_port} on this host."
             )
         )
 
     def _start(self) -> None:
-        self._link.publish("set_transaction_context", self._options.context)
+        self._hq.publish("set_transaction_context", self._options.context)
         records = self._roster.records()
         lead = 0.0
         if records and all(record.speaks_gturret for record in records):
@@ -375,12 +560,20 @@ class Session:
             if self._options.arrival_rate:
                 plain = self._start_paced(self._options.arrival_rate)
             if plain:
-                self._link.publish("start", "open fire")
+                self._hq.publish("start", "open fire")
         if self._on_start is not None:
             self._on_start()
         self._t0 = self._clock() + lead
         self._running = True
         self.outcome.started_at = time.time() + lead
+        if self._journal is not None:
+            self._journal.event(
+                self._t0 - self._base,
+                "start",
+                t0=self._t0 - self._base,
+                started_at=self.outcome.started_at,
+            )
+            self._commit(self._clock(), force=True)
         for record in records:
             record.starts_sent, record.last_start_at = 1, self._t0
         if self._steered_start:
@@ -417,7 +610,7 @@ class Session:
                 arrival_rate=rate * shares[record.uuid] if rate else None,
                 canons_at=record.canons_at,
             )
-            self._link.publish("start", wire.start_order_msg(order), record.uuid)
+            self._hq.publish("start", wire.start_order_msg(order), record.uuid)
             if rate:
                 log.info(
                     "turret %s (%s): %s transactions/s",
@@ -436,7 +629,7 @@ class Session:
         for record in ours:
             share = rate * shares[record.uuid]
             order = wire.StartOrder(arrival_rate=share, canons_at=record.canons_at)
-            self._link.publish("start", wire.start_order_msg(order), record.uuid)
+            self._hq.publish("start", wire.start_order_msg(order), record.uuid)
             log.info(
                 "turret %s (%s): %s transactions/s", record.name, record.uuid, format_number(share)
             )
@@ -544,8 +737,11 @@ class Session:
         return True
 
     def _stop(self) -> float:
-        self._link.publish("stop", "premature stop")
+        self._hq.publish("stop", "premature stop")
         stopped_at = self._clock()
+        if self._journal is not None:
+            self._journal.event(stopped_at - self._base, "stop")
+            self._commit(stopped_at, force=True)
         self._running = False
         t0 = self._t0 if self._t0 is not None else stopped_at
         # Never negative: a signal may end the test before the fleet's start time.
@@ -558,6 +754,20 @@ class Session:
             format_duration(self._options.drain_timeout),
         )
         return stopped_at
+
+    def _resend_stop(self, stopped_at: float) -> float:
+        """Stop again a run whose HQ died after its stop (the turrets may have missed
+        it); the run keeps its first stop's duration, and drains from now."""
+        self._hq.publish("stop", "premature stop")
+        self._running = False
+        t0 = self._t0 if self._t0 is not None else stopped_at
+        self.outcome.duration_s = max(0.0, stopped_at - t0)
+        log.info(
+            "the run had stopped after %s; draining again (--drain-timeout %s)",
+            format_duration(self.outcome.duration_s),
+            format_duration(self._options.drain_timeout),
+        )
+        return self._clock()
 
     def _warn_silent(self, now: float) -> None:
         """Say once, while the test runs, when a turret stops answering."""
@@ -586,9 +796,12 @@ class Session:
             self._read(min(deadline, next_request) - now)
         quiet_since = self._clock()
         while (now := self._clock()) < deadline:
+            if now >= next_request:
+                self._request_statuses()
+                next_request = now + self._options.status_interval
             if self._read(QUIET_S):
                 quiet_since = self._clock()
-            elif not self._results_missing() or now - quiet_since >= LATE_RESULTS_S:
+            elif not self._results_missing() or now - quiet_since >= self._late_results_s():
                 break
         self._sample(self._clock())
         # The last line once every result is in: the summary's own figures, where one
@@ -620,8 +833,19 @@ class Session:
             if count:
                 rejected[reason] = rejected.get(reason, 0) + count
 
+    def _late_results_s(self) -> float:
+        """How long a quiet socket is waited on for what is missing: ``LATE_RESULTS_S``,
+        or, while numbered messages are missing, time for a resend to be asked (a gap
+        lasts ``GAP_S``) and answered."""
+        if self._journal is not None and self.ledger.missing():
+            return 2 * GAP_S + LATE_RESULTS_S
+        return LATE_RESULTS_S
+
     def _results_missing(self) -> bool:
-        """True while a turret says it sent results that have not all arrived."""
+        """True while a turret says it sent results (or numbered messages) that have
+        not all arrived."""
+        if self._journal is not None and self.ledger.missing():
+            return True
         received = self._stats.results_by_turret()
         return any(
             row.produced - row.dropped > row.received
@@ -630,9 +854,15 @@ class Session:
         )
 
     def _sample(self, now: float) -> float:
-        """Close the past seconds of the series with the active canons; returns elapsed."""
+        """Close the past seconds of the series with the active canons; returns elapsed.
+        A sample that changes the series (a new second, a new canon count) is journaled."""
         elapsed = max(0.0, now - (self._t0 if self._t0 is not None else now))
-        self._stats.series.advance(elapsed, self._roster.canons_active())
+        canons_active = self._roster.canons_active()
+        self._stats.series.advance(elapsed, canons_active)
+        if self._journal is not None and self._sampled != (int(elapsed), canons_active):
+            self._sampled = (int(elapsed), canons_active)
+            value = -1 if canons_active is None else canons_active
+            self._journal.add(Kind.SAMPLE, elapsed, value=value)
         return elapsed
 
     def _snapshot(self, elapsed: float) -> Snapshot:
@@ -654,9 +884,10 @@ class Session:
         ``timeout_s`` for it); what is left when the time is up waits for the next
         read. Returns how many were handled."""
         start = self._clock()
+        self._commit(start)
         until = start + max(timeout_s, HANDLE_AT_LEAST_S)
         if not self._backlog:
-            self._backlog.extend(self._link.receive(max(0.0, timeout_s), BATCH))
+            self._backlog.extend(self._hq.receive(max(0.0, timeout_s), BATCH))
         handled = 0
         now = self._clock()
         while self._backlog and (not handled or now < until):
@@ -684,8 +915,26 @@ class Session:
     def _handle(self, raw: bytes, now: float) -> None:
         counts = self.outcome.counts
         message = classify(raw)
+        if (
+            isinstance(message, Result | Interval)
+            and message.sender is not None
+            and not self.ledger.take(message.sender, message.seq or 0)
+        ):
+            counts.duplicates += 1
+            return
+        if self._journal is not None:
+            if isinstance(message, Result):
+                self._journal.add_result(now - self._base, raw)
+            elif isinstance(message, Interval):
+                at = now - self._base
+                self._journal.add(Kind.DATA, at, raw, sender=message.sender, seq=message.seq)
+            else:
+                kind = Kind.STATUS if isinstance(message, Status) else Kind.DATA
+                self._journal.add(kind, now - self._base, raw)
         if isinstance(message, Status):
             counts.statuses += 1
+            if message.senders is not None:
+                self.ledger.report(message.senders, now)
             record = self._roster.update(message, now, started=self._t0 is not None)
             if record is not None and message.loop_lag is not None:
                 self._file_loop_lag(record, message.loop_lag, now)
@@ -773,14 +1022,24 @@ class Session:
         )
         channel = record.uuid if mode == "direct" else ""
         context: Any = self._options.context
-        self._link.publish("set_transaction_context", context, channel=channel)
+        self._hq.publish("set_transaction_context", context, channel=channel)
         start: Any = "open fire"
         if channel and record.speaks_gturret:
             start = wire.start_order_msg(wire.StartOrder(canons_at=self._place_late(record)))
-        self._link.publish("start", start, channel=channel)
+        self._hq.publish("start", start, channel=channel)
         record.starts_sent += 1
         record.last_start_at = now
         self.outcome.counts.late_starts += 1
+        if self._journal is not None:
+            self._journal.event(now - self._base, "late_start", uuid=record.uuid)
+
+
+def _threshold_verdict(kept: dict[str, Any] | None) -> Verdict | None:
+    """The ``:abort`` threshold's verdict as ``outcome_record`` kept it."""
+    if kept is None:
+        return None
+    threshold = parse_threshold(kept["expression"])
+    return Verdict(threshold, kept["passed"], kept["actual"], kept["detail"])
 
 
 def _preview(raw: bytes) -> str:

@@ -26,7 +26,11 @@ each named on its own line in the summary and in the JSON report:
    range, not adding up: ``gturret.hq.messages``), came from a turret or a turret
    name past the HQ's caps, renamed a turret, or was left unread by a flood; the
    statistics hold only what could be counted, so they may be short;
-8. a threshold failed; one marked ``:abort`` that failed while the test ran stopped
+8. the journal does not hold the whole run (``--journal``, docs/journal.md): a
+   turret says it sent numbered data messages the HQ never got (lost with a dead
+   HQ and gone from the turret's replay buffer, or the turret died), or the journal
+   could not be written to the end (a full disk: the HQ ran on in memory);
+9. a threshold failed; one marked ``:abort`` that failed while the test ran stopped
    it, and is named with the time it did so.
 
 It must never compute statistics or print: it reads what was measured and says
@@ -40,6 +44,7 @@ from dataclasses import dataclass
 
 from gturret.errors import ExitStatus
 from gturret.figures import format_duration
+from gturret.hq.ledger import SenderLoss
 from gturret.hq.messages import Pacing
 from gturret.hq.roster import DeliveryRow, TurretRecord
 from gturret.hq.stats import Summary
@@ -72,6 +77,11 @@ RULES = (
         "messages",
         "every message was counted",
         "0 messages rejected (malformed, out of range, past a cap, or unread)",
+    ),
+    (
+        "journal",
+        "the journal holds the whole run",
+        "every numbered message a turret sent received, the journal written to the end",
     ),
 )
 
@@ -140,6 +150,8 @@ def judge(
     ended_at: float = 0.0,
     rejected: Mapping[str, int] | None = None,
     early_stop: EarlyStop | None = None,
+    losses: Sequence[SenderLoss] = (),
+    journal_broken: str | None = None,
     threshold_stop: ThresholdStop | None = None,
 ) -> TestVerdict:
     """Apply every rule of the module docstring; ``ended_at`` is the session's clock;
@@ -167,6 +179,13 @@ def judge(
         f"{count} {'message' if count == 1 else 'messages'} rejected: {reason}"
         for reason, count in sorted((rejected or {}).items(), key=lambda item: -item[1])
     ]
+    found["journal"] += [_never_received(loss) for loss in losses]
+    if journal_broken is not None:
+        found["journal"].append(
+            f"the journal is incomplete: it could not be written ({journal_broken}); the"
+            " HQ ran on in memory, so this report is whole but the run cannot be resumed"
+            " or reported again from the journal"
+        )
     checks = tuple(
         Check(
             key,
@@ -204,6 +223,16 @@ def judge(
 def turret_label(record: TurretRecord) -> str:
     """``navigation (d7b8a1cc)``: a name people know and enough uuid to tell twins apart."""
     return f"{record.name} ({record.uuid[:8]})"
+
+
+def _never_received(loss: SenderLoss) -> str:
+    dropped = (
+        f", {loss.dropped} of them dropped from its replay buffer (full)" if loss.dropped else ""
+    )
+    return (
+        f"sender {loss.sender}: {loss.missing} of the {loss.sent} numbered data messages it"
+        f" sent never reached the journal{dropped}"
+    )
 
 
 def _turret_problems(
