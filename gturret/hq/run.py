@@ -30,7 +30,7 @@ from gturret.hq.journal import Journal
 from gturret.hq.link import HQLink
 from gturret.hq.options import HQOptions
 from gturret.hq.progress import Progress
-from gturret.hq.reportfile import csv_paths
+from gturret.hq.reportfile import CSV_KINDS, csv_paths
 from gturret.hq.resume import options_from, replay, settings_of
 from gturret.hq.roster import Roster
 from gturret.hq.session import INTERRUPT_CHECK_S, Outcome, Session
@@ -296,10 +296,10 @@ def _write_reports(
     options: HQOptions, document: dict[str, Any], errors: tuple[tuple[str, int], ...]
 ) -> dict[str, Path] | None:
     """Write the asked-for reports of ``document``; the files written, by kind (json,
-    html, junit, csv_stats, csv_history, csv_errors), or None (after logging why) if
-    one could not be written. The CSV takes every error text kept (``errors``: the
+    html, junit, and csv_KIND for each of ``CSV_KINDS``), or None (after logging why)
+    if one could not be written. The CSV takes every error text kept (``errors``: the
     document holds the top 10). The log line of each names the files it wrote (the
-    CSV's three, not its prefix)."""
+    CSV's files, not its prefix)."""
     writers: list[tuple[str, Path, Sequence[Path], Callable[[Path, dict[str, Any]], None]]] = []
     if options.json_path is not None:
         writers.append(("JSON", options.json_path, (options.json_path,), write_json))
@@ -329,7 +329,7 @@ def _write_reports(
             failed = True
             continue
         if kind == "CSV":
-            written.update(zip(("csv_stats", "csv_history", "csv_errors"), files, strict=True))
+            written.update(zip((f"csv_{kind}" for kind in CSV_KINDS), files, strict=True))
         else:
             written[kind.lower()] = path
     return None if failed else written
