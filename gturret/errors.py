@@ -101,6 +101,11 @@ class JournalError(UsageError):
     """A run journal (``--journal``, ``--resume``, ``report``) that cannot be used."""
 
 
+class JournalFull(JournalError):
+    """No room for a new journal: the run goes on in memory (as when the disk fills
+    mid-run), and the verdict says the journal is incomplete."""
+
+
 class HQError(GturretError):
     """Our HQ could not run a test: no test ran, so no verdict (exit status 2)."""
 

@@ -191,6 +191,34 @@ def test_a_full_disk_costs_the_journal_not_the_run(tmp_path):
     assert report["delivery"][0]["produced"] == report["delivery"][0]["received"] > 0
 
 
+def test_a_disk_full_before_the_start_costs_the_journal_not_the_run(tmp_path):
+    """No room for the journal at all: the same warning and verdict as a disk that fills
+    mid-run, the run goes on, and no half-made journal is left to resume."""
+    with tmpfs(tmp_path / "small", "256k") as small:
+        fill(small)
+        hq = HQProcess(
+            "--run-time",
+            "2",
+            "--journal",
+            str(small / "run.journal"),
+            "--json",
+            str(tmp_path / "s.json"),
+            "--no-progress",
+        )
+        turret = FakeTurret(*hq.ports()).start()
+        try:
+            code, _, log = hq.finish()
+        finally:
+            turret.close()
+        left = sorted(path.name for path in small.iterdir())
+    assert code == 1, log
+    assert f"cannot create the journal {small / 'run.journal'}" in log
+    assert left == ["filler"]
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert [c["key"] for c in report["verdict"]["checks"] if not c["passed"]] == ["journal"]
+    assert report["delivery"][0]["produced"] == report["delivery"][0]["received"] > 0
+
+
 def test_a_journal_killed_mid_commit_passes_the_integrity_check(journaled):
     """SIGKILLs at random moments of a per-result run, where a commit (thousands of
     results each) takes a good share of the HQ's time: each time the journal opens,

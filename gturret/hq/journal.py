@@ -21,6 +21,7 @@ into the session once open, and is the only writer of its file.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sqlite3
@@ -35,7 +36,8 @@ from typing import Any
 
 import gevent
 
-from gturret.errors import JournalError
+from gturret.errors import JournalError, JournalFull
+from gturret.text import valid_unicode
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,8 @@ class Journal:
         self.broken: str | None = None
         self.commit_seconds = 0.0
         self.commits = 0
+        #: Whether it broke because its disk was full.
+        self.full = False
 
     @classmethod
     def create(cls, path: Path) -> Journal:
@@ -129,12 +133,10 @@ class Journal:
                     f"{path} holds a run that has not ended: resume it (gturret-hq --resume"
                     f" {path}), or remove it"
                 )
+        files = (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
+        db: sqlite3.Connection | None = None
         try:
-            for stale in (
-                path,
-                path.with_name(path.name + "-wal"),
-                path.with_name(path.name + "-shm"),
-            ):
+            for stale in files:
                 stale.unlink(missing_ok=True)
             db = sqlite3.connect(
                 path, timeout=BUSY_S, check_same_thread=False, isolation_level=None
@@ -145,13 +147,17 @@ class Journal:
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise JournalError(f"cannot create the journal {path}: {exc}") from None
+            _remove(db, files)
+            error = JournalFull if _full(exc) else JournalError
+            raise error(f"cannot create the journal {path}: {exc}") from None
         journal = cls(path, db)
         journal.set_meta("run_id", uuid.uuid4().hex)
         journal.set_meta("epoch", time.time())
         journal.commit()
         if journal.broken is not None:
-            raise JournalError(f"cannot write the journal {path}: {journal.broken}")
+            _remove(db, files)
+            error = JournalFull if journal.full else JournalError
+            raise error(f"cannot write the journal {path}: {journal.broken}")
         return journal
 
     @classmethod
@@ -203,8 +209,10 @@ class Journal:
 
     def turret(self, uuid: str, name: str, canons: int | None, script: str | None) -> None:
         """Note a turret as the roster knows it; written with the next commit."""
-        if self._turrets.get(uuid) != (uuid, name, canons, script):
-            self._turrets[uuid] = (uuid, name, canons, script)
+        # A turret's texts came over the wire: a lone surrogate cannot go into SQLite.
+        row = (valid_unicode(uuid), valid_unicode(name), canons, script and valid_unicode(script))
+        if self._turrets.get(uuid) != row:
+            self._turrets[uuid] = row
             self._changed_turrets.add(uuid)
 
     def add(
@@ -220,6 +228,7 @@ class Journal:
         """Add an entry, committed with the next commit (nothing once broken)."""
         if self.broken is None:
             self._close_results()
+            sender = None if sender is None else valid_unicode(sender)
             self._entries.append((kind, at, sender, seq, value, raw))
 
     def add_result(self, at: float, raw: bytes) -> None:
@@ -283,7 +292,7 @@ class Journal:
                 self._busy_warned = True
                 log.warning("the journal %s is busy (%s): retrying at each commit", self.path, exc)
             return False
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error, UnicodeError) as exc:
             return self._break(exc)
         self.commit_seconds += time.perf_counter() - started
         self.commits += 1
@@ -292,6 +301,7 @@ class Journal:
     def _break(self, exc: Exception) -> bool:
         """Stop journaling after a failed commit (warned once); False."""
         self.broken = str(exc)
+        self.full = _full(exc)
         log.warning(
             "the journal %s cannot be written (%s): the HQ runs on in memory; the"
             " journal is incomplete and the verdict says so",
@@ -344,6 +354,22 @@ class Journal:
     def release(self) -> None:
         """Close the file without writing (a journal only read)."""
         self._db.close()
+
+
+def _remove(db: sqlite3.Connection | None, files: tuple[Path, ...]) -> None:
+    """Leave nothing of a journal that could not be made: a half-made file is no
+    journal to resume."""
+    if db is not None:
+        db.close()
+    for file in files:
+        file.unlink(missing_ok=True)
+
+
+def _full(exc: Exception) -> bool:
+    """No room left on the journal's disk (SQLite's SQLITE_FULL, or ENOSPC)."""
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    return isinstance(exc, sqlite3.Error) and "full" in str(exc).lower()
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:

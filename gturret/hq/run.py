@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
-from gturret.errors import ExitStatus, HQError, JournalError, RunInterrupted
+from gturret.errors import ExitStatus, HQError, JournalError, JournalFull, RunInterrupted
 from gturret.figures import format_duration, plural
 from gturret.hq.document import build_document, write_json
 from gturret.hq.findings import Findings
@@ -85,8 +85,12 @@ def run_hq(
         base=base,
     )
     ports = (link.pub_port, link.rc_port)
+    unwritten: str | None = None
     try:
         journal = resumed or _new_journal(options, ports)
+    except JournalFull as exc:
+        log.warning("%s: the HQ runs on in memory, and the verdict says so", exc)
+        journal, unwritten = None, str(exc)
     except JournalError as exc:
         link.close()
         log.error("%s", exc)
@@ -151,7 +155,7 @@ def run_hq(
         if journal is not None:
             journal.close()
 
-    broken = None if journal is None else journal.broken
+    broken = unwritten if journal is None else journal.broken
     findings = _findings(session.options, ports, session.outcome, stats, roster, session, broken)
     return _report(session.options, findings, console, interruption)
 
