@@ -20,6 +20,7 @@ import types
 from gturret import wire
 from gturret.aggregate import Interval
 from gturret.hq.console.feed import CPU_BUDGET, Feed, until_next_frame
+from gturret.hq.ledger import Ledger
 from gturret.hq.messages import Interval as IntervalMessage
 from gturret.hq.messages import Status, classify
 from gturret.hq.options import HQOptions
@@ -68,10 +69,18 @@ def main() -> None:
     stats, roster = fed(args.turrets)
     options = HQOptions(turrets=args.turrets)
     session = types.SimpleNamespace(
-        phase=Phase.RUNNING, elapsed=lambda: float(SECONDS), options=options, outcome=Outcome()
+        phase=Phase.RUNNING,
+        elapsed=lambda: float(SECONDS),
+        options=options,
+        outcome=Outcome(),
+        ledger=Ledger(),
     )
     outcome = Outcome(duration_s=float(SECONDS))
-    feed = Feed(session, roster, lambda: _findings(options, (0, 0), outcome, stats, roster))  # type: ignore[arg-type]
+    feed = Feed(
+        session,  # type: ignore[arg-type]
+        roster,
+        lambda: _findings(options, (0, 0), outcome, stats, roster, session, None),  # type: ignore[arg-type]
+    )
     text = feed.frame_text(whole=False)
     began = time.process_time()
     for _ in range(args.frames):

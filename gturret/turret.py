@@ -42,8 +42,11 @@ from gturret.wire import State
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two looks at the command socket.
-COMMAND_POLL_INTERVAL = 0.005
+#: Longest wait for a command before the turret looks at what else may end its
+#: wait: a kill asked by a signal, a failed handshake, hq_wait, hq_timeout. A
+#: command wakes it at once; an idle turret wakes 10 times a second (it polled
+#: every 5 ms before, 200 wakeups a second: 5 % of a core doing nothing).
+COMMAND_WAIT = 0.1
 #: Seconds a kill may take, from the order to the sockets closed, whatever the HQ
 #: does: canons get ``KILL_GRACE`` to finish and ``KILL_UNWIND`` to unwind once
 #: killed; results, then the ``killed`` status, then the sockets' linger share the
@@ -94,7 +97,7 @@ class Turret(TurretFace):
         self._heard_hq = False
         self._intervals: gevent.Greenlet | None = None
         self._kill_deadline: float | None = None
-        self.loop_lag = LoopLag()
+        self.loop_lag = LoopLag(running=lambda: self.state is State.RUNNING)
         self.watchdog = Watchdog(
             self.link.route,
             self.is_for_me,
@@ -115,7 +118,7 @@ class Turret(TurretFace):
         return self.link.route.commands
 
     def turn(self) -> None:
-        frame = self.link.hq.receive()
+        frame = self.link.hq.receive_within(COMMAND_WAIT)
         if frame is not None:
             self._last_frame_at = monotonic()
             self._heard_hq = True
@@ -139,8 +142,6 @@ class Turret(TurretFace):
             )
             self._cease_fire(self.config.stop_grace, STOP_FLUSH_TIMEOUT)
             self.set_state(State.READY)
-            return
-        gevent.sleep(COMMAND_POLL_INTERVAL)
 
     def close(self) -> None:
         self.loop_lag.close()
@@ -382,6 +383,7 @@ class Turret(TurretFace):
         ended = perf_counter() - self.battery.started_at
         frame = interval.encode(self.config.name, ended, time.time())
         self.outbox.put_interval(frame, interval.count)
+        self.link.drain()
 
     def _cease_fire(self, grace: float, flush_timeout: float, unwind: float = KILL_TIMEOUT) -> None:
         """Stop the battery (``grace``, then ``unwind`` for the killed canons), queue the
