@@ -92,8 +92,7 @@ peers: $(OCT_STAMP)
 
 # Four workers, a test file each at a time (module fixtures stay whole): the suite is
 # mostly waiting on real processes and sockets (about 1.1 of 2 cores busy with four),
-# so four at once quarter its time. The slowest variants of the journal's and the
-# fleet feeders' tests (each a minute of processes) run in test-system.
+# so four at once quarter its time.
 test: install nginx
 	$(BIN)/python -m pytest -q -rs -n 4 --dist loadfile
 

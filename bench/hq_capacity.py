@@ -12,11 +12,12 @@ both of its modes, in one run:
 Rows: a no-op turret (its own ceiling when it sends each result, and when it need
 not), then 1, 10 and 100 turret processes of 10 canons each sleeping 10 ms (about
 1,000 tx/s per process: the HQ's cost per turret, not the turrets' CPU, is what these
-rows show), each in both modes where it makes sense; the last row is the 100 turrets
-aggregated again with ten clients on the live console (``--web``: ten event streams
-open, each read to its end), whose cost is its CPU share less the row before. Each
-row gives the HQ's CPU share
-of one core over its collecting window (from /proc: user + system time), its peak
+rows show), each in both modes where it makes sense. Every row journals the run, as
+gturret-hq does beside its reports; the 100 turrets aggregated come again with
+``--no-journal`` (the journal's cost is the difference) and with ten clients on the
+live console (``--web``: ten event streams open, each read to its end; its cost is
+the difference with the journaled row). Each row gives the HQ's CPU share of one
+core over its collecting window (from /proc: user + system time), its peak
 resident memory, and the results the verdict counted as lost. The CPU share is the
 HQ's CPU seconds from its start order to its exit (the drain included) over the
 window. Goals (issue 13): a
@@ -65,6 +66,7 @@ class Case:
     per_result: bool
     sleep: float = 0.0
     console_clients: int = 0
+    journal: bool = True
 
 
 @dataclass(slots=True)
@@ -90,6 +92,15 @@ CASES = (
     Case("100 turrets x 10 canons, sleep 10 ms, per result", 100, 10, "sleep.py", True, 0.01),
     Case("100 turrets x 10 canons, sleep 10 ms, aggregated", 100, 10, "sleep.py", False, 0.01),
     Case(
+        "100 turrets x 10 canons, sleep 10 ms, aggregated, no journal",
+        100,
+        10,
+        "sleep.py",
+        False,
+        0.01,
+        journal=False,
+    ),
+    Case(
         "100 turrets x 10 canons, sleep 10 ms, aggregated, 10 console clients",
         100,
         10,
@@ -110,6 +121,7 @@ def measure(case: Case, window: float, folder: Path) -> Figures:
     command += ["--turrets", str(case.turrets), "--run-time", f"{window:g}s"]
     command += ["--wait-timeout", "5m", "--drain-timeout", "60s", "--no-progress"]
     command += ["--json", str(report), *(["--per-result"] if case.per_result else [])]
+    command += [] if case.journal else ["--no-journal"]
     if case.console_clients:
         command += ["--web", "0", "--autostart"]
     turrets: list[subprocess.Popen[bytes]] = []
@@ -253,8 +265,22 @@ def table(rows: list[Figures]) -> str:
             f" ({noop_aggregated.tx_per_s / max(noop_sent.tx_per_s, 1):.1f}x); goal >= 1,000,000:"
             f" {'met' if noop_aggregated.tx_per_s >= 1_000_000 else 'NOT met'}"
         )
-    hundred = by_name.get(CASES[-2].name)
-    watched = by_name.get(CASES[-1].name)
+    hundred = by_name.get("100 turrets x 10 canons, sleep 10 ms, aggregated")
+    unjournaled = by_name.get("100 turrets x 10 canons, sleep 10 ms, aggregated, no journal")
+    watched = by_name.get("100 turrets x 10 canons, sleep 10 ms, aggregated, 10 console clients")
+    if noop_sent:
+        met = noop_sent.tx_per_s >= 50_000
+        lines.append(
+            f"- per result, journaled (every row journals, as gturret-hq does beside its"
+            f" reports): {noop_sent.tx_per_s:,.0f} results/s; goal >= 50,000:"
+            f" {'met' if met else 'NOT met'}"
+        )
+    if hundred and unjournaled:
+        cost = hundred.hq_cpu_pct - unjournaled.hq_cpu_pct
+        lines.append(
+            f"- 100 turrets aggregated, the journal: {cost:+.1f} % of a core over the same row"
+            f" with --no-journal; goal at most 5 %: {'met' if cost <= 5.0 else 'NOT met'}"
+        )
     if hundred and watched:
         cost = watched.hq_cpu_pct - hundred.hq_cpu_pct
         lines.append(

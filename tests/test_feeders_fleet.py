@@ -84,7 +84,6 @@ def _finish(hq: HQProcess, turrets: list[TurretProcess]) -> tuple[str, str]:
     return out, err
 
 
-@pytest.mark.system
 def test_ten_turrets_share_a_unique_fleet_feeder_without_overlap(tmp_path: Path) -> None:
     """10 turrets x 100 canons over 100,000 rows, unique and fleet-scoped: no row twice
     across the fleet and, given the time, every row once; the reports say so."""

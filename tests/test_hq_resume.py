@@ -4,9 +4,9 @@ Real ``gturret-hq`` and ``gturret`` processes (``tests/support/journal_run.py``)
 turrets run on while their HQ is dead, keep what it never acknowledged, and send it
 again when the resumed HQ asks. The ground truth is each turret's own count of the
 results it produced; the resumed HQ's report must hold exactly that many, its
-verdict pass, and every run be whole. One short run (aggregated, killed mid-run) is
-part of ``make test``; the other cases and the series of ten random kills of a 20 s
-run are marked ``system`` (``make test-system``, which CI runs too).
+verdict pass, and every run be whole. The short runs are part of ``make test``
+(the per-result kill mid-run is left to ``make test-system``, whose series of ten
+random kills of a 20 s run covers that mode too).
 """
 
 from __future__ import annotations
@@ -72,7 +72,6 @@ def test_killed_mid_run_then_resumed_holds_every_result_once(run_in, mode):
     assert_no_seq_twice(run.journal)
 
 
-@pytest.mark.system
 def test_killed_during_the_drain_then_resumed(run_in):
     """Killed after the stop: the resumed HQ is past the end, drains and reports."""
     run = run_in("--run-time", "3")
@@ -85,7 +84,6 @@ def test_killed_during_the_drain_then_resumed(run_in):
     assert_whole(report)
 
 
-@pytest.mark.system
 def test_restarted_twice_in_one_run(run_in):
     run = run_in("--run-time", "10", turrets=2)
     run.wait_for_data(2)
@@ -123,7 +121,6 @@ def test_ten_random_kills_of_a_20s_run(run_in, mode):
     assert_no_seq_twice(run.journal)
 
 
-@pytest.mark.system
 def test_a_turret_that_died_while_the_hq_was_dead_is_named(run_in):
     run = run_in("--run-time", "6", turrets=2)
     run.wait_for_data(2)

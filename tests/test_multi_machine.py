@@ -218,7 +218,6 @@ def _rows_of(folder: Path, turret: str) -> list[int]:
     ]
 
 
-@pytest.mark.system
 @pytest.mark.parametrize("machines", [3], indirect=True)
 def test_packed_turrets_share_a_fleet_feeder_and_a_late_one_takes_the_reserve(
     machines: Machines,

@@ -149,3 +149,43 @@ def test_the_script_facing_modules_are_those_of_the_real_oct_turrets():
 @pytest.fixture(autouse=True)
 def _needs_oct() -> None:
     peer_program(OCT_VENV, "oct")
+
+
+FEEDING = """
+    import time
+    from oct_turrets.base import BaseTransaction
+    from oct_turrets.tools import CustomTimer
+
+    class Transaction(BaseTransaction):
+        def run(self):
+            row = self.feed("users")
+            with CustomTimer(self, "user " + row["login"]):
+                time.sleep(0.01)
+"""
+
+
+def _with_feeder(project: OctProject, scope: str) -> None:
+    """Three users beside the project's script, fed to its turret's config."""
+    (project.folder / "users.csv").write_text("login\nann\nbob\ncid\n")
+    config = json.loads(project.turret_config.read_text())
+    config["feeders"] = {"users": {"file": "users.csv", "scope": scope}}
+    project.turret_config.write_text(json.dumps(config))
+
+
+def test_a_turret_feeder_feeds_the_canons_under_the_reference_hq(spawn_turret, tmp_path):
+    project = OctProject(tmp_path / "project", FEEDING)
+    _with_feeder(project, "turret")
+    turret = spawn_turret(str(project.turret_config))
+    results = assert_stored(project.run(), turret_uuid(turret.log))
+    timers = {name for row in results for name in json.loads(row["custom_timers"])}
+    assert timers == {"user ann", "user bob", "user cid"}
+
+
+def test_a_fleet_feeder_under_the_reference_hq_stops_its_turret_in_one_line(spawn_turret, tmp_path):
+    """oct 0.4.12's start order cannot say where a turret sits in the fleet."""
+    project = OctProject(tmp_path / "project", FEEDING)
+    _with_feeder(project, "fleet")
+    turret = spawn_turret(str(project.turret_config))
+    project.run()
+    assert turret.wait(30) == 1, turret.log
+    assert "feeder 'users' has scope fleet: it needs gturret's HQ (gturret-hq)" in turret.log
