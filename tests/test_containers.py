@@ -189,3 +189,95 @@ def _fired(container: str) -> int:
     """How many tests the turret in ``container`` has opened fire for."""
     logs = docker("logs", container)
     return (logs.stdout + logs.stderr).count("open fire:")
+
+
+NAP = """
+import time
+from gturret import Transaction as Base
+
+class Transaction(Base):
+    def run(self):
+        time.sleep(0.1)
+"""
+
+
+def _turret_folder(tmp_path: Path, **settings: object) -> Path:
+    """A folder a turret container mounts at /config: a script and its config."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "nap.py").write_text(NAP)
+    config = {"name": "boxed", "canons": 2, "script": "nap.py", "hq_address": "hq",
+              "hq_publisher": 5000, "hq_rc": 5001, **settings}  # fmt: skip
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def _said_once(done: subprocess.CompletedProcess[str], line: str) -> str:
+    """What the container printed (``docker logs`` shows the same), holding ``line``."""
+    output = done.stdout + done.stderr
+    assert output.count(line) == 1, output
+    assert "Traceback" not in output, output
+    return output
+
+
+def test_no_config_mounted_is_one_line_and_exit_2(image: str) -> None:
+    done = docker("run", "--rm", image, "gturret", "/config/config.json", check=False)
+    assert done.returncode == 2
+    _said_once(done, "/config/config.json: no such config file")
+
+
+def test_a_turret_whose_hq_never_answers_leaves_in_one_line(image: str, tmp_path: Path) -> None:
+    folder = _turret_folder(tmp_path, hq_wait=2)
+    give_to_image_user(folder)
+    done = docker(
+        "run", "--rm", "--network", "none", "-v", f"{folder}:/config:ro",
+        image, "gturret", "/config/config.json", timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    _said_once(done, "no HQ answered at tcp://hq:5000 within 2s (hq_wait): exiting")
+
+
+def test_an_hq_short_of_turrets_fails_in_one_line(image: str) -> None:
+    done = docker(
+        "run", "--rm", image, "gturret-hq", "--turrets", "2", "--wait-timeout", "2s",
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    _said_once(done, "only 0 of 2 turrets reported within 2s (--wait-timeout)")
+
+
+def test_a_turret_key_the_hq_does_not_list_is_refused_in_one_line(
+    image: str, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys"
+    (keys / "listed").mkdir(parents=True)
+    for name in ("hq", "stranger", "friend"):
+        subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "gturret-keys"), "--dir", str(keys), name],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    (keys / "listed" / "friend.key").write_bytes((keys / "friend.key").read_bytes())
+    folder = _turret_folder(
+        tmp_path, hq_public_key="keys/hq.key", turret_secret_key="keys/stranger.key_secret"
+    )
+    shutil.copytree(keys, folder / "keys")
+    give_to_image_user(folder)
+    network, hq = unique("keys-net"), unique("hq")
+    docker("network", "create", network)
+    try:
+        docker(
+            "run", "-d", "--name", hq, "--network", network, "--network-alias", "hq",
+            "-v", f"{folder}/keys:/keys:ro", image,
+            "gturret-hq", "--bind", "0.0.0.0", "--pub", "5000", "--rc", "5001",
+            "--turrets", "1", "--wait-timeout", "60s", "--run-time", "2s",
+            "--secret-key", "/keys/hq.key_secret", "--turret-keys", "/keys/listed",
+        )  # fmt: skip
+        done = docker(
+            "run", "--rm", "--network", network, "-v", f"{folder}:/config:ro",
+            image, "gturret", "/config/config.json", timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2
+        _said_once(done, "refused this turret's key (")
+    finally:
+        docker("rm", "-f", hq, check=False)
+        docker("network", "rm", network, check=False)

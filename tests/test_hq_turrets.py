@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zmq
 
 from gturret.hq.thresholds import parse_thresholds
 from tests.support.in_process_hq import TurretProcesses
@@ -98,11 +99,20 @@ def _run(
 
 
 @pytest.mark.system
-@pytest.mark.parametrize("fail", [False, True])
-def test_the_reference_turret_oct_turrets_0_2_8(tmp_path: Path, fail: bool) -> None:
+@pytest.mark.parametrize(
+    "fail, journaled",
+    [(False, False), (True, False), (False, True)],
+    ids=["pass", "fail", "journal"],
+)
+def test_the_reference_turret_oct_turrets_0_2_8(
+    tmp_path: Path, fail: bool, journaled: bool
+) -> None:
+    """Journaled alone, the reference turret's run is as without (its results carry no
+    seq: nothing is missing); in a mixed fleet, see the test below."""
     python = peer_program(OCT_VENV, "python")
     (tmp_path / "launch.py").write_text(OCT_LAUNCHER)
     count_file = tmp_path / "runs"
+    journal = {"journal_path": tmp_path / "run.journal"} if journaled else {}
     status, report, log = _run(
         tmp_path,
         [str(python), str(tmp_path / "launch.py")],
@@ -110,7 +120,9 @@ def test_the_reference_turret_oct_turrets_0_2_8(tmp_path: Path, fail: bool) -> N
         {"COUNT_FILE": str(count_file)},
         context={"fail": fail},
         thresholds=parse_thresholds(["error_rate<1%"]),
+        **journal,
     )
+    assert (tmp_path / "run.journal").exists() == journaled
     assert status == (1 if fail else 0), log
     runs = len(count_file.read_bytes())
     assert runs > 0
@@ -139,3 +151,55 @@ def test_gturret_itself(tmp_path: Path) -> None:
     assert report["messages"]["unknown"] == 0
     assert report["unsettled_turrets"] == []
     assert 2 in {point["canons_active"] for point in report["time_series"]}
+
+
+@pytest.mark.system
+def test_a_journaled_mixed_fleet_the_reference_turret_ignores_the_journal_commands(
+    tmp_path: Path,
+) -> None:
+    """With a gturret turret beside it the HQ broadcasts ``journal`` commands every
+    second; oct-turrets 0.2.8 must take them as unknown commands and fire on."""
+    python = peer_program(OCT_VENV, "python")
+    gturret = Path(sys.executable).with_name("gturret")
+    (tmp_path / "launch.py").write_text(OCT_LAUNCHER)
+    (tmp_path / "v_user.py").write_text(OCT_SCRIPT)
+    (tmp_path / "g_user.py").write_text(GTURRET_SCRIPT)
+    count_file = tmp_path / "runs"
+    turrets = TurretProcesses(tmp_path)
+    context: zmq.Context[bytes] = zmq.Context()
+    listener = context.socket(zmq.SUB)
+    listener.setsockopt(zmq.SUBSCRIBE, b"")
+
+    def on_bound(pub: int, rc: int) -> None:
+        listener.connect(f"tcp://127.0.0.1:{pub}")
+        link = {"rampup": 0, "hq_address": "127.0.0.1", "hq_publisher": pub, "hq_rc": rc}
+        reference = {"name": "reference", "cannons": 2, "script": "v_user.py", **link}
+        ours = {"name": "ours", "canons": 2, "script": "g_user.py", **link}
+        env = {"COUNT_FILE": str(count_file)}
+        turrets.start(
+            [str(python), str(tmp_path / "launch.py")], reference, tmp_path / "r.log", env
+        )
+        turrets.start([str(gturret)], ours, tmp_path / "g.log", {})
+
+    status = turrets.run_hq(
+        on_bound,
+        turrets=2,
+        run_time=3.0,
+        wait_timeout=20.0,
+        drain_timeout=10.0,
+        json_path=tmp_path / "report.json",
+        journal_path=tmp_path / "run.journal",
+    )
+    broadcast = []
+    while listener.poll(0):
+        broadcast.append(json.loads(listener.recv())["command"])
+    listener.close()
+    context.term()
+    assert "journal" in broadcast, broadcast
+    reference_log = (tmp_path / "r.log").read_text(errors="replace")
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert status == 0, reference_log + json.dumps(report["verdict"])
+    assert "Traceback" not in reference_log, reference_log
+    assert report["messages"]["unnamed_results"] == len(count_file.read_bytes()) > 0
+    assert report["results_by_turret"]["ours"] > 0
+    assert report["messages"]["unknown"] == 0
