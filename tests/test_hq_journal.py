@@ -162,19 +162,19 @@ def test_resuming_a_run_that_ended_is_refused(journaled):
     assert f"has ended: report it with gturret-hq report {run.journal}" in done.stderr
 
 
+def journaling_to(folder: Path, report: Path, run_time: str) -> HQProcess:
+    """An HQ journaling to ``folder/run.journal``, its JSON report to ``report``."""
+    journal = folder / "run.journal"
+    return HQProcess(
+        "--run-time", run_time, "--journal", str(journal), "--json", str(report), "--no-progress"
+    )
+
+
 def test_a_full_disk_costs_the_journal_not_the_run(tmp_path):
     """The HQ warns once, runs on in memory, reports the whole run and says the journal
     is incomplete (verdict rule "journal": exit 1)."""
     with tmpfs(tmp_path / "small", "256k") as small:
-        hq = HQProcess(
-            "--run-time",
-            "3",
-            "--journal",
-            str(small / "run.journal"),
-            "--json",
-            str(tmp_path / "s.json"),
-            "--no-progress",
-        )
+        hq = journaling_to(small, tmp_path / "s.json", run_time="3")
         turret = FakeTurret(*hq.ports()).start()
         try:
             hq.wait_for("is now running")
@@ -196,15 +196,7 @@ def test_a_disk_full_before_the_start_costs_the_journal_not_the_run(tmp_path):
     mid-run, the run goes on, and no half-made journal is left to resume."""
     with tmpfs(tmp_path / "small", "256k") as small:
         fill(small)
-        hq = HQProcess(
-            "--run-time",
-            "2",
-            "--journal",
-            str(small / "run.journal"),
-            "--json",
-            str(tmp_path / "s.json"),
-            "--no-progress",
-        )
+        hq = journaling_to(small, tmp_path / "s.json", run_time="2")
         turret = FakeTurret(*hq.ports()).start()
         try:
             code, _, log = hq.finish()

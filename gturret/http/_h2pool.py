@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 import gevent.socket
 from gevent.lock import Semaphore
 
-from gturret.http._connection import Connection, StaleConnection, reason
-from gturret.http._errors import ConnectionError, ConnectTimeout
+from gturret.http._connection import Connection, StaleConnection
+from gturret.http._errors import ConnectionError
 from gturret.http._h2 import H2Connection
 from gturret.http._models import Response
 from gturret.http._pool import ConnectionPool
@@ -109,7 +109,7 @@ class H2Pool(ConnectionPool):
                 return connection
             if self._http1:
                 return None
-            try:
+            with self.connecting(request):
                 sock = gevent.socket.create_connection(
                     (self.host, self.port), timeout=self._connect_timeout
                 )
@@ -125,15 +125,6 @@ class H2Pool(ConnectionPool):
                 except BaseException:
                     sock.close()
                     raise
-            except TimeoutError:
-                raise ConnectTimeout(
-                    f"{request.method} {request.url}: no connection within "
-                    f"{self._connect_timeout} s (connect_timeout)"
-                ) from None
-            except OSError as exc:
-                raise ConnectionError(
-                    f"{request.method} {request.url}: cannot connect: {reason(exc)}"
-                ) from exc
             return connection
 
 

@@ -14,6 +14,8 @@ two clients: a pool belongs to one client, as the cookies do.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import gevent.ssl
@@ -106,8 +108,15 @@ class ConnectionPool:
             self._idle.pop().close()
 
     def _open(self, request: Request) -> Connection:
-        try:
+        with self.connecting(request):
             return connect(self.host, self.port, self._connect_timeout, self._context)
+
+    @contextmanager
+    def connecting(self, request: Request) -> Iterator[None]:
+        """A connect's failures as the errors a script sees, naming ``request`` (both
+        protocols' pools open their connections in it)."""
+        try:
+            yield
         except TimeoutError:
             raise ConnectTimeout(
                 f"{request.method} {request.url}: no connection within "
