@@ -32,6 +32,7 @@ NOT_BENCH = {
         "python -m bench.replay_cost's own output: replay buffer sizes (docs/protocol.md)",
     ),
     "1,048,576": "a common hard limit on open files under systemd, not a measurement",
+    "1,024": "the usual soft limit on open files (docs/scripting.md), not a measurement",
     "100,000": "what 100 turrets of 10 canons sleeping 10 ms would make: the bench's ideal",
     "2,000": "the canons of the scale tests in make test-system",
     "604,800": "the largest rampup a config may ask for (a week, in seconds)",
