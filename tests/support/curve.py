@@ -118,7 +118,11 @@ class RoguePushes(Rogues):
         super().__init__(zmq.PUSH, endpoint, keys)
 
     def work(self) -> None:
-        while not self.closing.wait(0.05):
+        """Send at once, then every 50 ms: ZeroMQ queues a PUSH's frames on the pipe
+        ``connect`` made, until the handshake fails and drops it (soon after, then
+        again at each reconnect), so the first send must not wait on the loop's
+        timer: on a loaded machine a thread that slept first found no pipe at all."""
+        while True:
             for push in self.sockets:
                 for frame in self._frames:
                     try:
@@ -126,6 +130,8 @@ class RoguePushes(Rogues):
                         self.sent += 1
                     except zmq.Again:
                         break
+            if self.closing.wait(0.05):
+                return
 
 
 def rogue_results(name: str, error: str, count: int) -> list[bytes]:
