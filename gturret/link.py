@@ -27,8 +27,8 @@ yields), when the dispatcher still polled every 5 ms:
 
 Measured again (2026-12-03, the same setup, 29 frames each): the FD wait p50 31 ms
 (max 48) at 100 canons and 37 ms (max 225) at 1,000, the 5 ms poll 30 ms (max 40)
-and 29 ms (max 225): the same, and an idle turret wakes 10 times a second instead
-of 200. Because nothing waits through pyzmq's green layer, these are plain pyzmq
+and 29 ms (max 225): the same, and an idle turret's dispatcher wakes 10 times a
+second instead of 200. Because nothing waits through pyzmq's green layer, these are plain pyzmq
 sockets, not ``zmq.green`` ones: the green wrapper re-reads the socket's event
 state after every send so that waiters can be woken, and measured with py-spy that
 bookkeeping was two thirds of the turret's CPU per result. No call here can block
