@@ -11,7 +11,7 @@ import signal
 import pytest
 
 from gturret import wire
-from gturret.hq.console.feed import until_next_frame
+from gturret.hq.console.feed import LIVE_SECTIONS, TAIL_POINTS, until_next_frame
 from gturret.hq.console.guard import Guard
 from tests.support.console_client import Console, console_address, next_frame
 from tests.support.fake_turret import FakeTurret
@@ -184,6 +184,41 @@ def test_a_reference_turret_keeps_its_canons_and_the_console_says_why():
         code, _, err = hq.finish()
         fake.close()
     assert not {wire.SET_CANONS, wire.SET_ARRIVAL_RATE} & {name for name, _ in fake.commands}
+    assert code in (0, 1), err
+
+
+def test_running_frames_carry_what_the_page_shows_the_first_and_last_the_whole_document():
+    """A frame a second to each client carries the sections the page shows and the
+    last points; what grows with the fleet and the run comes once: in a client's
+    first frame, in ``/api/state`` and in the last frame. A turret's name that came
+    over the wire with a lone surrogate is sent as its escape, never breaks a stream."""
+    hq = HQProcess("--web", "0", "--autostart", "--run-time", "1m", "--no-progress")
+    fake = FakeTurret(*hq.ports(), name="fake \udcff").start()
+    try:
+        console = Console(*console_address(hq)[:2])
+        console.wait(lambda s: s["phase"] == "running" and s["points"], "a second of results")
+        stream = console.stream()
+        first = next_frame(stream)
+        assert {"turrets", "delivery", "time_series"} <= first["document"].keys()
+        assert first["points"] == first["document"]["time_series"]
+        running = next_frame(stream)
+        while running["elapsed_s"] < 3:
+            running = next_frame(stream)
+        assert running["document"].keys() == LIVE_SECTIONS
+        assert 0 < len(running["points"]) <= TAIL_POINTS
+        (row,) = running["turrets_live"]
+        assert row["name"] == "fake \\udcff" and row["received"] > 0
+        assert row["received"] <= running["document"]["transaction"]["count"]
+        assert "time_series" in console.state()["document"]
+        assert console.post("stop", {})[0] == 200
+        last = next_frame(stream)
+        while last["phase"] != "done":
+            last = next_frame(stream)
+        assert last["document"]["turrets"][0]["name"] == "fake \\udcff"
+        assert last["points"] == last["document"]["time_series"]
+    finally:
+        code, _, err = hq.finish()
+        fake.close()
     assert code in (0, 1), err
 
 

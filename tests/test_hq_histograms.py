@@ -42,6 +42,30 @@ def test_percentiles_are_hdrhs(layout: Layout, low: int, high: int) -> None:
     assert percentiles(histogram, (99.0,))[99.0] == histogram.get_value_at_percentile(99.0)
 
 
+@pytest.mark.parametrize("layout", [INTERVAL_LAYOUT, LOOP_LAG_LAYOUT])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [7],
+        [50, 500_000],
+        [*range(1, 300)],
+        [*range(1, 257), 512, 513, 100_000_000],
+        [3_000] * 98 + [2_000_000, 400_000_000],
+    ],
+    ids=["one", "two-far-apart", "across-a-chunk", "chunk-edges-and-a-stall", "stalls-at-p99"],
+)
+def test_percentiles_of_few_and_far_apart_values_are_hdrhs(
+    layout: Layout, values: list[int]
+) -> None:
+    """Sums a chunk at a time must not shift a percentile at a chunk's edge or past a
+    long run of empty counts."""
+    histogram = HdrHistogram(layout.lowest, layout.highest, layout.digits)
+    for value in values:
+        histogram.record_value(min(value, layout.highest))
+    wanted = (*WANTED, 98.0, 99.5)
+    assert percentiles(histogram, wanted) == histogram.get_percentile_to_value_dict(list(wanted))
+
+
 def test_an_empty_histograms_percentiles_are_zero() -> None:
     empty = HdrHistogram(INTERVAL_LAYOUT.lowest, INTERVAL_LAYOUT.highest, INTERVAL_LAYOUT.digits)
     assert percentiles(empty, (50.0, 99.0)) == {50.0: 0, 99.0: 0}

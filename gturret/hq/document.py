@@ -119,6 +119,7 @@ Schema ``gturret-hq/1`` (times in milliseconds unless the key ends in ``_s``;
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Collection
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -197,95 +198,156 @@ def _stopped_by(outcome: Outcome) -> dict[str, Any] | None:
     }
 
 
-def build_document(findings: Findings, *, now: float) -> dict[str, Any]:
-    """The document described in this module's docstring, generated at ``now``."""
-    options, outcome, summary = findings.options, findings.outcome, findings.summary
-    verdict, canon_summary = findings.verdict, findings.canons
+def build_document(
+    findings: Findings, *, now: float, sections: Collection[str] | None = None
+) -> dict[str, Any]:
+    """The document described in this module's docstring, generated at ``now``.
+
+    ``sections``: only these top-level keys (the console's running frames, sent once a
+    second, carry what the page shows and leave out what grows with the fleet or the
+    run, such as ``turrets`` and ``time_series``); each built by the same function as
+    in the whole document, so a section is the same whoever asks for it.
+    """
     document = {
-        "schema": SCHEMA,
-        "generated_at": _iso(now),
-        "test": {
-            "started_at": _iso(outcome.started_at),
-            "run_time_s": options.run_time,
-            "duration_s": outcome.duration_s,
-            "drain_s": outcome.drain_s,
-            "interrupted": outcome.interrupted,
-            "stopped_by": _stopped_by(outcome),
-            "context": options.context,
-            "bind": options.bind,
-            "pub_port": findings.ports[0],
-            "rc_port": findings.ports[1],
-        },
-        "events": [
-            {"at_s": event.at_s, "kind": event.kind, "detail": event.detail}
-            for event in outcome.events
-        ],
-        "verdict": {
-            "passed": verdict.passed,
-            "exit_status": verdict.exit_status,
-            "reason": verdict.reason,
-            "problems": list(verdict.problems),
-            "checks": [
-                {
-                    "key": check.key,
-                    "title": check.title,
-                    "limit": check.limit,
-                    "passed": check.passed,
-                    "problems": list(check.problems),
-                    "waived": check.waived,
-                }
-                for check in verdict.checks
-            ],
-        },
-        "turrets": [_turret(record) for record in findings.turrets],
-        "unsettled_turrets": [f"{r.name} ({r.uuid}): {r.state}" for r in outcome.unsettled],
-        "delivery": [
-            {
-                "name": row.name,
-                "turrets": row.turrets,
-                "produced": row.produced,
-                "received": row.received,
-                "dropped": row.dropped,
-                "lost": row.lost,
-            }
-            for row in findings.delivery
-        ],
-        "canons": {
-            "total": findings.canons_total,
-            **{
-                key: getattr(canon_summary, key) if canon_summary.reporting else None
-                for key in ("spawned", "started", "never_completed", "never_started")
-            },
-            "killed_at_stop": {
-                phase: {"count": count, "longest_s": longest}
-                for phase, (count, longest) in canon_summary.killed.items()
-            },
-        },
-        "transaction": asdict(summary.transaction),
-        "transaction_uncorrected": (
-            asdict(summary.transaction_uncorrected) if summary.transaction_uncorrected else None
-        ),
-        "pacing": _pacing(findings.pacing, summary),
-        "loop_lag": _loop_lag(summary),
-        "memory": _memory(summary),
-        "feeders": _feeders(findings.feeders),
-        "timers": {name: asdict(metric) for name, metric in summary.timers.items()},
-        "errors": {
-            "kinds": summary.error_kinds,
-            "top": [{"error": text, "count": count} for text, count in summary.top_errors],
-        },
-        "results_by_turret": summary.results_by_turret,
-        "time_series": [asdict(point) for point in summary.series],
-        "thresholds": [_threshold(v, outcome) for v in findings.verdicts],
-        "messages": asdict(outcome.counts),
-        "limits": {
-            "timers_dropped": summary.timers_dropped,
-            "clamped_times": summary.clamped,
-            "bad_timer_values": summary.bad_timer_values,
-        },
+        key: build(findings, now)
+        for key, build in SECTIONS.items()
+        if sections is None or key in sections
     }
     cleaned: dict[str, Any] = valid_data(document)
     return cleaned
+
+
+def time_series(summary: Summary, last: int | None = None) -> list[dict[str, Any]]:
+    """The ``time_series`` section, or only its ``last`` points."""
+    points = summary.series if last is None else summary.series[-last:]
+    return [asdict(point) for point in points]
+
+
+def _test(findings: Findings, now: float) -> dict[str, Any]:
+    options, outcome = findings.options, findings.outcome
+    return {
+        "started_at": _iso(outcome.started_at),
+        "run_time_s": options.run_time,
+        "duration_s": outcome.duration_s,
+        "drain_s": outcome.drain_s,
+        "interrupted": outcome.interrupted,
+        "stopped_by": _stopped_by(outcome),
+        "context": options.context,
+        "bind": options.bind,
+        "pub_port": findings.ports[0],
+        "rc_port": findings.ports[1],
+    }
+
+
+def _events(findings: Findings, now: float) -> list[dict[str, Any]]:
+    return [
+        {"at_s": event.at_s, "kind": event.kind, "detail": event.detail}
+        for event in findings.outcome.events
+    ]
+
+
+def _verdict(findings: Findings, now: float) -> dict[str, Any]:
+    verdict = findings.verdict
+    return {
+        "passed": verdict.passed,
+        "exit_status": verdict.exit_status,
+        "reason": verdict.reason,
+        "problems": list(verdict.problems),
+        "checks": [
+            {
+                "key": check.key,
+                "title": check.title,
+                "limit": check.limit,
+                "passed": check.passed,
+                "problems": list(check.problems),
+                "waived": check.waived,
+            }
+            for check in verdict.checks
+        ],
+    }
+
+
+def _delivery(findings: Findings, now: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": row.name,
+            "turrets": row.turrets,
+            "produced": row.produced,
+            "received": row.received,
+            "dropped": row.dropped,
+            "lost": row.lost,
+        }
+        for row in findings.delivery
+    ]
+
+
+def _canons(findings: Findings, now: float) -> dict[str, Any]:
+    canon_summary = findings.canons
+    return {
+        "total": findings.canons_total,
+        **{
+            key: getattr(canon_summary, key) if canon_summary.reporting else None
+            for key in ("spawned", "started", "never_completed", "never_started")
+        },
+        "killed_at_stop": {
+            phase: {"count": count, "longest_s": longest}
+            for phase, (count, longest) in canon_summary.killed.items()
+        },
+    }
+
+
+def _errors(findings: Findings, now: float) -> dict[str, Any]:
+    summary = findings.summary
+    return {
+        "kinds": summary.error_kinds,
+        "top": [{"error": text, "count": count} for text, count in summary.top_errors],
+    }
+
+
+def _limits(findings: Findings, now: float) -> dict[str, Any]:
+    summary = findings.summary
+    return {
+        "timers_dropped": summary.timers_dropped,
+        "clamped_times": summary.clamped,
+        "bad_timer_values": summary.bad_timer_values,
+    }
+
+
+#: Each top-level key of the document, in its order, and what builds it.
+SECTIONS: dict[str, Callable[[Findings, float], Any]] = {
+    "schema": lambda findings, now: SCHEMA,
+    "generated_at": lambda findings, now: _iso(now),
+    "test": _test,
+    "events": _events,
+    "verdict": _verdict,
+    "turrets": lambda findings, now: [_turret(record) for record in findings.turrets],
+    "unsettled_turrets": lambda findings, now: [
+        f"{r.name} ({r.uuid}): {r.state}" for r in findings.outcome.unsettled
+    ],
+    "delivery": _delivery,
+    "canons": _canons,
+    "transaction": lambda findings, now: asdict(findings.summary.transaction),
+    "transaction_uncorrected": lambda findings, now: (
+        asdict(findings.summary.transaction_uncorrected)
+        if findings.summary.transaction_uncorrected
+        else None
+    ),
+    "pacing": lambda findings, now: _pacing(findings.pacing, findings.summary),
+    "loop_lag": lambda findings, now: _loop_lag(findings.summary),
+    "memory": lambda findings, now: _memory(findings.summary),
+    "feeders": lambda findings, now: _feeders(findings.feeders),
+    "timers": lambda findings, now: {
+        name: asdict(metric) for name, metric in findings.summary.timers.items()
+    },
+    "errors": _errors,
+    "results_by_turret": lambda findings, now: findings.summary.results_by_turret,
+    "time_series": lambda findings, now: time_series(findings.summary),
+    "thresholds": lambda findings, now: [
+        _threshold(v, findings.outcome) for v in findings.verdicts
+    ],
+    "messages": lambda findings, now: asdict(findings.outcome.counts),
+    "limits": _limits,
+}
 
 
 def _pacing(pacing: Pacing | None, summary: Summary) -> dict[str, Any] | None:

@@ -32,7 +32,6 @@ import re
 import struct
 import sys
 import zlib
-from array import array
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,6 +55,8 @@ _COOKIE_MASK = ~0xF0 & 0xFFFFFFFF
 #: 2**34. Five continuation bytes in a row mean a longer one.
 _LONG_VARINT = re.compile(rb"[\x80-\xff]{5}")
 _VARINT_BYTES = 5
+#: Counts added up by one ``sum`` when reading percentiles.
+_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -157,20 +158,29 @@ def clear(histogram: HdrHistogram) -> None:
 
 def percentiles(histogram: HdrHistogram, wanted: Sequence[float]) -> dict[float, int]:
     """The value at each percentile, as ``get_percentile_to_value_dict`` gives it (0 for
-    every one of an empty histogram): the counts from the lowest value recorded to the
-    highest added up in C, each percentile found by bisection."""
+    every one of an empty histogram).
+
+    The counts from the lowest value recorded to the highest are added up in C a chunk
+    at a time (``_CHUNK`` counts a ``sum``), each percentile's chunk found by bisection
+    of those sums and its count within that chunk: the Python steps grow with the
+    recorded range over ``_CHUNK``, not with the range (a loop lag of 3 ms with one
+    stall of 500 ms spans some 14,000 counts, mostly zero).
+    """
     if not histogram.total_count:
         return dict.fromkeys(wanted, 0)
     low = histogram.get_counts_array_index(histogram.get_min_value())
-    high = histogram.get_counts_array_index(histogram.max_value)
-    window = array("Q")
-    start = ctypes.addressof(histogram.counts) + 8 * low
-    window.frombytes(ctypes.string_at(start, 8 * (high - low + 1)))
-    running = list(accumulate(window))
+    end = histogram.get_counts_array_index(histogram.max_value) + 1
+    counts = memoryview(histogram.counts).cast("B").cast("Q")
+    starts = range(low, end, _CHUNK)
+    running = list(accumulate(sum(counts[start : start + _CHUNK]) for start in starts))
     values = {}
     for percentile in wanted:
         target = histogram.get_target_count_at_percentile(percentile)
-        value = histogram.get_value_from_index(low + bisect_left(running, target))
+        chunk = bisect_left(running, target)
+        start = starts[chunk]
+        before = running[chunk - 1] if chunk else 0
+        within = list(accumulate(counts[start : min(start + _CHUNK, end)], initial=before))
+        value = histogram.get_value_from_index(start + bisect_left(within, target) - 1)
         values[percentile] = (
             histogram.get_highest_equivalent_value(value)
             if percentile

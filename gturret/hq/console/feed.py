@@ -33,10 +33,11 @@ from typing import Any
 import gevent
 from gevent.queue import Full, Queue
 
-from gturret.hq.document import build_document
+from gturret.hq.document import build_document, time_series
 from gturret.hq.findings import Findings
 from gturret.hq.roster import Roster
 from gturret.hq.session import Phase, Session
+from gturret.text import valid_unicode
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,14 @@ CLIENT_BACKLOG = 5
 #: The last points of the time series each frame repeats (the open second changes
 #: until it closes; a closed one never does).
 TAIL_POINTS = 3
+#: The sections of the report document a running frame carries: what the page shows.
+#: The rest (each turret's record, the delivery, the loop lag and the results by
+#: turret, the whole time series) grows with the fleet and the run, and is in the
+#: first frame, the last and ``/api/state``; the turrets' rows come in ``turrets_live``.
+LIVE_SECTIONS = frozenset(
+    {"test", "events", "verdict", "canons", "transaction", "transaction_uncorrected",
+     "pacing", "timers", "errors", "thresholds"}
+)  # fmt: skip
 
 
 def until_next_frame(elapsed: float | None, cost: float) -> float:
@@ -162,11 +171,18 @@ class Feed:
     def frame(self, *, whole: bool) -> dict[str, Any]:
         """What the console shows now (the module docstring says what it holds)."""
         session = self._session
-        document = self._final
-        if document is None:
-            document = build_document(self._gather(), now=time.time())
-        points = document.pop("time_series")
-        elapsed = document["test"]["duration_s"] if self._final else session.elapsed()
+        if self._final is not None:
+            document = dict(self._final)
+            points = document.pop("time_series")
+            elapsed = document["test"]["duration_s"]
+            findings = None
+        else:
+            findings = self._gather()
+            sections = None if whole else LIVE_SECTIONS
+            document = build_document(findings, now=time.time(), sections=sections)
+            points = time_series(findings.summary, None if whole else TAIL_POINTS)
+            document.pop("time_series", None)
+            elapsed = session.elapsed()
         frame = {
             "phase": session.phase,
             "elapsed_s": elapsed,
@@ -174,21 +190,43 @@ class Feed:
             "events": [
                 {"at_s": e.at_s, "kind": e.kind, "detail": e.detail} for e in session.outcome.events
             ],
-            "points": points if whole else points[-TAIL_POINTS:],
-            "turrets_live": self._turrets(document, elapsed),
+            "points": points,
+            "turrets_live": self._turrets(findings, document, elapsed),
             "errors_seen": self._errors(document, elapsed),
             "reports": self._reports,
             "listeners": len(self._clients),
             "frames_pushed": self.frames_pushed,
             "document": document,
         }
-        document["time_series"] = points
+        if whole or self._final is not None:
+            document["time_series"] = points
         return frame
 
-    def _turrets(self, document: dict[str, Any], elapsed: float) -> list[dict[str, Any]]:
+    def _turrets(
+        self, findings: Findings | None, document: dict[str, Any], elapsed: float
+    ) -> list[dict[str, Any]]:
         """Each turret's row: the roster's, with its last heard and its name's tx/s."""
         now = self._clock()
-        received = document["results_by_turret"]
+        if findings is None:
+            received = document["results_by_turret"]
+            lag = (document["loop_lag"] or {}).get("turrets", {})
+            delivery = {row["name"]: row for row in document["delivery"]}
+        else:
+            received = findings.summary.results_by_turret
+            loop_lag = findings.summary.loop_lag
+            lag = {
+                name: {"p99_ms": figures.p99_ms}
+                for name, figures in (loop_lag.turrets.items() if loop_lag else ())
+            }
+            delivery = {
+                row.name: {
+                    "produced": row.produced,
+                    "received": row.received,
+                    "dropped": row.dropped,
+                    "lost": row.lost,
+                }
+                for row in findings.delivery
+            }
         if self._session.phase == Phase.RUNNING:
             if self._last_counts is not None and elapsed > self._last_counts[0]:
                 since, counts = self._last_counts
@@ -197,17 +235,15 @@ class Feed:
                     for name, count in received.items()
                 }
             self._last_counts = (elapsed, dict(received))
-        lag = (document["loop_lag"] or {}).get("turrets", {})
-        delivery = {row["name"]: row for row in document["delivery"]}
         rows = []
         for record in self._roster.records():
             row = delivery.get(record.name, {})
             figures = lag.get(f"{record.name} ({record.uuid[:8]})") or {}
             rows.append(
                 {
-                    "uuid": record.uuid,
-                    "name": record.name,
-                    "state": record.state,
+                    "uuid": valid_unicode(record.uuid),
+                    "name": valid_unicode(record.name),
+                    "state": valid_unicode(record.state),
                     "canons": record.canons,
                     "canons_active": record.canons_active,
                     "ours": record.speaks_gturret,
