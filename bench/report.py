@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+Turn = TypeVar("Turn")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,13 @@ def paired(row: Row, peer: Row, key: str | None = None) -> list[tuple[float, flo
             else:
                 pairs.append((sample.extra[key], other.extra[key]))
     return pairs
+
+
+def turns(rows: Sequence[Turn], reps: int) -> list[tuple[int, Turn]]:
+    """The order one scenario's rows are measured in: ``(rep, row)``, rep 1 of every row
+    in table order, then rep 2 ... (A B A B ... for a check of two rows), so each rep
+    of a check's rows is measured within the same minutes and the two pair up."""
+    return [(rep, row) for rep in range(1, reps + 1) for row in rows]
 
 
 def settle(values: list[float], goal: float | None, at_least: bool) -> tuple[bool | None, bool]:

@@ -22,14 +22,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from bench import machine, peers, report
 from bench.peers import REPO, Rate
-from bench.report import Row, Sample, below, bound, ratio
+from bench.report import Row, Sample, below, bound, ratio, turns
 from bench.sink import Plan, TurretRun, drive
 from bench.target import DELAY, DELAYED_PATH, H2Target, echo_module, nginx, nginx_h2
 
@@ -153,7 +153,6 @@ _TURRET_EXTRA = 3.0
 _PEER_EXTRA = 1.5
 
 Measure = Callable[[], Sample]
-Turn = TypeVar("Turn")
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,13 +520,6 @@ def _shown_latency(sample: Sample) -> str:
         return ""
     shown = " / ".join(f"{sample.extra[key]:+.2f}" for key in added)
     return f", added p50 / p90 / p99 {shown} ms"
-
-
-def turns(rows: Sequence[Turn], reps: int) -> list[tuple[int, Turn]]:
-    """The order one scenario's rows are measured in: ``(rep, row)``, rep 1 of every row
-    in table order, then rep 2 ... (A B A B ... for a check of two rows), so each rep
-    of a check's rows is measured within the same minutes and the two pair up."""
-    return [(rep, row) for rep in range(1, reps + 1) for row in rows]
 
 
 def _measure(planned: list[Planned], reps: int, started: float) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from bench.report import Row, Sample, below, bound, markdown, paired, ratio, settle
-from bench.run import results_stem, turns
+from bench.report import Row, Sample, below, bound, markdown, paired, ratio, settle, turns
+from bench.run import results_stem
 
 
 def _row(name: str, values: list[float], loads: list[float] | None = None) -> Row:

@@ -47,7 +47,7 @@ NOT_HERE = {
     "make test-system": "the system tests: the real peers (make peers, chromium, prometheus)",
     "make test-slow": "the slow soaks, minutes long",
     "make lint": "ruff and mypy over the tree: CI's own step (.ci/run), not a doc example",
-    "make bench": "about 35 minutes, pinned to both CPUs",
+    "make bench": "about 50 minutes, pinned to both CPUs",
     "make clean": "removes the venv this test runs in",
     "gturret-hq --bind 0.0.0.0 --pub 5000 --rc 5001 --turrets 4 --run-time 10m"
     " --threshold 'p95<200ms' --threshold 'error_rate<1%' --json report.json": "binds every"
