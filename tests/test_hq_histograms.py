@@ -7,7 +7,9 @@ histograms (the interval layout and the loop lag's, values over their whole rang
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 
 import pytest
 from hdrh.histogram import HdrHistogram
@@ -111,3 +113,23 @@ def test_a_read_histogram_is_hdrhs_decoding(layout: Layout) -> None:
         decoded.get_min_value(),
         decoded.get_max_value(),
     )
+
+
+@pytest.mark.parametrize("layout", [INTERVAL_LAYOUT, LOOP_LAG_LAYOUT])
+def test_read_histograms_are_their_own_and_freed_with_their_last_reference(layout: Layout) -> None:
+    """Each read histogram has counts of its own (adding to one leaves the next
+    untouched) and no reference cycle: freed at once, without the cyclic collector
+    (hundreds of 190 KB intervals once waited for it)."""
+    encoded = _histogram(layout, 50, 30_000, 100, seed=3).encode().decode()
+    first, second = read_histogram(encoded, layout), read_histogram(encoded, layout)
+    assert first is not None and second is not None
+    add(first, second)
+    assert first.get_total_count() == 200 and sum(second.counts) == 100
+    assert second.get_percentile_to_value_dict([50.0]) == percentiles(second, (50.0,))
+    gc.disable()
+    try:
+        freed = weakref.ref(first)
+        del first
+        assert freed() is None
+    finally:
+        gc.enable()

@@ -880,20 +880,33 @@ class Session:
 
     def _read(self, timeout_s: float) -> int:
         """Handle messages for up to ``timeout_s`` (at least ``HANDLE_AT_LEAST_S``):
-        first those left from the last batch, else one new batch (waiting up to
-        ``timeout_s`` for it); what is left when the time is up waits for the next
-        read. Returns how many were handled."""
+        those left from the last read first, then new batches as they come until the
+        time is up; what is left then waits for the next read. Returns how many were
+        handled.
+
+        The callers' checks (the end, the signals, the console's stop, the series'
+        seconds) run between two reads, so at most every ``INTERRUPT_CHECK_S`` rather
+        than after each batch: with a hundred turrets a batch holds a message or two,
+        and the checks walk every turret."""
         start = self._clock()
         self._commit(start)
         until = start + max(timeout_s, HANDLE_AT_LEAST_S)
-        if not self._backlog:
-            self._backlog.extend(self._hq.receive(max(0.0, timeout_s), BATCH))
         handled = 0
-        now = self._clock()
-        while self._backlog and (not handled or now < until):
-            self._handle_safely(self._backlog.popleft(), now)
-            handled += 1
-            now = self._clock()
+        now = start
+        while True:
+            if not self._backlog:
+                if handled and now >= until:
+                    break
+                self._backlog.extend(self._hq.receive(max(0.0, until - now), BATCH))
+                if not self._backlog:
+                    break
+                now = self._clock()
+            while self._backlog and (not handled or now < until):
+                self._handle_safely(self._backlog.popleft(), now)
+                handled += 1
+                now = self._clock()
+            if now >= until:
+                break
         return handled
 
     def _handle_safely(self, raw: bytes, now: float) -> None:
