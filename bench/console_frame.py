@@ -3,7 +3,8 @@
 ``python -m bench.console_frame``: the real statistics, roster and feed of our HQ
 (``gturret.hq.console.feed``), fed in-process as 100 turrets would feed them (each a
 status with its loop lag, then 60 seconds of one interval a second of 100
-transactions), then the frame the console pushes built ``--frames`` times, timed
+transactions), then the frame the console pushes built ``--frames`` times, one a
+second of the feed's clock (so each turret's loop lag is read as often as live), timed
 in CPU time (``time.process_time``, so a loaded machine slows it less than the
 wall clock). It prints the cost per frame, what one frame a second would take of a
 core, and how often the console then pushes (``feed.until_next_frame``: frames skip
@@ -20,6 +21,7 @@ import types
 from gturret import wire
 from gturret.aggregate import Interval
 from gturret.hq.console.feed import CPU_BUDGET, Feed, until_next_frame
+from gturret.hq.findings import Findings
 from gturret.hq.ledger import Ledger
 from gturret.hq.messages import Interval as IntervalMessage
 from gturret.hq.messages import Status, classify
@@ -76,14 +78,25 @@ def main() -> None:
         ledger=Ledger(),
     )
     outcome = Outcome(duration_s=float(SECONDS))
-    feed = Feed(
-        session,  # type: ignore[arg-type]
-        roster,
-        lambda: _findings(options, (0, 0), outcome, stats, roster, session, None),  # type: ignore[arg-type]
-    )
+
+    def gather(*, lag_by_turret: bool = True) -> Findings:
+        return _findings(
+            options,
+            (0, 0),
+            outcome,
+            stats,
+            roster,
+            session,
+            None,
+            lag_by_turret,  # type: ignore[arg-type]
+        )
+
+    second = [0.0]
+    feed = Feed(session, roster, gather, clock=lambda: second[0])  # type: ignore[arg-type]
     text = feed.frame_text(whole=False)
     began = time.process_time()
-    for _ in range(args.frames):
+    for frame in range(args.frames):
+        second[0] = float(frame + 1)
         feed.frame_text(whole=False)
     cost = (time.process_time() - began) / args.frames
     period = until_next_frame(SECONDS + 0.15, cost)

@@ -7,12 +7,25 @@ from __future__ import annotations
 import json
 import re
 import signal
+import types
 
 import pytest
 
+from bench.console_frame import fed
 from gturret import wire
-from gturret.hq.console.feed import LIVE_SECTIONS, TAIL_POINTS, until_next_frame
+from gturret.hq.console.feed import (
+    LAG_REFRESH_S,
+    LIVE_SECTIONS,
+    TAIL_POINTS,
+    Feed,
+    until_next_frame,
+)
 from gturret.hq.console.guard import Guard
+from gturret.hq.findings import Findings
+from gturret.hq.ledger import Ledger
+from gturret.hq.options import HQOptions
+from gturret.hq.run import _findings
+from gturret.hq.session import Outcome, Phase
 from tests.support.console_client import Console, console_address, next_frame
 from tests.support.fake_turret import FakeTurret
 from tests.support.hq_process import HQProcess
@@ -302,3 +315,39 @@ def test_a_standalone_run_serves_the_same_console(spawn_turret, tmp_path):
     assert state["turrets_live"][0]["ours"]
     assert turret.wait(60) in (0, 1), turret.log  # --autostart: it ends on its own
     assert json.loads(report.read_text())["events"] == []
+
+
+def test_running_frames_read_each_turrets_loop_lag_every_few_seconds():
+    """Each turret's loop-lag p99 over the run is a walk of its histogram: a running
+    frame reads them every ``LAG_REFRESH_S`` of the feed's clock and shows the last
+    read; a whole frame (first, ``/api/state``) always reads them."""
+    stats, roster = fed(3)
+    options = HQOptions(turrets=3)
+    session = types.SimpleNamespace(
+        phase=Phase.RUNNING, elapsed=lambda: 60.0, options=options, outcome=Outcome(),
+        ledger=Ledger(),
+    )  # fmt: skip
+    asked = []
+
+    def gather(*, lag_by_turret: bool = True) -> Findings:
+        asked.append(lag_by_turret)
+        outcome = Outcome(duration_s=60.0)
+        return _findings(options, (0, 0), outcome, stats, roster, session, None, lag_by_turret)
+
+    second = [0.0]
+    feed = Feed(session, roster, gather, clock=lambda: second[0])
+    frames = []
+    for at in range(12):
+        second[0] = float(at)
+        frames.append(feed.frame(whole=False))
+    every = int(LAG_REFRESH_S)
+    assert asked == [at % every == 0 for at in range(12)]
+    expected = {
+        name: figures.p99_ms for name, figures in stats.summarize(60.0).loop_lag.turrets.items()
+    }
+    for frame in frames:
+        rows = frame["turrets_live"]
+        shown = {f"{r['name']} ({r['uuid'][:8]})": r["loop_lag_p99_ms"] for r in rows}
+        assert shown == expected
+    feed.frame(whole=True)
+    assert asked[-1] is True

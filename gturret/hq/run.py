@@ -116,9 +116,11 @@ def run_hq(
         if options.web_port is not None:
             from gturret.hq.console import Console
 
-            def so_far() -> Findings:
+            def so_far(*, lag_by_turret: bool = True) -> Findings:
                 outcome = replace(session.outcome, duration_s=session.elapsed())
-                return _findings(session.options, ports, outcome, stats, roster, session, None)
+                return _findings(
+                    session.options, ports, outcome, stats, roster, session, None, lag_by_turret
+                )
 
             console = Console(options, session, roster, so_far)
             console.start()
@@ -254,10 +256,13 @@ def _findings(
     roster: Roster,
     session: Session,
     journal_broken: str | None,
+    lag_by_turret: bool = True,
 ) -> Findings:
     """Everything the test found (``outcome``: the session's, or so far), judged: what
     the summary, every report and the console show."""
-    summary = replace(stats.summarize(outcome.duration_s), memory=roster.memory())
+    summary = replace(
+        stats.summarize(outcome.duration_s, lag_by_turret=lag_by_turret), memory=roster.memory()
+    )
     verdicts = evaluate_all(options.thresholds, summary)
     turrets = tuple(roster.records())
     delivery = roster.delivery(summary.results_by_turret)

@@ -448,8 +448,11 @@ class Stats:
             text = OTHER_ERRORS
         self._errors[text] += count
 
-    def summarize(self, duration_s: float) -> Summary:
-        """Freeze everything into a Summary; ``duration_s`` is start → stop."""
+    def summarize(self, duration_s: float, *, lag_by_turret: bool = True) -> Summary:
+        """Freeze everything into a Summary; ``duration_s`` is start → stop.
+
+        ``lag_by_turret=False`` leaves each turret's loop-lag figures out (a walk of a
+        histogram per turret, for a live view that refreshes them less often)."""
         timers = {name: self.timers[name].summarize(duration_s) for name in sorted(self.timers)}
         clamped = self.transaction.clamped + sum(t.clamped for t in self.timers.values())
         if clamped:
@@ -473,15 +476,15 @@ class Stats:
             schedule_lag=(
                 self.schedule_lag.summarize(duration_s) if self.schedule_lag.count else None
             ),
-            loop_lag=self._loop_lag_summary(),
+            loop_lag=self._loop_lag_summary(lag_by_turret),
         )
 
-    def _loop_lag_summary(self) -> LoopLagSummary | None:
+    def _loop_lag_summary(self, by_turret: bool) -> LoopLagSummary | None:
         if not self.loop_lag.get_total_count():
             return None
+        turrets = sorted(self.loop_lag_by_turret.items()) if by_turret else ()
         return LoopLagSummary(
-            lag_figures(self.loop_lag),
-            {name: lag_figures(h) for name, h in sorted(self.loop_lag_by_turret.items())},
+            lag_figures(self.loop_lag), {name: lag_figures(h) for name, h in turrets}
         )
 
 

@@ -15,14 +15,12 @@ watches: no frame is built without a client.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gturret.hq.console.feed import Feed
+from gturret.hq.console.feed import Feed, Gather
 from gturret.hq.console.guard import needs_token, new_token
 from gturret.hq.console.server import ConsoleServer
-from gturret.hq.findings import Findings
 from gturret.hq.options import HQOptions
 from gturret.hq.roster import Roster
 from gturret.hq.session import Session
@@ -36,7 +34,7 @@ class Console:
     """One test's console: its feed and its server."""
 
     def __init__(
-        self, options: HQOptions, session: Session, roster: Roster, gather: Callable[[], Findings]
+        self, options: HQOptions, session: Session, roster: Roster, gather: Gather
     ) -> None:
         assert options.web_port is not None
         token = options.web_token

@@ -28,7 +28,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 from gevent.queue import Full, Queue
@@ -54,6 +54,10 @@ CLIENT_BACKLOG = 5
 #: The last points of the time series each frame repeats (the open second changes
 #: until it closes; a closed one never does).
 TAIL_POINTS = 3
+#: Seconds a running frame's loop-lag p99 of each turret is kept before it is read
+#: again: over the run so far it moves slowly, and each is a walk of a histogram (a
+#: hundred turrets: most of a frame's build). The report's figures are read fresh.
+LAG_REFRESH_S = 5.0
 #: The sections of the report document a running frame carries: what the page shows.
 #: The rest (each turret's record, the delivery, the loop lag and the results by
 #: turret, the whole time series) grows with the fleet and the run, and is in the
@@ -62,6 +66,13 @@ LIVE_SECTIONS = frozenset(
     {"test", "events", "verdict", "canons", "transaction", "transaction_uncorrected",
      "pacing", "timers", "errors", "thresholds"}
 )  # fmt: skip
+
+
+class Gather(Protocol):
+    """The findings of the run so far (``gturret.hq.run``); ``lag_by_turret=False``
+    leaves each turret's loop-lag figures out."""
+
+    def __call__(self, *, lag_by_turret: bool = True) -> Findings: ...
 
 
 def until_next_frame(elapsed: float | None, cost: float) -> float:
@@ -85,7 +96,7 @@ class Feed:
         self,
         session: Session,
         roster: Roster,
-        gather: Callable[[], Findings],
+        gather: Gather,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._session = session
@@ -100,6 +111,8 @@ class Feed:
         self._turret_rates: dict[str, float] = {}
         self._error_counts: dict[str, int] = {}
         self._error_seen: dict[str, float] = {}
+        self._lag_p99: dict[str, float] = {}
+        self._lag_read_at = -math.inf
         self.frames_pushed = 0
 
     @property
@@ -177,7 +190,16 @@ class Feed:
             elapsed = document["test"]["duration_s"]
             findings = None
         else:
-            findings = self._gather()
+            now = self._clock()
+            fresh_lag = whole or now >= self._lag_read_at + LAG_REFRESH_S
+            findings = self._gather(lag_by_turret=fresh_lag)
+            if fresh_lag:
+                self._lag_read_at = now
+                loop_lag = findings.summary.loop_lag
+                self._lag_p99 = {
+                    name: figures.p99_ms
+                    for name, figures in (loop_lag.turrets.items() if loop_lag else ())
+                }
             sections = None if whole else LIVE_SECTIONS
             document = build_document(findings, now=time.time(), sections=sections)
             points = time_series(findings.summary, None if whole else TAIL_POINTS)
@@ -209,15 +231,12 @@ class Feed:
         now = self._clock()
         if findings is None:
             received = document["results_by_turret"]
-            lag = (document["loop_lag"] or {}).get("turrets", {})
+            turret_lag = (document["loop_lag"] or {}).get("turrets", {})
+            lag = {name: figures["p99_ms"] for name, figures in turret_lag.items()}
             delivery = {row["name"]: row for row in document["delivery"]}
         else:
             received = findings.summary.results_by_turret
-            loop_lag = findings.summary.loop_lag
-            lag = {
-                name: {"p99_ms": figures.p99_ms}
-                for name, figures in (loop_lag.turrets.items() if loop_lag else ())
-            }
+            lag = self._lag_p99
             delivery = {
                 row.name: {
                     "produced": row.produced,
@@ -238,7 +257,6 @@ class Feed:
         rows = []
         for record in self._roster.records():
             row = delivery.get(record.name, {})
-            figures = lag.get(f"{record.name} ({record.uuid[:8]})") or {}
             rows.append(
                 {
                     "uuid": valid_unicode(record.uuid),
@@ -248,8 +266,8 @@ class Feed:
                     "canons_active": record.canons_active,
                     "ours": record.speaks_gturret,
                     "last_heard_s": round(max(0.0, now - record.last_seen), 1),
-                    "tx_per_s": self._turret_rates.get(record.name, 0.0),
-                    "loop_lag_p99_ms": figures.get("p99_ms"),
+                    "tx_per_s": round(self._turret_rates.get(record.name, 0.0), 1),
+                    "loop_lag_p99_ms": lag.get(f"{record.name} ({record.uuid[:8]})"),
                     "produced": row.get("produced"),
                     "received": row.get("received"),
                     "dropped": row.get("dropped"),
