@@ -1,7 +1,7 @@
 """What the console shows, built once a second while someone watches, and who watches.
 
-Why it exists: the console must tell the same truth as the reports, so each frame is
-the report document itself (:func:`gturret.hq.document.build_document`) of the
+Why it exists: the console must tell the same truth as the reports, so each frame
+holds the report document (:func:`gturret.hq.document.build_document`) of the
 findings so far, gathered by the same function as the final ones
 (``gather``: :mod:`gturret.hq.run`), plus what only a live view has: the phase, the
 events, each turret's last heard and tx/s, each error text's last seen. At the end
@@ -9,15 +9,16 @@ the frame holds the very document the JSON report was written from.
 
 Building a frame walks histograms, so it happens once a second, in one greenlet,
 only while at least one client listens, and is shared by all of them: ten browsers
-cost one build, though each is still sent the whole frame (about 100 KB at 100
-turrets: ten clients took 6 % of a core in ``make bench-hq``). Where a frame costs
-more than ``CPU_BUDGET`` of a core at one a second (a fleet of many turrets: each
-turret's loop-lag percentile is a walk of its histogram), frames skip whole seconds
-until it does not: the console never takes the HQ's time from its collector. Each
-client is a bounded queue; a client too slow to take its frames is let go rather
-than kept growing. A client that goes away ends its request, which takes its queue
-out; the last one out ends the greenlet. It must never write to the statistics nor
-send a command.
+cost one build. A running frame carries only the sections of the document the page
+shows and a row per turret (about 30 KB at 100 turrets; the whole document is about
+100 KB), and reads each turret's loop-lag p99, a walk of its histogram, every
+``LAG_REFRESH_S``; a client's first frame, ``/api/state`` and the last frame hold
+the whole document. Where a frame still costs more than ``CPU_BUDGET`` of a core at
+one a second, frames skip whole seconds until it does not: the console never takes
+the HQ's time from its collector. Each client is a bounded queue; a client too slow
+to take its frames is let go rather than kept growing. A client that goes away ends
+its request, which takes its queue out; the last one out ends the greenlet. It must
+never write to the statistics nor send a command.
 """
 
 from __future__ import annotations
