@@ -515,7 +515,7 @@ class Session:
             if now >= next_request:
                 self._request_statuses()
                 next_request = now + self._options.status_interval / 4
-            self._read(min(deadline, next_request) - now)
+            self._read(min(deadline, next_request, now + INTERRUPT_CHECK_S) - now)
 
     def _may_resend(self, now: float) -> bool:
         """At most one resend every ``GAP_S``: the turrets need time to answer it."""
@@ -793,7 +793,7 @@ class Session:
             if now >= next_request:
                 self._request_statuses()
                 next_request = now + self._options.status_interval
-            self._read(min(deadline, next_request) - now)
+            self._read(min(deadline, next_request, now + INTERRUPT_CHECK_S) - now)
         quiet_since = self._clock()
         while (now := self._clock()) < deadline:
             if now >= next_request:

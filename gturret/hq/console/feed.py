@@ -203,8 +203,10 @@ class Feed:
                 }
             sections = None if whole else LIVE_SECTIONS
             document = build_document(findings, now=time.time(), sections=sections)
-            points = time_series(findings.summary, None if whole else TAIL_POINTS)
-            document.pop("time_series", None)
+            if whole:
+                points = document.pop("time_series")
+            else:
+                points = time_series(findings.summary, TAIL_POINTS)
             elapsed = session.elapsed()
         frame = {
             "phase": session.phase,
