@@ -895,8 +895,6 @@ class Session:
         now = start
         while True:
             if not self._backlog:
-                if handled and now >= until:
-                    break
                 self._backlog.extend(self._hq.receive(max(0.0, until - now), BATCH))
                 if not self._backlog:
                     break
