@@ -38,7 +38,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+# setup.py builds gturret.http's compiled fast path (C, optional): a change to it rebuilds.
+$(STAMP): $(BIN)/python pyproject.toml setup.py gturret/http/_fastpath.c
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 

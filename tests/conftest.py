@@ -1,5 +1,6 @@
-"""Fixtures: a fake OCT HQ on real sockets, real turret processes, and a
-gturret.http client for the module's own ``base_url`` fixture.
+"""Fixtures: a fake OCT HQ on real sockets, real turret processes, a
+gturret.http client for the module's own ``base_url`` fixture, and its two ways of
+reading HTTP/1.1 responses.
 
 The helpers themselves live in ``tests/support/``.
 """
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gturret.http import Client
+from gturret.http import Client, _connection
 from tests.support.docker_engine import built_image, engine
 from tests.support.fake_hq import FakeHQ
 from tests.support.turret_process import TurretProcess
@@ -57,3 +58,20 @@ def client(base_url: str) -> Iterator[Client]:
     ``base_url``, closed after the test: no pooled connection outlives it."""
     with Client(base_url, timeout=10.0) as c:
         yield c
+
+
+@pytest.fixture(params=["compiled", "python"])
+def read_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """gturret.http reads plain HTTP/1.1 responses by its compiled fast path, or by llhttp
+    in Python as where no C compiler built it: a test module that uses this (``pytestmark
+    = pytest.mark.usefixtures("read_path")``) runs every test both ways."""
+    if request.param == "python":
+        monkeypatch.setattr(_connection, "roundtrip", None)
+        return "python"
+    if _connection._compiled_roundtrip is None:
+        pytest.fail(
+            "gturret.http's compiled fast path (gturret/http/_fastpath.c) was not built: "
+            "install gcc and the Python headers, then `make install`"
+        )
+    monkeypatch.setattr(_connection, "roundtrip", _connection._compiled_roundtrip)
+    return "compiled"

@@ -33,6 +33,9 @@ import gturret.http
 from gturret import Transaction
 from gturret.http import Client
 
+# Every test reads its responses both ways: compiled and in Python (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("read_path")
+
 _PATTERN = bytes(range(256))
 
 

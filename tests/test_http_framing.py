@@ -22,6 +22,9 @@ from gturret.http import Client, Response
 from tests.support.raw_http_server import answer, pattern, raw_http_server
 from tests.support.waiting import wait_until
 
+# Every test reads its responses both ways: compiled and in Python (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("read_path")
+
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:

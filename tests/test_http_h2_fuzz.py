@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 import gturret.http
 from gturret.http import Client
 from tests.support.h2_server import Exchange, h2_server
+from tests.support.http_responses import damage
 
 EXAMPLES = int(os.environ.get("GTURRET_FUZZ_H2_FRAMES", "200"))
 FUZZ = settings(
@@ -85,16 +86,7 @@ def any_frame(draw: st.DrawFn) -> bytes:
 @st.composite
 def damaged(draw: st.DrawFn) -> bytes:
     """Frames cut short, with a byte changed or with bytes put in."""
-    data = draw(st.one_of(well_formed().map(lambda made: made[0]), frames()))
-    if not data:
-        return data
-    at = draw(st.integers(0, len(data) - 1))
-    how = draw(st.sampled_from(["cut", "flip", "insert"]))
-    if how == "cut":
-        return data[:at]
-    if how == "flip":
-        return data[:at] + bytes([draw(st.integers(0, 255))]) + data[at + 1 :]
-    return data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at:]
+    return damage(draw, draw(st.one_of(well_formed().map(lambda made: made[0]), frames())))
 
 
 def frames() -> st.SearchStrategy[bytes]:

@@ -17,6 +17,9 @@ from gturret.http import Client, Response
 from tests.support.nginx_target import BIG, PAGE, nginx_target
 from tests.support.waiting import wait_until
 
+# Every test reads its responses both ways: compiled and in Python (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("read_path")
+
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:

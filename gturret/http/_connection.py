@@ -21,6 +21,11 @@ an idempotent request once. Malformed responses raise ``ConnectionError`` naming
 the problem, and a head is bounded (``MAX_HEAD``) so no server can make a read
 last forever without the body being underway.
 
+On plain TCP the common exchange is one call into C (``_fastpath.c``, built where
+a compiler is): send, wait, one read, and a response that came whole and plainly
+framed read there; whatever it does not take it hands back as the bytes it read,
+and the loop below goes on with them as if it had read them itself.
+
 This module must never retry, log or sleep, and never reuse a connection whose
 state it is not sure of: anything but a complete response leaves it closed.
 """
@@ -28,6 +33,7 @@ state it is not sure of: anything but a complete response leaves it closed.
 from __future__ import annotations
 
 import errno
+import os
 import select
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -53,6 +59,16 @@ _CONTENT_LENGTH = b"content-length"
 _TRANSFER_ENCODING = b"transfer-encoding"
 _unpatched_poll = get_original("select", "poll")
 
+try:
+    from gturret.http._fastpath import roundtrip as _compiled_roundtrip
+except ImportError:  # built without a C compiler: every response read in Python
+    _compiled_roundtrip = None
+
+#: The compiled exchange of plain-TCP connections (``_fastpath.c``), or None: then
+#: every response is read by llhttp here. ``GTURRET_HTTP_PURE_PYTHON=1`` turns it off
+#: (to compare, or to rule it out); each exchange reads this name afresh.
+roundtrip: Any = None if os.environ.get("GTURRET_HTTP_PURE_PYTHON") else _compiled_roundtrip
+
 
 class StaleConnection(Exception):
     """A kept-alive connection the server had closed: the request never reached it."""
@@ -77,6 +93,7 @@ class Connection:
     __slots__ = (
         "_chunks",
         "_done",
+        "_fd",
         "_head_done",
         "_hub",
         "_interim",
@@ -102,7 +119,8 @@ class Connection:
         # than paying for a recv that fails and the exception gevent makes of it. (TLS
         # may hold decrypted bytes the socket does not show: it reads first.)
         self._hub = get_hub()
-        self._readable: Any = None if tls else self._hub.loop.io(sock.fileno(), 1)
+        self._fd = sock.fileno()
+        self._readable: Any = None if tls else self._hub.loop.io(self._fd, 1)
         self._timeout: float | None = None
         self._timer: Any = None
         poller = _unpatched_poll()
@@ -170,16 +188,30 @@ class Connection:
         if timer is not None:
             throw = getcurrent().throw
             timer.again(throw, _Expired)
+        chunk: bytes | None = None  # read, not yet given to the parser
         try:
-            if len(body) <= READ_SIZE:
+            if roundtrip is not None and self._readable is not None and len(body) <= READ_SIZE:
+                payload = b"".join((request.head, cookie_line, b"\r\n", body))
+                outcome = roundtrip(
+                    self._fd, payload, self._hub.wait, self._readable, self._is_head
+                )
+                if type(outcome) is tuple:  # the whole response, plainly framed
+                    status, head, content, self.reusable = outcome
+                    return Response(status, head, content, request, perf_counter() - start)
+                if type(outcome) is bytes:  # the compiled path declined: llhttp reads it
+                    chunk = outcome
+                else:  # sent in part: the rest, then llhttp reads the response
+                    sock.sendall(memoryview(payload)[outcome:])
+            elif len(body) <= READ_SIZE:
                 _send(sock, b"".join((request.head, cookie_line, b"\r\n", body)))
             else:
                 _send(sock, b"".join((request.head, cookie_line, b"\r\n")))
                 _send(sock, body)
-            if self._readable is not None:
+            if chunk is None and self._readable is not None:
                 self._hub.wait(self._readable)
             while not self._done:
-                chunk = sock.recv(READ_SIZE)
+                if chunk is None:
+                    chunk = sock.recv(READ_SIZE)
                 if not chunk:
                     self._end_at_close(request, reused, before_body)
                     break
@@ -191,6 +223,7 @@ class Connection:
                     raise _invalid(request, f"no end of the head within {MAX_HEAD:,} bytes")
                 if throw is not None and not self._done:
                     timer.again(throw, _Expired)
+                chunk = None
         except HttpParserError as exc:
             if not self._done:
                 raise _invalid(request, str(exc) or type(exc).__name__) from None
