@@ -4,11 +4,12 @@ The compiled path reads only plainly framed responses that come whole in one rea
 and hands anything else back to llhttp in Python; nothing it reads may come out
 otherwise than llhttp reads it. Each response here is fetched from the raw server
 (``tests/support/raw_http_server.py``) once each way and the outcomes compared:
-status, head and body, or the error's type and text; for complete responses on a
-kept-alive connection, also whether the connection was used again. Responses are
-generated near the edges of what the compiled path takes (framing headers, their
-spelling and values, versions, statuses, HEAD, bytes past the end) and as the fuzz
-tests make them. The counters of the compiled module show it did read some of them.
+status, head, body and the cookies the client stored, or the error's type and text;
+for complete responses on a kept-alive connection, also whether the connection was
+used again. Responses are generated near the edges of what the compiled path takes
+(framing headers, their spelling and values, Set-Cookie, versions, statuses, HEAD,
+bytes past the end) and as the fuzz tests make them. The counters of the compiled
+module show it did read some of them.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def outcome(client: Client, method: str, target: str) -> tuple[Any, ...]:
         response = client.request(method, target, allow_redirects=False)
     except gturret.http.ConnectionError as exc:
         return ("error", type(exc).__name__, str(exc))
-    return ("response", response.status_code, response.raw_head, response.raw_content)
+    stored = sorted(client.cookies)
+    return ("response", response.status_code, response.raw_head, response.raw_content, stored)
 
 
 _ANY_TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=255), max_size=8)
@@ -141,6 +143,8 @@ def near_plain(draw: st.DrawFn) -> bytes:
             )
         elif change == 6:
             fields.append((draw(PLAIN_NAMES), draw(_ANY_TEXT)))
+            cookie = st.sampled_from(["Set-Cookie", "set-cookie", "SET-COOKIE", "Set-Cookie2"])
+            fields.insert(draw(st.integers(0, len(fields))), (draw(cookie), "a=1"))
         elif change == 7:
             colon = draw(st.sampled_from([":", ":\t", " : ", ":  "]))
         elif change == 8:

@@ -53,8 +53,6 @@ from gturret.http._tls import shared_context
 USER_AGENT = f"gturret/{__version__}"
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
-# How a Set-Cookie line starts in a lowered head (llhttp allows no space before ':').
-_SET_COOKIE = b"\nset-cookie:"
 # URLs already located (split, joined, quoted), and requests without params, headers
 # or body already built, per client: a script names the same few again and again.
 _KNOWN_URLS = 256
@@ -359,7 +357,7 @@ class Client(_Verbs):
             raise
         else:
             pool.release(connection)
-        if _SET_COOKIE in response.raw_head.lower():
+        if response._sets_cookie:
             self.cookies.store(pool.host, response.headers.get_all("set-cookie") or [])
         return response
 

@@ -196,8 +196,9 @@ class Connection:
                     self._fd, payload, self._hub.wait, self._readable, self._is_head
                 )
                 if type(outcome) is tuple:  # the whole response, plainly framed
-                    status, head, content, self.reusable = outcome
-                    return Response(status, head, content, request, perf_counter() - start)
+                    status, head, content, self.reusable, sets_cookie = outcome
+                    elapsed = perf_counter() - start
+                    return Response(status, head, content, request, elapsed, sets_cookie)
                 if type(outcome) is bytes:  # the compiled path declined: llhttp reads it
                     chunk = outcome
                 else:  # sent in part: the rest, then llhttp reads the response

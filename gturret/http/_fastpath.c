@@ -15,7 +15,7 @@
  * or by a stricter subset of them; the fallback path is the whole behaviour.
  *
  * roundtrip(fd, payload, wait, watcher, is_head) returns:
- *   (status, head, body, keep_alive)  the response, complete;
+ *   (status, head, body, keep_alive, sets_cookie)  the response, complete;
  *   bytes                             payload sent; what one read brought (b"": closed);
  *   int                               only that many bytes of payload went out, nothing read;
  * and raises OSError when the send or the read fails (nothing was read then), or
@@ -77,6 +77,7 @@ typedef struct {
     int status;
     Py_ssize_t head_end;
     int keep_alive;
+    int sets_cookie; /* a Set-Cookie field went by: the client stores cookies then */
 } Reading;
 
 /* Read b[0:n] as one complete response; 0 declines (see the top of this file). */
@@ -105,6 +106,7 @@ read_response(const unsigned char *b, Py_ssize_t n, int is_head, Reading *out)
     p += 2;
     long long length = -1;
     int close = 0;
+    int sets_cookie = 0;
     for (;;) {
         if (p + 1 >= n) {
             return 0; /* the head goes on past this read */
@@ -162,6 +164,9 @@ read_response(const unsigned char *b, Py_ssize_t n, int is_head, Reading *out)
                 return 0;
             }
         }
+        else if (same_name(field, name_len, "set-cookie")) {
+            sets_cookie = 1;
+        }
         else if (same_name(field, name_len, "transfer-encoding") ||
                  same_name(field, name_len, "proxy-connection") ||
                  same_name(field, name_len, "upgrade")) {
@@ -179,6 +184,7 @@ read_response(const unsigned char *b, Py_ssize_t n, int is_head, Reading *out)
     out->status = status;
     out->head_end = p;
     out->keep_alive = !close;
+    out->sets_cookie = sets_cookie;
     return 1;
 }
 
@@ -256,8 +262,9 @@ roundtrip(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(head);
         return NULL;
     }
-    return Py_BuildValue("(iNNO)", reading.status, head, body,
-                         reading.keep_alive ? Py_True : Py_False);
+    return Py_BuildValue("(iNNOO)", reading.status, head, body,
+                         reading.keep_alive ? Py_True : Py_False,
+                         reading.sets_cookie ? Py_True : Py_False);
 }
 
 static PyObject *

@@ -30,6 +30,8 @@ Fields = list[tuple[bytes, bytes]]
 HeaderBlock = tuple[bytes, frozenset[str]]
 
 _NO_HISTORY: tuple[Response, ...] = ()
+# How a Set-Cookie line starts in a lowered head (llhttp allows no space before ':').
+_SET_COOKIE = b"\nset-cookie:"
 _CONTENT_ENCODING = b"content-encoding"
 
 
@@ -53,6 +55,7 @@ class Response:
         "_content",
         "_fields",
         "_headers",
+        "_sets_cookie",
         "duration",
         "history",
         "raw_content",
@@ -68,6 +71,7 @@ class Response:
         raw_content: bytes,
         request: Request,
         duration: float,
+        sets_cookie: bool | None = None,
     ) -> None:
         self.status_code = status_code
         self.raw_head = raw_head
@@ -78,6 +82,9 @@ class Response:
         self._fields: Fields | None = None
         self._headers: ResponseHeaders | None = None
         self._content: bytes | None = None
+        #: Whether the head has a Set-Cookie field (the client then stores cookies): told
+        #: by the compiled reader, which saw the names go by; else looked for here.
+        self._sets_cookie = _SET_COOKIE in raw_head.lower() if sets_cookie is None else sets_cookie
 
     @property
     def fields(self) -> Fields:
