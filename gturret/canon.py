@@ -5,11 +5,7 @@ small, allocation-light and free of logging and locks. It must never block on th
 network (results go to the outbox) and never hold the CPU for long: after a time
 budget it yields to the gevent hub, so a script that never does I/O cannot starve
 the command dispatcher or the other canons. Yielding after every transaction would
-cost a hub switch each; a budget costs one switch per millisecond at most, and none
-when the loop turned since the last look (the script waited on I/O, so everyone
-else had their turn): a canon of an HTTP test, whose transactions outlast the
-budget in wall time, would otherwise pay an extra round trip through the hub for
-each of them.
+cost a hub switch each; a budget costs one switch per millisecond at most.
 
 Before it yields, a canon drains the outbox (non-blocking sends, time-boxed). Left
 to a pusher greenlet alone, sending would get the CPU only when the hub comes round
@@ -25,7 +21,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gevent import GreenletExit, get_hub, sleep
+from gevent import GreenletExit, sleep
 
 from gturret.errors import FeederExhausted, describe
 from gturret.timers import clean_timers
@@ -111,8 +107,6 @@ def fire(battery: Battery, index: int = 0) -> None:
     t0 = battery.started_at
     tickets = battery.tickets
     max_lateness = battery.max_lateness
-    loop = get_hub().loop
-    turned = loop.iteration
     now = clock()
     yield_at = now + YIELD_BUDGET
     completed = False
@@ -174,11 +168,9 @@ def fire(battery: Battery, index: int = 0) -> None:
             elif pause:
                 pause = 0.0
         if now >= yield_at:
-            if loop.iteration == turned:  # nothing else ran since the last look
-                drain()
-                sleep(0)
-                now = clock()
-            turned = loop.iteration
+            drain()
+            sleep(0)
+            now = clock()
             yield_at = now + YIELD_BUDGET
 
 
